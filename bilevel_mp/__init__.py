@@ -1,0 +1,36 @@
+"""bilevel-mp: bilevel optimisation on real mathematical-programming solvers.
+
+    import bilevel_mp as bmp
+    result = bmp.solve(problem)            # BilevelProblem, Pyomo model, BOLIB dict, ...
+    print(result)                          # status, F, f, x, y, certificate
+
+Every answer carries a certificate: the follower's problem re-solved at the returned x.
+"""
+
+from .errors import (
+    BigMError,
+    BilevelError,
+    BilevelInputError,
+    SolverUnavailableError,
+    UnsupportedStructureError,
+)
+from .problem import BilevelProblem, Constraint
+from .result import BilevelResult, Certificate
+from .solve import solve
+from .structure import detect
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BigMError",
+    "BilevelError",
+    "BilevelInputError",
+    "BilevelProblem",
+    "BilevelResult",
+    "Certificate",
+    "Constraint",
+    "SolverUnavailableError",
+    "UnsupportedStructureError",
+    "detect",
+    "solve",
+]

@@ -1,0 +1,169 @@
+"""HiGHS back end (highspy): LP and MILP, with row duals for LPs.
+
+Constraints are read through Pyomo's standard representation; anything nonlinear,
+SOS1 or indicator is refused with a message (those go to SCIP).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.repn import generate_standard_repn
+
+from ..errors import SolverUnavailableError, UnsupportedStructureError
+from ..single_level import SingleLevelModel, SolveOutcome
+from . import quiet
+
+try:
+    import highspy as _highspy
+except ImportError:  # pragma: no cover
+    _highspy = None
+
+
+def available() -> bool:
+    return _highspy is not None
+
+
+def accepts(slm: SingleLevelModel) -> bool:
+    """True when ``slm`` is an LP or MILP without SOS1/indicator constraints."""
+    if slm.sos1 or slm.indicators:
+        return False
+    exprs = [c.body for c in slm.m.component_data_objects(pyo.Constraint, active=True)]
+    if slm.objective is not None:
+        exprs.append(slm.objective)
+    return all(
+        isinstance(e, (int, float)) or (e.polynomial_degree() is not None and e.polynomial_degree() <= 1)
+        for e in exprs
+    )
+
+
+def _build(slm: SingleLevelModel, time_limit, gap, verbose):
+    """Load ``slm`` into a fresh Highs object; returns it with the column/row maps."""
+    inf = _highspy.kHighsInf
+    cols = [v for v in slm.m.component_data_objects(pyo.Var) if not v.fixed]
+    index = {id(v): k for k, v in enumerate(cols)}
+    n = len(cols)
+    lb = np.array([-inf if v.lb is None else v.lb for v in cols], dtype=float)
+    ub = np.array([inf if v.ub is None else v.ub for v in cols], dtype=float)
+    cost = np.zeros(n)
+    offset = 0.0
+    if slm.objective is not None:
+        repn = generate_standard_repn(slm.objective, compute_values=True)
+        offset = float(repn.constant)
+        for v, c in zip(repn.linear_vars, repn.linear_coefs):
+            cost[index[id(v)]] += c
+    rows_lo, rows_hi, starts, idx, vals, row_cons = [], [], [], [], [], []
+    for con in slm.m.component_data_objects(pyo.Constraint, active=True):
+        repn = generate_standard_repn(con.body, compute_values=True)
+        shift = float(repn.constant)
+        lo = -inf if con.lower is None else float(pyo.value(con.lower)) - shift
+        hi = inf if con.upper is None else float(pyo.value(con.upper)) - shift
+        coefs: dict[int, float] = {}
+        for v, c in zip(repn.linear_vars, repn.linear_coefs):
+            coefs[index[id(v)]] = coefs.get(index[id(v)], 0.0) + c
+        if not coefs:
+            if lo > 1e-9 or hi < -1e-9:
+                raise _ConstantRowInfeasible(con.name)
+            continue
+        starts.append(len(idx))
+        idx.extend(coefs.keys())
+        vals.extend(coefs.values())
+        rows_lo.append(lo)
+        rows_hi.append(hi)
+        row_cons.append(con)
+    with quiet(not verbose):
+        h = _highspy.Highs()
+    h.setOptionValue("output_flag", bool(verbose))
+    if time_limit is not None:
+        h.setOptionValue("time_limit", max(1e-3, float(time_limit)))
+    h.setOptionValue("mip_rel_gap", gap)
+    h.addCols(n, cost, lb, ub, 0, np.array([], dtype=np.int32), np.array([], dtype=np.int32),
+              np.array([], dtype=float))
+    if row_cons:
+        h.addRows(len(row_cons), np.array(rows_lo), np.array(rows_hi), len(idx),
+                  np.array(starts, dtype=np.int32), np.array(idx, dtype=np.int32),
+                  np.array(vals, dtype=float))
+    ints = [k for k, v in enumerate(cols) if not v.is_continuous()]
+    if ints:
+        h.changeColsIntegrality(len(ints), np.array(ints, dtype=np.int32),
+                                np.array([_highspy.HighsVarType.kInteger] * len(ints)))
+    return h, cols, index, row_cons, offset, ints
+
+
+class _ConstantRowInfeasible(Exception):
+    pass
+
+
+def solve(slm: SingleLevelModel, time_limit: float | None = None, gap: float = 1e-9,
+          verbose: bool = False) -> SolveOutcome:
+    """Solve a linear ``slm``; returns primal values, objective, bound, row duals."""
+    if _highspy is None:  # pragma: no cover
+        raise SolverUnavailableError("HiGHS is not installed: pip install highspy")
+    if not accepts(slm):
+        raise UnsupportedStructureError("HiGHS back end needs a linear model without SOS1/indicators")
+    t0 = time.perf_counter()
+    try:
+        h, cols, index, row_cons, offset, ints = _build(slm, time_limit, gap, verbose)
+    except _ConstantRowInfeasible as exc:
+        return SolveOutcome("infeasible", solver="highs", message=f"constant row {exc}")
+    h.run()
+    ms = h.getModelStatus()
+    S = _highspy.HighsModelStatus
+    if ms == S.kUnboundedOrInfeasible:  # presolve could not tell: ask again without it
+        h.setOptionValue("presolve", "off")
+        h.run()
+        ms = h.getModelStatus()
+    out = SolveOutcome("error", solver="highs", message=h.modelStatusToString(ms))
+    info = h.getInfo()
+    sol = h.getSolution()
+    has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if has_primal:
+        out.values = {id(v): float(x) for v, x in zip(cols, sol.col_value)}
+        out.objective = float(info.objective_function_value) + offset
+        if sol.dual_valid and not ints:
+            out.row_duals = {id(c): float(d) for c, d in zip(row_cons, sol.row_dual)}
+    if ints:
+        out.bound = float(info.mip_dual_bound) + offset
+    elif ms == S.kOptimal:
+        out.bound = out.objective
+    if ms == S.kOptimal:
+        out.status = "optimal"
+    elif ms == S.kInfeasible:
+        out.status = "infeasible"
+    elif ms in (S.kUnbounded, S.kUnboundedOrInfeasible):
+        out.status = "unbounded"
+    elif ms in (S.kTimeLimit, S.kIterationLimit, S.kInterrupt, S.kSolutionLimit):
+        out.status = "time_limit"
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def extreme_values(slm: SingleLevelModel, exprs, time_limit: float | None = None) -> list:
+    """Maximise each linear expression in ``exprs`` over the feasible set of ``slm``
+    (its objective is ignored). Returns the maxima, ``None`` for an infeasible set,
+    ``inf`` where unbounded. One HiGHS model is built and re-solved per objective."""
+    h, cols, index, row_cons, offset, ints = _build(slm, time_limit, 1e-9, False)
+    if ints:
+        h.changeColsIntegrality(len(ints), np.array(ints, dtype=np.int32),
+                                np.array([_highspy.HighsVarType.kContinuous] * len(ints)))
+    S = _highspy.HighsModelStatus
+    h.changeObjectiveSense(_highspy.ObjSense.kMaximize)
+    n = len(cols)
+    out = []
+    for e in exprs:
+        repn = generate_standard_repn(e, compute_values=True)
+        cost = np.zeros(n)
+        for v, c in zip(repn.linear_vars, repn.linear_coefs):
+            cost[index[id(v)]] += c
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        h.run()
+        ms = h.getModelStatus()
+        if ms == S.kOptimal:
+            out.append(float(h.getInfo().objective_function_value) + float(repn.constant))
+        elif ms == S.kInfeasible:
+            return [None] * len(exprs)
+        else:
+            out.append(float("inf"))
+    return out

@@ -1,0 +1,181 @@
+"""SCIP back end (PySCIPOpt): MILP, MIQP, MINLP and nonconvex products, solved globally.
+
+Pyomo expressions are translated node by node into PySCIPOpt expressions; SOS1 sets
+and indicator constraints map onto SCIP's native constraint handlers. A nonlinear
+objective is moved into an epigraph constraint, as SCIP requires.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pyomo.environ as pyo
+from pyomo.core.expr import numeric_expr as ne
+from pyomo.core.expr.numvalue import native_numeric_types
+
+from ..errors import BilevelInputError, SolverUnavailableError
+from ..single_level import SingleLevelModel, SolveOutcome
+from . import quiet
+
+try:  # pragma: no cover - exercised implicitly
+    import pyscipopt as _scip
+except ImportError:  # pragma: no cover
+    _scip = None
+
+
+def available() -> bool:
+    return _scip is not None
+
+
+def _require():
+    if _scip is None:
+        raise SolverUnavailableError(
+            "SCIP is not installed: pip install 'bilevel-mp[scip]' (PySCIPOpt)"
+        )
+
+
+_UNARY = {
+    "exp": lambda a: _scip.exp(a),
+    "log": lambda a: _scip.log(a),
+    "sqrt": lambda a: _scip.sqrt(a),
+    "sin": lambda a: _scip.sin(a),
+    "cos": lambda a: _scip.cos(a),
+}
+
+
+class _Translator:
+    def __init__(self, model, varmap):
+        self.model = model
+        self.varmap = varmap
+
+    def __call__(self, e):
+        if e.__class__ in native_numeric_types:
+            return float(e)
+        if not e.is_potentially_variable():
+            return float(pyo.value(e))
+        if e.is_variable_type():
+            if e.fixed:
+                return float(e.value)
+            return self.varmap[id(e)]
+        if e.is_named_expression_type():
+            return self(e.expr)
+        args = e.args
+        if isinstance(e, (ne.SumExpression, ne.LinearExpression)):
+            return _scip.quicksum(self(a) for a in args)
+        if isinstance(e, (ne.ProductExpression, ne.MonomialTermExpression)):
+            return self(args[0]) * self(args[1])
+        if isinstance(e, ne.DivisionExpression):
+            num, den = self(args[0]), self(args[1])
+            if isinstance(den, float):
+                return num * (1.0 / den)
+            return num / den
+        if isinstance(e, ne.NegationExpression):
+            return -self(args[0])
+        if isinstance(e, ne.PowExpression):
+            base, expo = args
+            if not expo.__class__ in native_numeric_types and expo.is_potentially_variable():
+                return _scip.exp(self(expo) * _scip.log(self(base)))
+            p = float(pyo.value(expo))
+            b = self(base)
+            if isinstance(b, float):
+                return b**p
+            return b ** (int(p) if p.is_integer() else p)
+        if isinstance(e, ne.AbsExpression):
+            return abs(self(args[0]))
+        if isinstance(e, ne.UnaryFunctionExpression):
+            name = e.getname()
+            if name not in _UNARY:
+                raise BilevelInputError(f"SCIP back end cannot translate function {name!r}")
+            return _UNARY[name](self(args[0]))
+        raise BilevelInputError(f"SCIP back end cannot translate expression type {type(e).__name__}")
+
+
+def solve(
+    slm: SingleLevelModel,
+    time_limit: float | None = None,
+    gap: float = 1e-9,
+    feastol: float | None = None,
+    verbose: bool = False,
+) -> SolveOutcome:
+    """Solve ``slm`` to global optimality (within ``time_limit`` seconds)."""
+    _require()
+    t0 = time.perf_counter()
+    s = _scip.Model()
+    if not verbose:
+        s.hideOutput()
+    if time_limit is not None:
+        s.setParam("limits/time", max(1e-3, float(time_limit)))
+    s.setParam("limits/gap", gap)
+    if feastol is not None:
+        s.setParam("numerics/feastol", feastol)
+    varmap = {}
+    pyo_vars = []
+    for v in slm.m.component_data_objects(pyo.Var, descend_into=True):
+        if v.fixed:
+            continue
+        vtype = "C" if v.is_continuous() else ("B" if v.is_binary() else "I")
+        lb = -s.infinity() if v.lb is None else v.lb
+        ub = s.infinity() if v.ub is None else v.ub
+        varmap[id(v)] = s.addVar(name=v.name, vtype=vtype, lb=lb, ub=ub)
+        pyo_vars.append(v)
+    tr = _Translator(s, varmap)
+    for c in slm.m.component_data_objects(pyo.Constraint, active=True):
+        body = tr(c.body)
+        if isinstance(body, float):
+            if (c.lower is not None and body < pyo.value(c.lower) - 1e-9) or (
+                c.upper is not None and body > pyo.value(c.upper) + 1e-9
+            ):
+                return SolveOutcome("infeasible", solver="scip", message=f"constant constraint {c.name}")
+            continue
+        if c.equality:
+            s.addCons(body == pyo.value(c.upper), name=c.name)
+        else:
+            if c.lower is not None:
+                s.addCons(body >= pyo.value(c.lower), name=c.name + "_lo")
+            if c.upper is not None:
+                s.addCons(body <= pyo.value(c.upper), name=c.name + "_up")
+    for k, group in enumerate(slm.sos1):
+        s.addConsSOS1([varmap[id(v)] for v in group], name=f"sos1_{k}")
+    for k, ind in enumerate(slm.indicators):
+        body = tr(ind.body)
+        binvar = varmap[id(ind.binary)]
+        active = bool(ind.active)
+        s.addConsIndicator(body <= 0, binvar=binvar, activeone=active, name=f"ind_{k}")
+        if ind.kind == "eq":
+            s.addConsIndicator(-body <= 0, binvar=binvar, activeone=active, name=f"ind_{k}_ge")
+    obj = tr(slm.objective) if slm.objective is not None else 0.0
+    if isinstance(obj, float):
+        s.setObjective(0.0)
+        offset = obj
+    else:
+        offset = 0.0
+        try:
+            s.setObjective(obj, "minimize")
+        except Exception:  # nonlinear objective: epigraph
+            t = s.addVar(name="epigraph", lb=-s.infinity(), ub=s.infinity())
+            s.addCons(obj <= t)
+            s.setObjective(t, "minimize")
+    with quiet(not verbose):
+        s.optimize()
+    st = s.getStatus()
+    out = SolveOutcome("error", solver="scip", message=st)
+    if s.getNSols() > 0:
+        sol = s.getBestSol()
+        out.values = {id(v): float(s.getSolVal(sol, varmap[id(v)])) for v in pyo_vars}
+        out.objective = float(s.getSolObjVal(sol)) + offset
+    try:
+        bound = float(s.getDualbound()) + offset
+        out.bound = bound if math.isfinite(bound) else None
+    except Exception:  # pragma: no cover
+        pass
+    if st == "optimal" or st == "gaplimit":
+        out.status = "optimal"
+    elif st == "infeasible":
+        out.status = "infeasible"
+    elif st in ("unbounded", "inforunbd"):
+        out.status = "unbounded"
+    elif st in ("timelimit", "nodelimit", "memlimit", "userinterrupt", "stallnodelimit"):
+        out.status = "time_limit"
+    out.seconds = time.perf_counter() - t0
+    return out

@@ -1,0 +1,89 @@
+"""Proven bounds for big-M values, never guessed.
+
+A follower slack s_j = g_j(x, y) is bounded above by its maximum over the high-point
+relaxation (leader and follower constraints together, no optimality): an LP when the
+relaxation is linear, solved by HiGHS; interval arithmetic on the variable bounds
+otherwise (Pyomo's FBBT). Both are valid upper bounds at every bilevel-feasible
+point, so a big-M built on them cannot cut off the optimum.
+
+Multipliers are different: the follower's dual polyhedron is unbounded in every
+direction a box dual can compensate, and proving a bound is as hard as the bilevel
+problem itself (Kleinert, Labbé, Plein & Schmidt 2020, "There's no free lunch").
+So dual bounds are only ever taken from the user, and a model built on them is
+flagged as resting on that assumption.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
+
+from .backends import highs
+from .reformulations.base import Lifted
+
+
+def slack_upper_bounds(lifted: Lifted, time_limit: float | None = None) -> dict[str, float]:
+    """Upper bound on each follower constraint's slack (name -> bound, ``inf`` when none).
+
+    Uses the high-point relaxation already in ``lifted.slm`` (before any optimality
+    system is added) when it is linear, interval arithmetic otherwise."""
+    bodies = [lifted.sub(c.body) for c in lifted.lower if c.kind == "ge"]
+    names = [c.name for c in lifted.lower if c.kind == "ge"]
+    out = {n: _interval_ub(b) for n, b in zip(names, bodies)}
+    if highs.available() and highs.accepts(lifted.slm) and all(_is_linear(b) for b in bodies):
+        lp = highs.extreme_values(lifted.slm, bodies, time_limit=time_limit)
+        for n, v in zip(names, lp):
+            if v is None:  # relaxation infeasible: nothing to bound
+                break
+            out[n] = min(out[n], max(0.0, v))
+    return out
+
+
+def _interval_ub(expr) -> float:
+    if isinstance(expr, (int, float)):
+        return float(expr)
+    _, ub = compute_bounds_on_expr(expr)
+    return math.inf if ub is None else max(0.0, float(ub))
+
+
+def _is_linear(expr) -> bool:
+    if isinstance(expr, (int, float)):
+        return True
+    d = expr.polynomial_degree()
+    return d is not None and d <= 1
+
+
+def tighten_variable_bounds(lifted: Lifted, time_limit: float | None = None) -> dict:
+    """Shrink the bounds of the model's x and y to their range over the high-point
+    relaxation (every bilevel-feasible point lies in it, so nothing is cut off).
+
+    Linear relaxations: one LP per bound (HiGHS); others: Pyomo's FBBT. Bounds are
+    widened by a hair (1e-7 relative) so solver tolerances cannot cut the optimum.
+    Returns ``{"infeasible": bool, "unbounded": [names of variables left unbounded]}``."""
+    m = lifted.slm.m
+    variables = [m.x[i] for i in m.x] + [m.y[j] for j in m.y]
+    names = lifted.problem.x_names + lifted.problem.y_names
+    info = {"infeasible": False, "unbounded": []}
+    if highs.available() and highs.accepts(lifted.slm):
+        ups = highs.extreme_values(lifted.slm, variables, time_limit=time_limit)
+        if ups and ups[0] is None:
+            info["infeasible"] = True
+            return info
+        downs = highs.extreme_values(lifted.slm, [-v for v in variables], time_limit=time_limit)
+        for v, up, down in zip(variables, ups, downs):
+            if math.isfinite(up):
+                hi = up + 1e-7 * max(1.0, abs(up))
+                v.setub(hi if v.ub is None else min(v.ub, hi))
+            if down is not None and math.isfinite(down):
+                lo = -down - 1e-7 * max(1.0, abs(down))
+                v.setlb(lo if v.lb is None else max(v.lb, lo))
+    else:
+        try:
+            from pyomo.contrib.fbbt.fbbt import fbbt
+
+            fbbt(m, deactivate_satisfied_constraints=False)
+        except Exception:  # FBBT refuses some models (e.g. infeasible bounds); keep the originals
+            pass
+    info["unbounded"] = [n for n, v in zip(names, variables) if v.lb is None or v.ub is None]
+    return info

@@ -1,0 +1,142 @@
+"""The certificate: re-solve the follower's problem at the returned x.
+
+Linear followers are re-solved by HiGHS (exact LP, with duals); anything else by SCIP
+to global optimality. The gap is measured against the solver's proven *lower bound*
+on the follower's optimal value, so a re-solve stopped by its time limit can still
+certify (or fail to) soundly. A point is certified when
+
+    f(x, y) - min_y' f(x, y')  <=  gap_tol * max(1, |f(x, y)|)        (min form)
+
+and G, g and the variable bounds hold to ``feas_tol * max(1, ‖(x, y)‖_∞)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyomo.environ as pyo
+
+from .backends import highs, scip
+from .errors import BilevelInputError
+from .problem import BilevelProblem
+from .reformulations.base import involves
+from .result import Certificate
+from .single_level import SingleLevelModel, SolveOutcome, substitute
+
+GAP_TOL = 1e-4
+FEAS_TOL = 1e-6
+
+
+def follower_model(problem: BilevelProblem, x, relax: float = 0.0) -> tuple[SingleLevelModel, list]:
+    """The follower's problem with x fixed at ``x``, constraints loosened by ``relax``;
+    returns the model and its (constraint name, Pyomo constraint) rows."""
+    x = np.asarray(x, dtype=float).ravel()
+    if x.shape != (problem.n_x,):
+        raise BilevelInputError(f"x has {x.size} entries, expected n_x = {problem.n_x}")
+    slm = SingleLevelModel(f"{problem.name}:follower")
+    m = slm.m
+    m.y = pyo.Var(range(problem.n_y), dense=True)
+    mapping = {id(problem.x[i]): float(x[i]) for i in range(problem.n_x)}
+    for j, v in problem.y.items():
+        m.y[j].setlb(v.lb)
+        m.y[j].setub(v.ub)
+        m.y[j].domain = v.domain
+        mapping[id(v)] = m.y[j]
+    rows = []
+    for c in problem.g:
+        if not involves(c.body, problem.y):
+            continue
+        body = substitute(c.body, mapping)
+        if c.kind == "eq":
+            con = slm.add(body == 0) if relax == 0 else slm.add((-relax, body, relax))
+        else:
+            con = slm.add(body >= -relax)
+        rows.append((c.name, con))
+    slm.minimize(substitute(problem.f, mapping))
+    return slm, rows
+
+
+def solve_follower(problem: BilevelProblem, x, time_limit: float | None = 60.0,
+                   relax: float = 0.0) -> tuple[SolveOutcome, list, SingleLevelModel]:
+    """Solve the follower's problem at ``x`` exactly (HiGHS for LPs, SCIP otherwise)."""
+    slm, rows = follower_model(problem, x, relax)
+    if highs.available() and highs.accepts(slm):
+        out = highs.solve(slm, time_limit=time_limit)
+    else:
+        out = scip.solve(slm, time_limit=time_limit)
+    return out, rows, slm
+
+
+def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
+            gap_tol: float = GAP_TOL, feas_tol: float = FEAS_TOL) -> Certificate:
+    """Re-solve the follower at ``x`` and compare with ``y`` (see module docstring)."""
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if y.shape != (problem.n_y,):
+        raise BilevelInputError(f"y has {y.size} entries, expected n_y = {problem.n_y}")
+    ev = problem.evaluate(x, y)
+    scale = max(1.0, float(np.abs(np.concatenate([x, y])).max(initial=0.0)))
+    cert = Certificate(
+        upper_violation=max(ev["G_violation"], ev["x_bound_violation"]),
+        lower_violation=max(ev["g_violation"], ev["y_bound_violation"]),
+    )
+    problem.set_point(x, y)
+    f_here = float(pyo.value(problem.f))  # min form
+    cert.ll_value = f_here
+    # If x sits on the edge of the follower's feasible set (empty up to rounding), the
+    # re-solve loosens the follower's constraints by the feasibility tolerance: its
+    # optimum is then a lower bound on the true one, so the gap is never understated.
+    out, rows, slm = solve_follower(problem, x, time_limit)
+    if out.status == "infeasible":
+        out, rows, slm = solve_follower(problem, x, time_limit, relax=feas_tol * scale)
+    cert.solver = out.solver
+    cert.ll_status = out.status
+    if out.status == "infeasible":
+        cert.message = "the follower's problem is infeasible at this x"
+        return cert
+    if out.status == "unbounded":
+        cert.message = "the follower's problem is unbounded at this x"
+        return cert
+    if out.objective is not None:
+        cert.ll_optimal_value = out.objective
+        cert.y_best = [out.values.get(id(slm.m.y[j]), math.nan) for j in range(problem.n_y)]
+    lower = out.bound if out.bound is not None else (out.objective if out.status == "optimal" else None)
+    cert.exact = out.status == "optimal"
+    if out.row_duals:
+        cert.duals = {name: out.row_duals.get(id(con), 0.0) for name, con in rows}
+    if lower is None:
+        cert.message = f"follower re-solve gave no bound ({out.message})"
+        return cert
+    cert.ll_gap = f_here - (cert.ll_optimal_value if cert.exact else lower)
+    feasible = max(cert.upper_violation, cert.lower_violation) <= feas_tol * scale
+    gap_ok = f_here - lower <= gap_tol * max(1.0, abs(f_here))
+    cert.certified = bool(feasible and gap_ok)
+    if not feasible:
+        cert.message = (f"constraint violation {max(cert.upper_violation, cert.lower_violation):.3g} "
+                        f"exceeds {feas_tol * scale:.3g}")
+    elif not gap_ok:
+        cert.message = f"y is not follower-optimal: gap {f_here - lower:.4g}"
+    return cert
+
+
+def optimistic_response(problem: BilevelProblem, x, f_star: float, time_limit: float | None = 60.0,
+                        gap_tol: float = GAP_TOL):
+    """The follower response the leader prefers among the follower's optimal ones:
+    min F(x, y) s.t. g(x, y) >= 0, f(x, y) <= f*(x) + tolerance. Returns y or None.
+
+    Used to clean a solver's y that is optimal only up to its own tolerances, and to
+    break ties in the leader's favour (the optimistic convention)."""
+    from .solvers import solve_single_level
+
+    slm, _ = follower_model(problem, x)
+    x = np.asarray(x, dtype=float).ravel()
+    mapping = {id(problem.x[i]): float(x[i]) for i in range(problem.n_x)}
+    mapping.update({id(problem.y[j]): slm.m.y[j] for j in range(problem.n_y)})
+    slm.add(substitute(problem.f, mapping) <= f_star + 0.5 * gap_tol * max(1.0, abs(f_star)))
+    slm.m.del_component(slm.m.obj)
+    slm.minimize(substitute(problem.F, mapping))
+    out = solve_single_level(slm, time_limit=time_limit)
+    if not out.has_solution:
+        return None
+    return np.array([out.values[id(slm.m.y[j])] for j in range(problem.n_y)])

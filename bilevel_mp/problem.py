@@ -1,0 +1,269 @@
+"""The bilevel problem every front end produces and every method consumes.
+
+    min_{x,y}  F(x, y)   s.t.  G(x, y) >= 0 (or == 0),  x in X
+               y in argmin_{y'} { f(x, y') : g(x, y') >= 0 (or == 0), y' in Y }
+
+Expressions are Pyomo expressions over the problem's own variables ``problem.x`` and
+``problem.y`` (indexed ``Var`` components of ``problem.model``). Objectives are kept
+in minimisation form; the user's sense is remembered to report values as given.
+Variable bounds on y belong to the follower and become lower-level constraints in the
+reformulations; bounds on x belong to the leader.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import pyomo.environ as pyo
+from pyomo.core.expr.relational_expr import (
+    EqualityExpression,
+    InequalityExpression,
+    RangedExpression,
+)
+from pyomo.core.expr.visitor import identify_variables
+
+from .errors import BilevelInputError
+
+SENSES = ("min", "max")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One constraint ``body >= 0`` (kind ``"ge"``) or ``body == 0`` (kind ``"eq"``)."""
+
+    name: str
+    body: object
+    kind: str = "ge"
+
+    def value(self) -> float:
+        return float(pyo.value(self.body))
+
+    def violation(self) -> float:
+        v = self.value()
+        return abs(v) if self.kind == "eq" else max(0.0, -v)
+
+
+def normalize_constraint(c, name: str) -> list[Constraint]:
+    """Turn a Pyomo relation (``<=``, ``>=``, ``==``, ranged) or a bare expression
+    (meaning ``expr >= 0``, as in BOLIB) into ``Constraint`` objects."""
+    if isinstance(c, Constraint):
+        return [c]
+    if isinstance(c, bool) or c is None:
+        raise BilevelInputError(
+            f"constraint {name!r} evaluated to {c!r}: it does not involve any variable"
+        )
+    if isinstance(c, RangedExpression):
+        lo, body, hi = c.args
+        out = []
+        if lo is not None:
+            out.append(Constraint(f"{name}.lo", body - lo, "ge"))
+        if hi is not None:
+            out.append(Constraint(f"{name}.hi", hi - body, "ge"))
+        return out
+    if isinstance(c, InequalityExpression):
+        lhs, rhs = c.args
+        return [Constraint(name, rhs - lhs, "ge")]
+    if isinstance(c, EqualityExpression):
+        lhs, rhs = c.args
+        return [Constraint(name, lhs - rhs, "eq")]
+    return [Constraint(name, c, "ge")]
+
+
+class BilevelProblem:
+    """A bilevel program with leader variables ``x`` and follower variables ``y``.
+
+    Build it by hand::
+
+        p = BilevelProblem(n_x=1, n_y=1, name="Bard1984a")
+        x, y = p.x, p.y
+        p.set_upper(x[0] + y[0], [x[0] >= 0])
+        p.set_lower(-5 * x[0] - y[0], [x[0] + y[0] / 2 <= 2, y[0] >= 0])
+
+    or through a front end (``bilevel_mp.frontends``). Integer leader variables are
+    declared with ``x_integer``; follower variables are continuous.
+    """
+
+    def __init__(
+        self,
+        n_x: int,
+        n_y: int,
+        name: str = "bilevel",
+        x_bounds: Sequence[tuple[float | None, float | None]] | None = None,
+        y_bounds: Sequence[tuple[float | None, float | None]] | None = None,
+        x_integer: Sequence[bool] | bool = False,
+        x_names: Sequence[str] | None = None,
+        y_names: Sequence[str] | None = None,
+    ):
+        for label, n in (("n_x", n_x), ("n_y", n_y)):
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise BilevelInputError(f"{label} must be a non-negative integer, got {n!r}")
+        if n_y == 0:
+            raise BilevelInputError("the lower level has no variables (n_y = 0)")
+        self.name = name
+        self.model = m = pyo.ConcreteModel(name=name)
+        m.x = pyo.Var(range(n_x), dense=True)
+        m.y = pyo.Var(range(n_y), dense=True)
+        self.x_names = _names(x_names, n_x, "x")
+        self.y_names = _names(y_names, n_y, "y")
+        self._set_bounds(m.x, x_bounds, "x_bounds")
+        self._set_bounds(m.y, y_bounds, "y_bounds")
+        flags = [x_integer] * n_x if isinstance(x_integer, bool) else list(x_integer)
+        if len(flags) != n_x:
+            raise BilevelInputError(f"x_integer has {len(flags)} entries, expected n_x = {n_x}")
+        for i, is_int in enumerate(flags):
+            if is_int:
+                m.x[i].domain = pyo.Integers
+        self.F = None
+        self.f = None
+        self.upper_sense = "min"
+        self.lower_sense = "min"
+        self.G: list[Constraint] = []
+        self.g: list[Constraint] = []
+        self.known_F: float | None = None
+        self.known_f: float | None = None
+        self.source: str = ""
+        self.meta: dict = {}
+
+    # ------------------------------------------------------------------ build
+    @property
+    def x(self):
+        return self.model.x
+
+    @property
+    def y(self):
+        return self.model.y
+
+    @property
+    def n_x(self) -> int:
+        return len(self.model.x)
+
+    @property
+    def n_y(self) -> int:
+        return len(self.model.y)
+
+    def set_upper(self, objective, constraints: Iterable = (), sense: str = "min"):
+        """Leader objective F (minimised unless ``sense="max"``) and constraints G."""
+        self.F, self.upper_sense = self._objective(objective, sense, "upper")
+        self.G = self._constraints(constraints, "G")
+        return self
+
+    def set_lower(self, objective, constraints: Iterable = (), sense: str = "min"):
+        """Follower objective f (minimised unless ``sense="max"``) and constraints g."""
+        self.f, self.lower_sense = self._objective(objective, sense, "lower")
+        self.g = self._constraints(constraints, "g")
+        return self
+
+    def _objective(self, expr, sense, level):
+        if sense not in SENSES:
+            raise BilevelInputError(f"{level}-level sense must be 'min' or 'max', got {sense!r}")
+        if expr is None:
+            raise BilevelInputError(f"the {level}-level objective is missing")
+        self._check_own_vars(expr, f"{level}-level objective")
+        return (-expr if sense == "max" else expr), sense
+
+    def _constraints(self, cons, prefix):
+        out: list[Constraint] = []
+        for k, c in enumerate(cons):
+            for con in normalize_constraint(c, f"{prefix}[{k}]"):
+                self._check_own_vars(con.body, con.name)
+                out.append(con)
+        return out
+
+    def _check_own_vars(self, expr, where):
+        own = {id(v) for v in self.model.x.values()} | {id(v) for v in self.model.y.values()}
+        for v in identify_variables(expr, include_fixed=True):
+            if id(v) not in own:
+                raise BilevelInputError(
+                    f"{where} uses variable {v.name!r}, which is not one of this problem's x or y"
+                )
+
+    def _set_bounds(self, var, bounds, label):
+        if bounds is None:
+            return
+        bounds = list(bounds)
+        if len(bounds) != len(var):
+            raise BilevelInputError(f"{label} has {len(bounds)} entries, expected {len(var)}")
+        for i, (lo, hi) in enumerate(bounds):
+            lo = None if lo is None or lo == -math.inf else float(lo)
+            hi = None if hi is None or hi == math.inf else float(hi)
+            if lo is not None and hi is not None and lo > hi:
+                raise BilevelInputError(f"{label}[{i}]: lower bound {lo} exceeds upper bound {hi}")
+            var[i].setlb(lo)
+            var[i].setub(hi)
+
+    # ------------------------------------------------------------------ query
+    def validate(self) -> None:
+        """Raise ``BilevelInputError`` if the problem is incomplete."""
+        if self.F is None:
+            raise BilevelInputError(f"problem {self.name!r}: the upper-level objective F is missing")
+        if self.f is None:
+            raise BilevelInputError(f"problem {self.name!r}: the lower-level objective f is missing")
+
+    def x_is_integer(self) -> list[bool]:
+        return [not self.model.x[i].is_continuous() for i in range(self.n_x)]
+
+    def y_bound_constraints(self) -> list[Constraint]:
+        """The follower's variable bounds written as lower-level constraints."""
+        out = []
+        for j in range(self.n_y):
+            v = self.model.y[j]
+            if v.lb is not None:
+                out.append(Constraint(f"{self.y_names[j]} >= {v.lb:g}", v - v.lb, "ge"))
+            if v.ub is not None:
+                out.append(Constraint(f"{self.y_names[j]} <= {v.ub:g}", v.ub - v, "ge"))
+        return out
+
+    def set_point(self, x=None, y=None) -> None:
+        """Load values into ``problem.x`` / ``problem.y`` (for evaluation)."""
+        for var, vals, label in ((self.model.x, x, "x"), (self.model.y, y, "y")):
+            if vals is None:
+                continue
+            vals = list(vals)
+            if len(vals) != len(var):
+                raise BilevelInputError(f"{label} has {len(vals)} entries, expected {len(var)}")
+            for i, v in enumerate(vals):
+                var[i].set_value(float(v), skip_validation=True)
+
+    def evaluate(self, x, y) -> dict:
+        """F, f in the user's senses, and the worst violations of G and g at (x, y)."""
+        self.set_point(x, y)
+        F = float(pyo.value(self.F))
+        f = float(pyo.value(self.f))
+        return {
+            "F": -F if self.upper_sense == "max" else F,
+            "f": -f if self.lower_sense == "max" else f,
+            "G_violation": max((c.violation() for c in self.G), default=0.0),
+            "g_violation": max((c.violation() for c in self.g), default=0.0),
+            "x_bound_violation": _bound_violation(self.model.x),
+            "y_bound_violation": _bound_violation(self.model.y),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"BilevelProblem({self.name!r}, n_x={self.n_x}, n_y={self.n_y}, "
+            f"|G|={len(self.G)}, |g|={len(self.g)})"
+        )
+
+
+def _names(names, n, prefix):
+    if names is None:
+        return [f"{prefix}[{i}]" for i in range(n)]
+    names = [str(s) for s in names]
+    if len(names) != n:
+        raise BilevelInputError(f"{prefix}_names has {len(names)} entries, expected {n}")
+    return names
+
+
+def _bound_violation(var) -> float:
+    worst = 0.0
+    for v in var.values():
+        val = v.value
+        if val is None:
+            continue
+        if v.lb is not None:
+            worst = max(worst, v.lb - val)
+        if v.ub is not None:
+            worst = max(worst, val - v.ub)
+    return worst

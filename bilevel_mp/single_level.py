@@ -1,0 +1,78 @@
+"""The single-level program a reformulation produces, and the outcome of solving it.
+
+A ``SingleLevelModel`` is an ordinary Pyomo model (variables, constraints, a
+minimised objective) plus the two constraint kinds Pyomo has no portable form for:
+SOS1 pairs and indicator constraints. Back ends (``bilevel_mp.backends``) turn it into
+solver calls; reformulations only ever build one of these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyomo.environ as pyo
+from pyomo.core.expr.visitor import replace_expressions
+
+
+@dataclass
+class Indicator:
+    """``binary == active`` implies ``body <= 0`` (kind "le") or ``body == 0`` ("eq")."""
+
+    binary: object
+    active: int
+    body: object
+    kind: str = "le"
+
+
+class SingleLevelModel:
+    """Pyomo model + SOS1 sets + indicator constraints, minimised."""
+
+    def __init__(self, name: str = "single_level"):
+        self.m = m = pyo.ConcreteModel(name=name)
+        m.cons = pyo.ConstraintList()
+        self.sos1: list[list] = []
+        self.indicators: list[Indicator] = []
+        self.objective = None
+        self.notes: list[str] = []
+
+    def add(self, relation):
+        """Add a Pyomo relational expression; returns the constraint."""
+        return self.m.cons.add(relation)
+
+    def minimize(self, expr) -> None:
+        self.objective = expr
+        self.m.obj = pyo.Objective(expr=expr, sense=pyo.minimize)
+
+    @property
+    def has_discrete_structure(self) -> bool:
+        return bool(self.sos1 or self.indicators) or any(
+            not v.is_continuous() for v in self.m.component_data_objects(pyo.Var)
+        )
+
+
+def substitute(expr, mapping: dict):
+    """Rewrite ``expr`` with variables replaced; ``mapping`` maps id(var) -> new."""
+    if isinstance(expr, (int, float)):
+        return expr
+    return replace_expressions(expr, substitution_map=mapping, remove_named_expressions=True)
+
+
+@dataclass
+class SolveOutcome:
+    """What a back end returns. ``values`` maps id(pyomo var) -> value."""
+
+    status: str  # optimal | locally_optimal | feasible | infeasible | unbounded | time_limit | error
+    values: dict = field(default_factory=dict)
+    objective: float | None = None
+    bound: float | None = None
+    solver: str = ""
+    message: str = ""
+    seconds: float = 0.0
+    row_duals: dict = field(default_factory=dict)  # id(constraint) -> dual (LPs only)
+
+    @property
+    def has_solution(self) -> bool:
+        return bool(self.values)
+
+    def value(self, var) -> float:
+        return self.values[id(var)]

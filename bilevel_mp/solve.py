@@ -1,0 +1,134 @@
+"""``bilevel_mp.solve``: one entry point for every front end and method."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .certify import certify, optimistic_response
+from .errors import BilevelError, BilevelInputError, UnsupportedStructureError
+from .problem import BilevelProblem
+from .reformulations.kkt import KKT, reject_integer_follower
+from .reformulations.strong_duality import StrongDuality
+from .result import BilevelResult
+from .single_level import SolveOutcome
+from .solvers import solve_single_level
+from .structure import Structure, detect
+
+METHODS = ("auto", "kkt", "strong_duality")
+
+
+def choose_method(structure: Structure) -> str:
+    """``method="auto"``: KKT with SOS1 complementarity (exact, no big-M) whenever the
+    follower is convex; the same system, flagged inexact, otherwise."""
+    return "kkt"
+
+
+def solve(problem, method: str = "auto", mode="sos1", modes: dict | None = None,
+          dual_bound=None, time_limit: float | None = None, solver: str | None = None,
+          certify_time_limit: float | None = 60.0, verbose: bool = False) -> BilevelResult:
+    """Solve a bilevel problem and certify the answer.
+
+    Parameters
+    ----------
+    problem : BilevelProblem, Pyomo model (with a ``LowerLevel`` block), or BOLIB dict
+    method : "auto" | "kkt" | "strong_duality"
+    mode, modes, dual_bound : complementarity settings of the KKT method
+        (see ``bilevel_mp.reformulations.kkt.KKT``).
+    time_limit : seconds for the single-level solve; the best point found is
+        returned with status ``time_limit``.
+    solver : force a back end ("highs", "scip").
+
+    Returns a ``BilevelResult``; with a Pyomo model the solution is also loaded back
+    into the model's variables and the follower's multipliers into its suffix.
+    """
+    from .frontends import as_problem
+
+    problem, write_back = as_problem(problem)
+    t0 = time.perf_counter()
+    result = _solve(problem, method, mode, modes, dual_bound, time_limit, solver,
+                    certify_time_limit, verbose)
+    result.seconds = time.perf_counter() - t0
+    if write_back is not None and result.x is not None:
+        write_back(result)
+    return result
+
+
+def _solve(problem: BilevelProblem, method, mode, modes, dual_bound, time_limit, solver,
+           certify_time_limit, verbose) -> BilevelResult:
+    problem.validate()
+    if method not in METHODS:
+        raise BilevelInputError(f"unknown method {method!r}; choose one of {METHODS}")
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise BilevelInputError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    reject_integer_follower(problem)
+    structure = detect(problem)
+    if method == "auto":
+        method = choose_method(structure)
+    reform = KKT(mode=mode, modes=modes, dual_bound=dual_bound) if method == "kkt" else StrongDuality()
+    if method == "strong_duality" and not reform.accepts(structure):
+        raise UnsupportedStructureError(
+            f"strong duality needs an LP or convex-QP follower; {problem.name} has a "
+            f"{structure.lower.replace('_', ' ')} follower (use method='kkt')"
+        )
+    lifted = reform.apply(problem, structure, time_limit=time_limit)
+    outcome = solve_single_level(lifted.slm, time_limit=time_limit, solver=solver, verbose=verbose)
+    return _result(problem, structure, lifted, outcome, certify_time_limit)
+
+
+def _result(problem, structure, lifted, outcome: SolveOutcome, certify_time_limit) -> BilevelResult:
+    res = BilevelResult(
+        name=problem.name,
+        status="error",
+        method=lifted.method,
+        structure=structure.label,
+        solver=outcome.solver,
+        assumptions=list(lifted.assumptions) + list(lifted.slm.notes),
+        message=outcome.message if outcome.status not in ("optimal",) else "",
+    )
+    if not outcome.has_solution:
+        res.status = {"infeasible": "infeasible", "unbounded": "unbounded",
+                      "time_limit": "time_limit"}.get(outcome.status, "error")
+        if res.status == "infeasible" and not lifted.exact:
+            res.message = "the single-level model is infeasible (method not exact: no proof of bilevel infeasibility)"
+        return res
+    x, y, duals = lifted.invert(outcome)
+    if any(problem.x_is_integer()):
+        x = np.where(problem.x_is_integer(), np.round(x), x)
+    cert = certify(problem, x, y, time_limit=certify_time_limit)
+    if not cert.certified and cert.ll_optimal_value is not None:
+        # the solver's y may be follower-optimal only to its tolerances: take the
+        # leader-preferred exact follower response at the same x instead
+        y2 = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=certify_time_limit)
+        if y2 is not None:
+            cert2 = certify(problem, x, y2, time_limit=certify_time_limit)
+            if cert2.certified:
+                res.message = (res.message + "; " if res.message else "") + \
+                    "y replaced by the exact optimistic follower response at x"
+                y, cert = y2, cert2
+    if cert.duals:
+        duals = {**duals, **cert.duals}
+    ev = problem.evaluate(x, y)
+    res.x, res.y, res.F, res.f, res.duals, res.certificate = x, y, ev["F"], ev["f"], duals, cert
+    if outcome.bound is not None and lifted.exact:
+        res.bound = -outcome.bound if problem.upper_sense == "max" else outcome.bound
+    if outcome.status == "unbounded":
+        res.status = "unbounded"
+        res.message = "the leader's objective is unbounded over the inducible region (solver's verdict)"
+    elif outcome.status == "time_limit":
+        res.status = "time_limit"
+    elif not cert.certified:
+        res.status = "error"
+        res.message = (res.message + "; " if res.message else "") + \
+            f"returned point not certified: {cert.message}"
+    elif outcome.status == "optimal" and lifted.exact and cert.exact:
+        res.status = "optimal"
+    elif outcome.status in ("optimal", "locally_optimal"):
+        res.status = "feasible" if outcome.status == "optimal" else "locally_optimal"
+    else:
+        res.status = "feasible"
+    return res
+
+
+__all__ = ["solve", "BilevelError"]

@@ -1,0 +1,44 @@
+"""Which solver serves which single-level class, with time limits and availability.
+
+- LP / MILP without SOS1 or indicators: HiGHS (``highspy``).
+- Anything with SOS1, indicators, quadratic or nonlinear terms: SCIP (``pyscipopt``),
+  which solves MIQP, MINLP and nonconvex products to global optimality.
+- Local NLP (regularised MPECs, penalty subproblems): ripopt / ipopt through Pyomo.
+"""
+
+from __future__ import annotations
+
+from .backends import highs, nlp, scip
+from .errors import BilevelInputError, SolverUnavailableError
+from .single_level import SingleLevelModel, SolveOutcome
+
+BACKENDS = {"highs": highs, "scip": scip, "nlp": nlp}
+
+
+def available_solvers() -> dict[str, bool]:
+    """Availability of each back end, e.g. ``{"highs": True, "scip": True, "nlp": True}``."""
+    return {name: mod.available() for name, mod in BACKENDS.items()}
+
+
+def pick(slm: SingleLevelModel, solver: str | None = None) -> str:
+    """Name of the back end for ``slm``: the user's choice, or the class default."""
+    if solver is not None:
+        if solver not in BACKENDS:
+            raise BilevelInputError(f"unknown solver {solver!r}; choose one of {sorted(BACKENDS)}")
+        if not BACKENDS[solver].available():
+            raise SolverUnavailableError(f"solver {solver!r} is not installed")
+        return solver
+    if highs.available() and highs.accepts(slm):
+        return "highs"
+    if scip.available():
+        return "scip"
+    raise SolverUnavailableError(
+        "this model needs SCIP (SOS1, indicators or nonlinear terms): pip install pyscipopt"
+    )
+
+
+def solve_single_level(slm: SingleLevelModel, time_limit: float | None = None,
+                       solver: str | None = None, verbose: bool = False) -> SolveOutcome:
+    """Solve a single-level model with the right back end."""
+    name = pick(slm, solver)
+    return BACKENDS[name].solve(slm, time_limit=time_limit, verbose=verbose)

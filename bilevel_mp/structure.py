@@ -1,0 +1,171 @@
+"""Structure detection: what class each level is, so ``method="auto"`` can pick.
+
+The lower level is classified *in y with x held fixed* (that is what the follower
+solves); the upper level over (x, y) jointly. A lower level is reported convex only
+when that is proven from its algebra: linear, or quadratic with a constant PSD Hessian
+in y and constraints linear (or concave quadratic) in y.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from pyomo.repn import generate_standard_repn
+
+from .problem import BilevelProblem, Constraint
+
+
+@dataclass(frozen=True)
+class Structure:
+    lower: str  # linear | convex_quadratic | nonconvex_quadratic | nonlinear (in y)
+    lower_convex: bool  # proven convex in y for every x: KKT is then exact
+    lower_linear_in_xy: bool  # f and g affine jointly in (x, y)
+    lower_y_matrix_constant: bool  # y-coefficients of g (and Hessian of f) free of x
+    upper: str  # linear | quadratic | nonlinear, over (x, y)
+    x_integer: bool
+    n_x: int
+    n_y: int
+
+    @property
+    def label(self) -> str:
+        """Short class name such as ``LP-LP``, ``MILP-QP``, ``NLP-NLP``."""
+        up = {"linear": "LP", "quadratic": "QP", "nonlinear": "NLP"}[self.upper]
+        if self.x_integer:
+            up = "MI" + up
+        low = {
+            "linear": "LP",
+            "convex_quadratic": "QP",
+            "nonconvex_quadratic": "NCQP",
+            "nonlinear": "NLP",
+        }[self.lower]
+        if self.lower == "nonlinear" and self.lower_convex:
+            low = "CNLP"
+        return f"{up}-{low}"
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "label": self.label}
+
+
+@contextmanager
+def fixed(var):
+    """Temporarily fix every component of an indexed Var (values untouched)."""
+    was = {i: v.fixed for i, v in var.items()}
+    for v in var.values():
+        v.fix(v.value if v.value is not None else 0.0, skip_validation=True)
+    try:
+        yield
+    finally:
+        for i, v in var.items():
+            if not was[i]:
+                v.unfix()
+
+
+def degree(expr) -> int | None:
+    """Polynomial degree of a Pyomo expression (None: not a polynomial)."""
+    if isinstance(expr, (int, float)):
+        return 0
+    return expr.polynomial_degree()
+
+
+def _max_degree(exprs) -> int | None:
+    worst = 0
+    for e in exprs:
+        d = degree(e)
+        if d is None:
+            return None
+        worst = max(worst, d)
+    return worst
+
+
+def y_hessian(expr, problem: BilevelProblem) -> np.ndarray:
+    """Constant Hessian in y of an expression of joint degree <= 2."""
+    n = problem.n_y
+    index = {id(problem.y[j]): j for j in range(n)}
+    H = np.zeros((n, n))
+    repn = generate_standard_repn(expr, quadratic=True)
+    for (a, b), coef in zip(repn.quadratic_vars, repn.quadratic_coefs):
+        i, j = index.get(id(a)), index.get(id(b))
+        if i is None or j is None:
+            continue
+        if i == j:
+            H[i, i] += 2 * coef
+        else:
+            H[i, j] += coef
+            H[j, i] += coef
+    return H
+
+
+def _is_psd(H: np.ndarray, tol: float = 1e-9) -> bool:
+    if H.size == 0:
+        return True
+    return bool(np.linalg.eigvalsh((H + H.T) / 2).min() >= -tol * max(1.0, np.abs(H).max()))
+
+
+def detect(problem: BilevelProblem) -> Structure:
+    """Classify the problem (see module docstring)."""
+    problem.validate()
+    lower_cons: list[Constraint] = problem.g
+    lower_exprs = [problem.f] + [c.body for c in lower_cons]
+    joint_lower = _max_degree(lower_exprs)
+    with fixed(problem.x):
+        deg_f_y = degree(problem.f)
+        deg_g_y = _max_degree(c.body for c in lower_cons)
+    joint_upper = _max_degree([problem.F] + [c.body for c in problem.G])
+
+    lower_linear_in_xy = joint_lower is not None and joint_lower <= 1
+    # y-coefficients are constant when joint degree of every g is <= 1 and f's x-y
+    # cross terms only shift the linear term (joint degree of f <= 2).
+    g_joint = _max_degree(c.body for c in lower_cons)
+    f_joint = degree(problem.f)
+    y_matrix_constant = g_joint is not None and g_joint <= 1 and f_joint is not None and f_joint <= 2
+
+    if deg_f_y is not None and deg_g_y is not None and deg_f_y <= 1 and deg_g_y <= 1:
+        lower, convex = "linear", True
+    elif (
+        deg_f_y is not None
+        and deg_f_y <= 2
+        and deg_g_y is not None
+        and deg_g_y <= 2
+        and f_joint is not None
+        and f_joint <= 2
+        and (g_joint is not None and g_joint <= 2)
+    ):
+        convex = _is_psd(y_hessian(problem.f, problem)) and all(
+            c.kind == "ge" and _is_psd(-y_hessian(c.body, problem))
+            if degree(c.body) == 2
+            else True
+            for c in lower_cons
+        )
+        # equality constraints must be affine in y for convexity
+        convex = convex and all(
+            c.kind == "ge" or _deg_in_y(c.body, problem) <= 1 for c in lower_cons
+        )
+        lower = "convex_quadratic" if convex else "nonconvex_quadratic"
+    else:
+        lower, convex = "nonlinear", False
+
+    if joint_upper is not None and joint_upper <= 1:
+        upper = "linear"
+    elif joint_upper is not None and joint_upper <= 2:
+        upper = "quadratic"
+    else:
+        upper = "nonlinear"
+
+    return Structure(
+        lower=lower,
+        lower_convex=convex,
+        lower_linear_in_xy=lower_linear_in_xy,
+        lower_y_matrix_constant=y_matrix_constant,
+        upper=upper,
+        x_integer=any(problem.x_is_integer()),
+        n_x=problem.n_x,
+        n_y=problem.n_y,
+    )
+
+
+def _deg_in_y(expr, problem) -> int:
+    with fixed(problem.x):
+        d = degree(expr)
+    return 99 if d is None else d
