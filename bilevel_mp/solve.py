@@ -73,6 +73,11 @@ def _solve(problem: BilevelProblem, method, mode, modes, dual_bound, time_limit,
             f"{structure.lower.replace('_', ' ')} follower (use method='kkt')"
         )
     lifted = reform.apply(problem, structure, time_limit=time_limit)
+    if lifted.hpr.get("infeasible"):
+        return BilevelResult(name=problem.name, status="infeasible", method=lifted.method,
+                             structure=structure.label, solver="highs",
+                             message="the high-point relaxation is infeasible (LP proof): "
+                                     "no (x, y) satisfies G and g together")
     outcome = solve_single_level(lifted.slm, time_limit=time_limit, solver=solver, verbose=verbose)
     return _result(problem, structure, lifted, outcome, certify_time_limit)
 

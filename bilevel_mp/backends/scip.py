@@ -156,8 +156,12 @@ def solve(
             t = s.addVar(name="epigraph", lb=-s.infinity(), ub=s.infinity())
             s.addCons(obj <= t)
             s.setObjective(t, "minimize")
-    with quiet(not verbose):
-        s.optimize()
+    try:
+        with quiet(not verbose):
+            s.optimize()
+    except Exception as exc:  # SCIP raises on internal LP failures
+        return SolveOutcome("error", solver="scip", message=f"SCIP failed: {exc}",
+                            seconds=time.perf_counter() - t0)
     st = s.getStatus()
     out = SolveOutcome("error", solver="scip", message=st)
     if s.getNSols() > 0:

@@ -31,6 +31,7 @@ class Lifted:
     duals: dict = field(default_factory=dict)  # lower constraint name -> model dual var
     exact: bool = True  # optimum of the model is the bilevel optimum (no guessed bounds)
     assumptions: list[str] = field(default_factory=list)
+    hpr: dict = field(default_factory=dict)  # bound tightening: infeasible, unbounded vars
 
     def sub(self, expr):
         """Rewrite a problem expression over the model's variables."""
@@ -62,8 +63,10 @@ def split_lower(problem: BilevelProblem):
     return with_y + problem.y_bound_constraints(), x_only
 
 
-def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool = True) -> Lifted:
-    """The high-point relaxation over copies of x and y: G, g and bounds, objective F."""
+def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool = True,
+         time_limit: float | None = None) -> Lifted:
+    """The high-point relaxation over copies of x and y: G, g and bounds, objective F,
+    with x and y bounds tightened over it (``bounds.tighten_variable_bounds``)."""
     problem.validate()
     slm = SingleLevelModel(f"{problem.name}:{name}")
     m = slm.m
@@ -93,6 +96,9 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
         )
     if upper_objective:
         slm.minimize(lifted.sub(problem.F))
+    from ..bounds import tighten_variable_bounds
+
+    lifted.hpr = tighten_variable_bounds(lifted, time_limit)
     return lifted
 
 

@@ -17,7 +17,7 @@ import math
 import pyomo.environ as pyo
 from pyomo.core.expr.calculus.derivatives import Modes, differentiate
 
-from ..bounds import slack_upper_bounds, tighten_variable_bounds
+from ..bounds import slack_upper_bounds
 from ..errors import BilevelInputError, UnsupportedStructureError
 from ..problem import BilevelProblem
 from ..structure import Structure, detect
@@ -65,7 +65,7 @@ class KKT:
               time_limit: float | None = None) -> Lifted:
         structure = structure or detect(problem)
         names_used = {self.mode.name} | {m.name for m in self.modes.values()}
-        lifted = lift(problem, "kkt", f"kkt-{'+'.join(sorted(names_used))}")
+        lifted = lift(problem, "kkt", f"kkt-{'+'.join(sorted(names_used))}", time_limit=time_limit)
         unknown = set(self.modes) - {c.name for c in lifted.lower}
         if unknown:
             raise BilevelInputError(
@@ -77,7 +77,7 @@ class KKT:
             lifted.assumptions.append(
                 "follower problem not proven convex in y: KKT points may not be follower-optimal"
             )
-        tightened = tighten_variable_bounds(lifted, time_limit)
+        tightened = lifted.hpr
         slack_ub = slack_upper_bounds(lifted, time_limit)
         ge, eq = add_stationarity(lifted)
         slm, m = lifted.slm, lifted.slm.m

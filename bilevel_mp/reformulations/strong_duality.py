@@ -38,7 +38,7 @@ class StrongDuality:
             raise UnsupportedStructureError(
                 f"strong duality needs an LP or convex-QP follower; this one is {structure.lower}"
             )
-        lifted = lift(problem, "strong_duality", "strong_duality")
+        lifted = lift(problem, "strong_duality", "strong_duality", time_limit=time_limit)
         with fixed(problem.x):
             for c in lifted.lower:
                 if degree(c.body) is None or degree(c.body) > 1:

@@ -1,0 +1,1 @@
+"""Problem libraries: classic problems with known optima, BOLIB files, random LP-LP."""
