@@ -89,7 +89,9 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
     # optimum is then a lower bound on the true one, so the gap is never understated.
     out, rows, slm = solve_follower(problem, x, time_limit)
     if out.status == "infeasible":
-        out, rows, slm = solve_follower(problem, x, time_limit, relax=feas_tol * scale)
+        seen = max(cert.upper_violation, cert.lower_violation)
+        relax = min(feas_tol * scale, max(1e-9 * scale, 2.0 * seen))
+        out, rows, slm = solve_follower(problem, x, time_limit, relax=relax)
     cert.solver = out.solver
     cert.ll_status = out.status
     if out.status == "infeasible":
@@ -121,9 +123,10 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
 
 
 def optimistic_response(problem: BilevelProblem, x, f_star: float, time_limit: float | None = 60.0,
-                        gap_tol: float = GAP_TOL):
+                        slack: float = 1e-9):
     """The follower response the leader prefers among the follower's optimal ones:
-    min F(x, y) s.t. g(x, y) >= 0, f(x, y) <= f*(x) + tolerance. Returns y or None.
+    min F(x, y) s.t. g(x, y) >= 0, f(x, y) <= f*(x) + slack · max(1, |f*|). Returns y or
+    None (tried again with a 1000× looser slack if the first model is infeasible).
 
     Used to clean a solver's y that is optimal only up to its own tolerances, and to
     break ties in the leader's favour (the optimistic convention)."""
@@ -133,10 +136,13 @@ def optimistic_response(problem: BilevelProblem, x, f_star: float, time_limit: f
     x = np.asarray(x, dtype=float).ravel()
     mapping = {id(problem.x[i]): float(x[i]) for i in range(problem.n_x)}
     mapping.update({id(problem.y[j]): slm.m.y[j] for j in range(problem.n_y)})
-    slm.add(substitute(problem.f, mapping) <= f_star + 0.5 * gap_tol * max(1.0, abs(f_star)))
+    cap = slm.add(substitute(problem.f, mapping) <= f_star + slack * max(1.0, abs(f_star)))
     slm.m.del_component(slm.m.obj)
     slm.minimize(substitute(problem.F, mapping))
     out = solve_single_level(slm, time_limit=time_limit)
+    if not out.has_solution and slack < 1e-6:
+        cap.set_value(substitute(problem.f, mapping) <= f_star + 1e3 * slack * max(1.0, abs(f_star)))
+        out = solve_single_level(slm, time_limit=time_limit)
     if not out.has_solution:
         return None
     return np.array([out.values[id(slm.m.y[j])] for j in range(problem.n_y)])

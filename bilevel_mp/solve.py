@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .certify import certify, optimistic_response
+from .certify import certify, optimistic_response, solve_follower
 from .errors import BilevelError, BilevelInputError, UnsupportedStructureError
 from .problem import BilevelProblem
 from .reformulations.kkt import KKT, reject_integer_follower
@@ -17,6 +17,7 @@ from .solvers import solve_single_level
 from .structure import Structure, detect
 
 METHODS = ("auto", "kkt", "strong_duality")
+POLISH_GAP = 1e-7  # follower gaps above this (relative) trigger the exact optimistic response
 
 
 def choose_method(structure: Structure) -> str:
@@ -78,8 +79,29 @@ def _solve(problem: BilevelProblem, method, mode, modes, dual_bound, time_limit,
                              structure=structure.label, solver="highs",
                              message="the high-point relaxation is infeasible (LP proof): "
                                      "no (x, y) satisfies G and g together")
+    unbounded = _follower_unbounded(problem, lifted)
+    if unbounded is not None:
+        return BilevelResult(name=problem.name, status="lower_level_unbounded", method=lifted.method,
+                             structure=structure.label, solver="highs", message=unbounded)
     outcome = solve_single_level(lifted.slm, time_limit=time_limit, solver=solver, verbose=verbose)
     return _result(problem, structure, lifted, outcome, certify_time_limit)
+
+
+def _follower_unbounded(problem, lifted) -> str | None:
+    """A message if the follower's problem is unbounded at a point of the high-point
+    relaxation (checked before any reformulation is solved), else None."""
+    x0 = lifted.hpr.get("point")
+    if x0 is None:
+        return None
+    out, _, _ = solve_follower(problem, x0, time_limit=10.0)
+    if out.status != "unbounded":
+        return None
+    free = [problem.y_names[j] for j in range(problem.n_y)
+            if problem.y[j].lb is None or problem.y[j].ub is None]
+    return (f"the follower's problem is unbounded at x = {np.round(x0, 6).tolist()}: its optimum "
+            f"does not exist, so the bilevel problem is ill-posed. Bound the follower variables "
+            f"({', '.join(free[:6]) or 'all are bounded: check the constraints'}) or add follower "
+            f"constraints.")
 
 
 def _result(problem, structure, lifted, outcome: SolveOutcome, certify_time_limit) -> BilevelResult:
@@ -102,13 +124,14 @@ def _result(problem, structure, lifted, outcome: SolveOutcome, certify_time_limi
     if any(problem.x_is_integer()):
         x = np.where(problem.x_is_integer(), np.round(x), x)
     cert = certify(problem, x, y, time_limit=certify_time_limit)
-    if not cert.certified and cert.ll_optimal_value is not None:
+    sloppy = cert.ll_gap is None or cert.ll_gap > POLISH_GAP * max(1.0, abs(cert.ll_value or 0.0))
+    if (not cert.certified or sloppy) and cert.ll_optimal_value is not None:
         # the solver's y may be follower-optimal only to its tolerances: take the
         # leader-preferred exact follower response at the same x instead
         y2 = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=certify_time_limit)
         if y2 is not None:
             cert2 = certify(problem, x, y2, time_limit=certify_time_limit)
-            if cert2.certified:
+            if cert2.certified and (not cert.certified or cert2.ll_gap <= cert.ll_gap):
                 res.message = (res.message + "; " if res.message else "") + \
                     "y replaced by the exact optimistic follower response at x"
                 y, cert = y2, cert2

@@ -50,15 +50,20 @@ class Structure:
 
 @contextmanager
 def fixed(var):
-    """Temporarily fix every component of an indexed Var (values untouched)."""
-    was = {i: v.fixed for i, v in var.items()}
-    for v in var.values():
-        v.fix(v.value if v.value is not None else 0.0, skip_validation=True)
+    """Temporarily fix every component of an indexed Var, for degree analysis.
+
+    They are fixed at a generic nonzero value (Pyomo folds products with a fixed zero,
+    which would hide a term such as x*y**2); values and fixed flags are restored."""
+    saved = {i: (v.fixed, v.value) for i, v in var.items()}
+    for k, v in enumerate(var.values()):
+        v.fix(0.6180339887 + 0.1 * k, skip_validation=True)
     try:
         yield
     finally:
         for i, v in var.items():
-            if not was[i]:
+            was_fixed, value = saved[i]
+            v.set_value(value, skip_validation=True)
+            if not was_fixed:
                 v.unfix()
 
 

@@ -176,17 +176,9 @@ def problem_to_dict(problem: BilevelProblem) -> dict:
     """BOLIB-format entry of a problem (expressions printed as strings)."""
     from pyomo.core.expr import expression_to_string
 
-    names = {}
-    for i in range(problem.n_x):
-        names[problem.x[i]] = f"x[{i}]"
-    for j in range(problem.n_y):
-        names[problem.y[j]] = f"y[{j}]"
-
+    # the problem's own variables are named x[i] and y[j], which is the format's syntax
     def s(e):
-        return str(e) if isinstance(e, (int, float)) else expression_to_string(e, smap=_SymbolMap(names))
-
-    def sense(e, sense_):
-        return s(-e if sense_ == "max" else e)
+        return repr(float(e)) if isinstance(e, (int, float)) else expression_to_string(e)
 
     return {
         "name": problem.name,
@@ -204,20 +196,6 @@ def problem_to_dict(problem: BilevelProblem) -> dict:
         "F_best": problem.known_F,
         "f_best": problem.known_f,
     }
-
-
-class _SymbolMap:
-    """Minimal symbol map for ``expression_to_string``: x[i] / y[j] names."""
-
-    def __init__(self, names):
-        from pyomo.core.expr.symbol_map import SymbolMap
-
-        self._map = SymbolMap()
-        for var, name in names.items():
-            self._map.addSymbol(var, name)
-
-    def __getattr__(self, item):
-        return getattr(self._map, item)
 
 
 def from_callables(n_x: int, n_y: int, F: Callable, f: Callable, G: Callable | None = None,

@@ -99,7 +99,25 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
     from ..bounds import tighten_variable_bounds
 
     lifted.hpr = tighten_variable_bounds(lifted, time_limit)
+    lifted.hpr["point"] = _hpr_point(lifted) if not lifted.hpr["infeasible"] else None
     return lifted
+
+
+def _hpr_point(lifted: Lifted):
+    """Some x of the high-point relaxation (linear relaxations only), else None."""
+    from ..backends import highs
+
+    slm = lifted.slm
+    if not (highs.available() and highs.accepts(slm)):
+        return None
+    objective, slm.objective = slm.objective, None
+    try:
+        out = highs.solve(slm, time_limit=10.0)
+    finally:
+        slm.objective = objective
+    if not out.has_solution:
+        return None
+    return np.array([out.values[id(slm.m.x[i])] for i in range(lifted.problem.n_x)])
 
 
 def _add(slm: SingleLevelModel, body, kind: str) -> None:

@@ -1,0 +1,171 @@
+"""Benchmark runner: solve a list of BOLIB-format problems, each in its own process.
+
+Every problem runs in a child process with a hard wall-clock limit (the solver's own
+time limit plus a grace period); a crash, hang or overrun is recorded and the run goes
+on. ``jobs`` children run at once. Each record has the result fields of
+``bilevel-mp solve --json`` plus the reference value and a verdict:
+
+- solved      certified, and |F - F_best| <= 1e-2 · max(1, |F_best|)
+- improved    certified, and F below F_best by more than that (worth checking by hand)
+- worse       certified, but F above F_best by more than that (a local optimum)
+- certified   certified, but the problem has no reference value
+- uncertified a point came back but the certificate failed (or was not exact)
+- failed      no point (infeasible, error, time limit, crash)
+
+Certified means: the follower re-solved at x, gap <= 1e-4 · max(1, |f|), G and g
+feasible to 1e-6 (see ``bilevel_mp.certify``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+REL_F_TOL = 1e-2
+GRACE_SECONDS = 30.0
+
+
+def verdict(record: dict, F_best) -> str:
+    """The verdict of one result record against the best known value."""
+    if record.get("F") is None:
+        return "failed"
+    if not record.get("certified"):
+        return "uncertified"
+    if F_best is None or (isinstance(F_best, float) and math.isnan(F_best)):
+        return "certified"
+    tol = REL_F_TOL * max(1.0, abs(F_best))
+    if abs(record["F"] - F_best) <= tol:
+        return "solved"
+    if record["F"] < F_best - tol:
+        return "improved"
+    return "worse"
+
+
+def _child(entry: dict, options: dict, conn) -> None:
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from .frontends.expr import problem_from_dict
+    from .solve import solve
+
+    t0 = time.perf_counter()
+    try:
+        res = solve(problem_from_dict(entry), **options)
+        out = res.to_dict()
+    except Exception as exc:  # recorded, never raised: the run goes on
+        out = {"name": entry.get("name"), "status": "error", "method": options.get("method", "auto"),
+               "F": None, "f": None, "x": None, "y": None, "ll_gap": None, "certified": False,
+               "seconds": time.perf_counter() - t0, "message": f"{type(exc).__name__}: {exc}"}
+    conn.send(out)
+    conn.close()
+
+
+def _failed(entry, status, message, seconds):
+    return {"name": entry.get("name"), "status": status, "method": "", "F": None, "f": None,
+            "x": None, "y": None, "ll_gap": None, "certified": False, "seconds": seconds,
+            "message": message}
+
+
+def run(entries: list[dict], time_limit: float = 60.0, jobs: int = 1, method: str = "auto",
+        progress: bool = True, **solve_options) -> list[dict]:
+    """Solve every entry (BOLIB dicts) in child processes; returns one record each,
+    in input order, with ``n_x``, ``n_y``, ``F_best``, ``verdict`` added."""
+    options = {"time_limit": time_limit, "certify_time_limit": time_limit, "method": method,
+               **solve_options}
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    hard = time_limit * 2 + GRACE_SECONDS  # solve + certificate + start-up
+    pending = list(enumerate(entries))
+    running: dict = {}
+    records: list = [None] * len(entries)
+    bar = _progress(progress, len(entries))
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, jobs):
+                k, entry = pending.pop(0)
+                parent, child = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_child, args=(entry, options, child), daemon=True)
+                proc.start()
+                child.close()
+                running[k] = (proc, parent, time.perf_counter(), entry)
+            time.sleep(0.02)
+            for k in list(running):
+                proc, conn, t0, entry = running[k]
+                elapsed = time.perf_counter() - t0
+                if conn.poll():
+                    try:
+                        records[k] = conn.recv()
+                    except EOFError:
+                        records[k] = _failed(entry, "error", "child process died", elapsed)
+                elif not proc.is_alive():
+                    records[k] = _failed(entry, "error", f"child process crashed (exit {proc.exitcode})", elapsed)
+                elif elapsed > hard:
+                    proc.kill()
+                    records[k] = _failed(entry, "time_limit", f"killed after {hard:.0f} s", elapsed)
+                else:
+                    continue
+                proc.join(timeout=5)
+                conn.close()
+                del running[k]
+                if bar is not None:
+                    bar[0].update(bar[1], advance=1, description=str(entry.get("name", ""))[:30])
+    finally:
+        for proc, conn, _, _ in running.values():
+            proc.kill()
+        if bar is not None:
+            bar[0].stop()
+    for rec, entry in zip(records, entries):
+        F_best = entry.get("F_best")
+        rec["n_x"], rec["n_y"], rec["F_best"] = entry.get("n_x"), entry.get("n_y"), F_best
+        rec["verdict"] = verdict(rec, F_best)
+    return records
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    prog = Progress(TextColumn("{task.description:30s}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), transient=False)
+    prog.start()
+    return prog, prog.add_task("bench", total=total)
+
+
+def table(records: list[dict], title: str = "bilevel-mp bench"):
+    """A rich Table: problem, n_x, n_y, F found, F best, verdict, seconds."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in ("problem", "n_x", "n_y", "F found", "F best", "verdict", "status", "seconds"):
+        t.add_column(col, justify="right" if col not in ("problem", "verdict", "status") else "left")
+    for r in records:
+        t.add_row(str(r["name"]), str(r.get("n_x")), str(r.get("n_y")), _fmt(r.get("F")),
+                  _fmt(r.get("F_best")), r["verdict"], r["status"], f"{r['seconds']:.2f}")
+    return t
+
+
+def summary(records: list[dict]) -> str:
+    """``solved K of N`` (improved counts as solved), with the other verdicts' counts."""
+    n = len(records)
+    counts: dict = {}
+    for r in records:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    k = counts.get("solved", 0) + counts.get("improved", 0)
+    rest = ", ".join(f"{v} {c}" for v, c in sorted(counts.items()))
+    times = sorted(r["seconds"] for r in records)
+    median = times[len(times) // 2] if times else 0.0
+    return f"solved {k} of {n}  ({rest}; median {median:.2f} s)"
+
+
+def write_json(records: list[dict], path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(records, indent=1))
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.6g}"

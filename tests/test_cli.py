@@ -1,0 +1,73 @@
+"""The command line: solve --json, bench with verdicts, demo."""
+
+import json
+import subprocess
+import sys
+
+from bilevel_mp import bench
+from bilevel_mp.cli import main
+from bilevel_mp.frontends.expr import problem_to_dict
+from bilevel_mp.library.classic import bolib_entries
+from bilevel_mp.library.random_lplp import random_lplp
+
+FIELDS = {"name", "status", "method", "F", "f", "x", "y", "ll_gap", "certified", "seconds"}
+
+
+def test_solve_json_on_random_lplp_uses_linear_path(tmp_path):
+    src = tmp_path / "rand.json"
+    src.write_text(json.dumps(problem_to_dict(random_lplp(8, 3))))
+    out = tmp_path / "out.json"
+    rc = main(["solve", str(src), "--time-limit", "30", "--json", str(out)])
+    rec = json.loads(out.read_text())
+    assert FIELDS <= set(rec)
+    assert rec["structure"] == "LP-LP" and rec["method"].startswith("kkt")
+    assert rc == (0 if rec["status"] in ("optimal", "feasible") else 1)
+    if rec["status"] == "optimal":
+        assert rec["certified"]
+
+
+def test_solve_reports_bad_file(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "b", "n_x": 1, "n_y": 1, "F": "x[0] +", "f": "y[0]"}))
+    assert main(["solve", str(bad)]) == 2
+    assert "malformed expression" in capsys.readouterr().err
+    assert main(["solve", str(tmp_path / "missing.json")]) == 2
+
+
+def test_bench_runs_in_processes_with_verdicts(tmp_path):
+    names = ["Bard1984a", "TuyEtal1994", "AiyoshiShimizu1984Ex2"]
+    entries = [bolib_entries()[n] for n in names]
+    records = bench.run(entries, time_limit=20, jobs=2, progress=False)
+    by = {r["name"]: r for r in records}
+    assert by["Bard1984a"]["verdict"] == "solved"
+    assert by["TuyEtal1994"]["verdict"] == "solved"
+    assert by["AiyoshiShimizu1984Ex2"]["verdict"] == "improved"  # F = 0 < BOLIB's 5
+    assert bench.summary(records).startswith("solved 3 of 3")
+    for r in records:
+        assert FIELDS <= set(r)
+
+
+def test_bench_survives_a_crashing_problem(tmp_path):
+    entries = [bolib_entries()["Bard1984a"],
+               {"name": "broken", "n_x": 1, "n_y": 1, "F": "x[0] +", "f": "y[0]"}]
+    records = bench.run(entries, time_limit=10, jobs=1, progress=False)
+    assert records[0]["verdict"] == "solved"
+    assert records[1]["verdict"] == "failed" and "malformed" in records[1]["message"]
+
+
+def test_bench_cli_writes_json(tmp_path):
+    src = tmp_path / "two.json"
+    src.write_text(json.dumps([bolib_entries()["Bard1984b"], bolib_entries()["GlackinEtal2009"]]))
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, "-m", "bilevel_mp.cli", "bench", str(src), "--json", str(out),
+                        "--no-progress", "--time-limit", "20"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "solved 2 of 2" in r.stdout
+    assert len(json.loads(out.read_text())) == 2
+
+
+def test_demo_prints_table():
+    r = subprocess.run([sys.executable, "-m", "bilevel_mp.cli", "demo"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "Bard1984a" in r.stdout and "NO" not in r.stdout.split("┃ problem")[-1]
