@@ -29,8 +29,9 @@ FEAS_TOL = 1e-6
 
 
 def follower_model(problem: BilevelProblem, x, relax: float = 0.0) -> tuple[SingleLevelModel, list]:
-    """The follower's problem with x fixed at ``x``, constraints loosened by ``relax``;
-    returns the model and its (constraint name, Pyomo constraint) rows."""
+    """The follower's problem with x fixed at ``x``, inequalities loosened by ``relax``
+    (tightened when negative; equalities are loosened only); returns the model and its
+    (constraint name, Pyomo constraint) rows."""
     x = np.asarray(x, dtype=float).ravel()
     if x.shape != (problem.n_x,):
         raise BilevelInputError(f"x has {x.size} entries, expected n_x = {problem.n_x}")
@@ -49,7 +50,7 @@ def follower_model(problem: BilevelProblem, x, relax: float = 0.0) -> tuple[Sing
             continue
         body = substitute(c.body, mapping)
         if c.kind == "eq":
-            con = slm.add(body == 0) if relax == 0 else slm.add((-relax, body, relax))
+            con = slm.add(body == 0) if relax <= 0 else slm.add((-relax, body, relax))
         else:
             con = slm.add(body >= -relax)
         rows.append((c.name, con))

@@ -16,14 +16,24 @@ from .single_level import SolveOutcome
 from .solvers import solve_single_level
 from .structure import Structure, detect
 
-METHODS = ("auto", "kkt", "strong_duality")
+METHODS = ("auto", "kkt", "strong_duality", "value_function", "regularized")
 POLISH_GAP = 1e-7  # follower gaps above this (relative) trigger the exact optimistic response
 
 
 def choose_method(structure: Structure) -> str:
-    """``method="auto"``: KKT with SOS1 complementarity (exact, no big-M) whenever the
-    follower is convex; the same system, flagged inexact, otherwise."""
-    return "kkt"
+    """``method="auto"``'s first choice: KKT with SOS1 complementarity (exact, no big-M)
+    when the follower is proven convex in y; value-function cutting planes (global
+    follower solves) otherwise. ``auto`` then escalates, see ``_auto``."""
+    return "kkt" if structure.lower_convex else "value_function"
+
+
+def _better(a: BilevelResult | None, b: BilevelResult | None, problem) -> BilevelResult | None:
+    """The better of two results: certified first, then lower F (user's sense)."""
+    def key(r):
+        if r is None or r.F is None or not r.certified:
+            return (1, 0.0)
+        return (0, -r.F if problem.upper_sense == "max" else r.F)
+    return a if key(a) <= key(b) else b
 
 
 def solve(problem, method: str = "auto", mode="sos1", modes: dict | None = None,
@@ -66,7 +76,55 @@ def _solve(problem: BilevelProblem, method, mode, modes, dual_bound, time_limit,
     reject_integer_follower(problem)
     structure = detect(problem)
     if method == "auto":
-        method = choose_method(structure)
+        return _auto(problem, structure, mode, modes, dual_bound, time_limit, certify_time_limit, verbose)
+    if method == "value_function":
+        from .reformulations.value_function import solve_value_function
+
+        return solve_value_function(problem, time_limit=time_limit, certify_time_limit=certify_time_limit)
+    if method == "regularized":
+        from .reformulations.regularized import solve_regularized
+
+        return solve_regularized(problem, time_limit=time_limit, certify_time_limit=certify_time_limit or 30.0)
+    return _reformulate_and_solve(problem, structure, method, mode, modes, dual_bound, time_limit,
+                                  solver, certify_time_limit, verbose)
+
+
+def _auto(problem, structure, mode, modes, dual_bound, time_limit, certify_time_limit,
+          verbose) -> BilevelResult:
+    """Pick by structure, then escalate: when the global method ends without a proof
+    (time limit, or a point it could not certify), a local regularised-MPEC multi-start
+    runs with the time left and the better certified answer is returned."""
+    t0 = time.perf_counter()
+    first = choose_method(structure)
+    if first == "kkt":
+        res = _reformulate_and_solve(problem, structure, "kkt", mode, modes, dual_bound, time_limit,
+                                     None, certify_time_limit, verbose)
+    else:
+        from .reformulations.value_function import solve_value_function
+
+        res = solve_value_function(problem, time_limit=time_limit, certify_time_limit=certify_time_limit)
+    if res.status in ("optimal", "infeasible", "unbounded", "lower_level_unbounded"):
+        return res
+    left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+    if left is not None and left < 1.0:
+        return res
+    try:
+        from .reformulations.regularized import solve_regularized
+    except ImportError:  # pragma: no cover
+        return res
+    local = solve_regularized(problem, time_limit=left, certify_time_limit=certify_time_limit or 30.0)
+    best = _better(res, local, problem)
+    if best is local:
+        local.bound = res.bound
+        local.message = (f"{res.method} ended with status {res.status}; the local method found a better "
+                         f"certified point. " + local.message).strip()
+        if res.status == "time_limit" and local.status in ("feasible", "locally_optimal"):
+            local.status = "time_limit" if res.bound is None or local.F is None else local.status
+    return best
+
+
+def _reformulate_and_solve(problem, structure, method, mode, modes, dual_bound, time_limit,
+                           solver, certify_time_limit, verbose) -> BilevelResult:
     reform = KKT(mode=mode, modes=modes, dual_bound=dual_bound) if method == "kkt" else StrongDuality()
     if method == "strong_duality" and not reform.accepts(structure):
         raise UnsupportedStructureError(

@@ -31,8 +31,17 @@ def test_certificate_for_nonlinear_follower_is_global():
     assert c2.certified and c.y_best[0] < 0
 
 
-def test_results_are_never_optimal_without_certificate():
+def test_kkt_on_nonconvex_follower_is_never_optimal():
     # nonconvex follower: the KKT answer is flagged inexact, never "optimal"
-    r = bmp.solve(classic.get("MitsosBarton2006Ex35"))
+    r = bmp.solve(classic.get("MitsosBarton2006Ex35"), method="kkt")
     assert r.status != "optimal"
     assert any("not proven convex" in a for a in r.assumptions)
+
+
+def test_value_function_proves_nonconvex_follower_optimum():
+    # auto picks value-function cuts: the relaxation's optimum is certified globally
+    p = classic.get("MitsosBarton2006Ex35")
+    r = bmp.solve(p)
+    assert r.method == "value_function" and r.status == "optimal"
+    assert r.certified and r.certificate.exact and r.certificate.solver == "scip"
+    assert r.F == pytest.approx(p.known_F, abs=1e-2)

@@ -91,6 +91,13 @@ class _Translator:
         raise BilevelInputError(f"SCIP back end cannot translate expression type {type(e).__name__}")
 
 
+def _is_nonlinear(expr) -> bool:
+    if expr.__class__ in native_numeric_types:
+        return False
+    d = expr.polynomial_degree()
+    return d is None or d > 1
+
+
 def solve(
     slm: SingleLevelModel,
     time_limit: float | None = None,
@@ -139,6 +146,10 @@ def solve(
         s.addConsSOS1([varmap[id(v)] for v in group], name=f"sos1_{k}")
     for k, ind in enumerate(slm.indicators):
         body = tr(ind.body)
+        if _is_nonlinear(ind.body):  # SCIP's indicators take linear rows: name the body
+            aux = s.addVar(name=f"ind_{k}_body", lb=-s.infinity(), ub=s.infinity())
+            s.addCons(aux == body, name=f"ind_{k}_def")
+            body = aux
         binvar = varmap[id(ind.binary)]
         active = bool(ind.active)
         s.addConsIndicator(body <= 0, binvar=binvar, activeone=active, name=f"ind_{k}")
