@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -70,6 +71,14 @@ def cmd_bench(args) -> int:
     if args.json:
         bench.write_json(records, args.json)
         console.print(f"wrote {args.json}")
+    if args.report:
+        import platform
+
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        cmd = "bilevel-mp bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "bilevel-mp bench"
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(bench.markdown_report(records, cmd, machine))
+        console.print(f"wrote {args.report}")
     return 0
 
 
@@ -121,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--method", default="auto")
     b.add_argument("--filter", default=None, help="only problems whose name contains this")
     b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--report", default=None, help="write a markdown report (e.g. benchmarks/BOLIB.md)")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("demo", help="solve classic problems and print a table")
