@@ -118,8 +118,6 @@ def _auto(problem, structure, mode, modes, dual_bound, time_limit, certify_time_
         local.bound = res.bound
         local.message = (f"{res.method} ended with status {res.status}; the local method found a better "
                          f"certified point. " + local.message).strip()
-        if res.status == "time_limit" and local.status in ("feasible", "locally_optimal"):
-            local.status = "time_limit" if res.bound is None or local.F is None else local.status
     return best
 
 
