@@ -17,6 +17,7 @@ from .solvers import solve_single_level
 from .structure import Structure, detect
 
 METHODS = ("auto", "kkt", "strong_duality", "value_function", "regularized")
+GLOBAL_SHARE = 0.7  # share of an auto time limit for the global method; the rest for the local one
 POLISH_GAP = 1e-7  # follower gaps above this (relative) trigger the exact optimistic response
 
 
@@ -91,18 +92,21 @@ def _solve(problem: BilevelProblem, method, mode, modes, dual_bound, time_limit,
 
 def _auto(problem, structure, mode, modes, dual_bound, time_limit, certify_time_limit,
           verbose) -> BilevelResult:
-    """Pick by structure, then escalate: when the global method ends without a proof
-    (time limit, or a point it could not certify), a local regularised-MPEC multi-start
-    runs with the time left and the better certified answer is returned."""
+    """Pick by structure, then escalate: when the global method (given 70% of the time
+    limit) ends without a proof (time limit, or a point it could not certify), a local
+    regularised-MPEC multi-start runs with the time left and the better certified
+    answer is returned."""
     t0 = time.perf_counter()
     first = choose_method(structure)
+    # the global method gets most of the budget; the rest is kept for the local fallback
+    budget = None if time_limit is None else GLOBAL_SHARE * time_limit
     if first == "kkt":
-        res = _reformulate_and_solve(problem, structure, "kkt", mode, modes, dual_bound, time_limit,
+        res = _reformulate_and_solve(problem, structure, "kkt", mode, modes, dual_bound, budget,
                                      None, certify_time_limit, verbose)
     else:
         from .reformulations.value_function import solve_value_function
 
-        res = solve_value_function(problem, time_limit=time_limit, certify_time_limit=certify_time_limit)
+        res = solve_value_function(problem, time_limit=budget, certify_time_limit=certify_time_limit)
     if res.status in ("optimal", "infeasible", "unbounded", "lower_level_unbounded"):
         return res
     left = None if time_limit is None else time_limit - (time.perf_counter() - t0)

@@ -7,6 +7,7 @@ Results are local: the status is ``locally_optimal`` at best.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pyomo.environ as pyo
@@ -73,7 +74,15 @@ def solve(slm: SingleLevelModel, time_limit: float | None = None, start: dict | 
     elif tc in (TC.maxTimeLimit, TC.maxIterations):
         out.status = "time_limit"
     if len(res.solution) > 0:
-        slm.m.solutions.load_from(res)
+        # Pyomo logs a warning when loading an "acceptable level" solution; the status
+        # above already says what it is
+        log = logging.getLogger("pyomo.core")
+        level = log.level
+        log.setLevel(logging.ERROR)
+        try:
+            slm.m.solutions.load_from(res)
+        finally:
+            log.setLevel(level)
         out.values = {id(v): float(v.value) for v in variables if v.value is not None}
         out.objective = float(pyo.value(slm.objective)) if slm.objective is not None else 0.0
     out.seconds = time.perf_counter() - t0
