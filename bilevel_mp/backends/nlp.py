@@ -7,6 +7,7 @@ Results are local: the status is ``locally_optimal`` at best.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -19,6 +20,7 @@ from ..single_level import SingleLevelModel, SolveOutcome
 _ENGINES = ("ripopt", "ipopt")
 
 
+@functools.lru_cache(maxsize=None)  # available() runs the solver binary once per call
 def _engine():
     try:
         import pyomo_ripopt  # noqa: F401  (registers the 'ripopt' solver)
@@ -67,11 +69,11 @@ def solve(slm: SingleLevelModel, time_limit: float | None = None, start: dict | 
     out = SolveOutcome("error", solver=name, message=str(tc))
     if tc in (TC.optimal, TC.locallyOptimal, TC.globallyOptimal):
         out.status = "locally_optimal"
-    elif tc in (TC.infeasible, TC.locallyInfeasible, TC.globallyInfeasible):
+    elif tc == TC.infeasible:  # Pyomo 6.10's TerminationCondition has no locally/globallyInfeasible
         out.status = "infeasible"
     elif tc == TC.unbounded:
         out.status = "unbounded"
-    elif tc in (TC.maxTimeLimit, TC.maxIterations):
+    elif tc in (TC.maxTimeLimit, TC.maxIterations, TC.maxEvaluations):
         out.status = "time_limit"
     if len(res.solution) > 0:
         # Pyomo logs a warning when loading an "acceptable level" solution; the status
