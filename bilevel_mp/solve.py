@@ -9,6 +9,7 @@ import numpy as np
 from .certify import certify, optimistic_response, solve_follower
 from .errors import BilevelError, BilevelInputError, UnsupportedStructureError
 from .problem import BilevelProblem
+from .reformulations.complementarity import get_mode
 from .reformulations.kkt import KKT, reject_integer_follower
 from .reformulations.strong_duality import StrongDuality
 from .result import BilevelResult
@@ -16,7 +17,7 @@ from .single_level import SolveOutcome
 from .solvers import solve_single_level
 from .structure import Structure, detect
 
-METHODS = ("auto", "kkt", "strong_duality", "value_function", "regularized")
+METHODS = ("auto", "kkt", "strong_duality", "value_function", "regularized", "complementarity_bb")
 GLOBAL_SHARE = 0.7  # share of an auto time limit for the global method; the rest for the local one
 POLISH_GAP = 1e-7  # follower gaps above this (relative) trigger the exact optimistic response
 
@@ -26,6 +27,10 @@ def choose_method(structure: Structure) -> str:
     when the follower is proven convex in y; value-function cutting planes (global
     follower solves) otherwise. ``auto`` then escalates, see ``_auto``."""
     return "kkt" if structure.lower_convex else "value_function"
+
+
+def _is_continuous_lplp(problem, structure: Structure) -> bool:
+    return (structure.lower_linear_in_xy and structure.upper == "linear" and not structure.x_integer)
 
 
 def _better(a: BilevelResult | None, b: BilevelResult | None, problem) -> BilevelResult | None:
@@ -75,6 +80,7 @@ def _solve(problem: BilevelProblem, method, mode, modes, dual_bound, time_limit,
     if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
         raise BilevelInputError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
     reject_integer_follower(problem)
+    get_mode(mode)  # an unknown mode is an error whatever the method
     structure = detect(problem)
     if method == "auto":
         return _auto(problem, structure, mode, modes, dual_bound, time_limit, certify_time_limit, verbose)
@@ -82,6 +88,10 @@ def _solve(problem: BilevelProblem, method, mode, modes, dual_bound, time_limit,
         from .reformulations.value_function import solve_value_function
 
         return solve_value_function(problem, time_limit=time_limit, certify_time_limit=certify_time_limit)
+    if method == "complementarity_bb":
+        from .algorithms import solve_complementarity_bb
+
+        return solve_complementarity_bb(problem, time_limit=time_limit, certify_time_limit=certify_time_limit)
     if method == "regularized":
         from .reformulations.regularized import solve_regularized
 
@@ -100,6 +110,17 @@ def _auto(problem, structure, mode, modes, dual_bound, time_limit, certify_time_
     first = choose_method(structure)
     # the global method gets most of the budget; the rest is kept for the local fallback
     budget = None if time_limit is None else GLOBAL_SHARE * time_limit
+    kkt_settings_given = not (isinstance(mode, str) and mode == "sos1") or modes or dual_bound is not None
+    if first == "kkt" and _is_continuous_lplp(problem, structure) and not kkt_settings_given:
+        # LP-LP: complementarity branch-and-bound over HiGHS LPs, no big-M; the KKT
+        # model below runs only if it ends without a verdict
+        from .algorithms import solve_complementarity_bb
+
+        res = solve_complementarity_bb(problem, time_limit=budget, certify_time_limit=certify_time_limit)
+        if res.status in ("optimal", "infeasible"):
+            return res
+        if budget is not None:
+            budget = max(1.0, budget - (time.perf_counter() - t0))
     if first == "kkt":
         res = _reformulate_and_solve(problem, structure, "kkt", mode, modes, dual_bound, budget,
                                      None, certify_time_limit, verbose)
