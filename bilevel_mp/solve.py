@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .certify import certify, optimistic_response, solve_follower
+from .certify import certify_and_polish, solve_follower
 from .errors import BilevelError, BilevelInputError, UnsupportedStructureError
 from .problem import BilevelProblem
 from .reformulations.complementarity import get_mode
@@ -19,7 +19,6 @@ from .structure import Structure, detect
 
 METHODS = ("auto", "kkt", "strong_duality", "value_function", "regularized", "complementarity_bb")
 GLOBAL_SHARE = 0.7  # share of an auto time limit for the global method; the rest for the local one
-POLISH_GAP = 1e-7  # follower gaps above this (relative) trigger the exact optimistic response
 
 
 def choose_method(structure: Structure) -> str:
@@ -204,18 +203,10 @@ def _result(problem, structure, lifted, outcome: SolveOutcome, certify_time_limi
     x, y, duals = lifted.invert(outcome)
     if any(problem.x_is_integer()):
         x = np.where(problem.x_is_integer(), np.round(x), x)
-    cert = certify(problem, x, y, time_limit=certify_time_limit)
-    sloppy = cert.ll_gap is None or cert.ll_gap > POLISH_GAP * max(1.0, abs(cert.ll_value or 0.0))
-    if (not cert.certified or sloppy) and cert.ll_optimal_value is not None:
-        # the solver's y may be follower-optimal only to its tolerances: take the
-        # leader-preferred exact follower response at the same x instead
-        y2 = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=certify_time_limit)
-        if y2 is not None:
-            cert2 = certify(problem, x, y2, time_limit=certify_time_limit)
-            if cert2.certified and (not cert.certified or cert2.ll_gap <= cert.ll_gap):
-                res.message = (res.message + "; " if res.message else "") + \
-                    "y replaced by the exact optimistic follower response at x"
-                y, cert = y2, cert2
+    y, cert, replaced = certify_and_polish(problem, x, y, time_limit=certify_time_limit)
+    if replaced:
+        res.message = (res.message + "; " if res.message else "") + \
+            "y replaced by the exact optimistic follower response at x"
     if cert.duals:
         duals = {**duals, **cert.duals}
     ev = problem.evaluate(x, y)

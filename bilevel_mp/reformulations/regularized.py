@@ -38,7 +38,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ..backends import nlp
-from ..certify import GAP_TOL, certify, optimistic_response, solve_follower
+from ..certify import GAP_TOL, certify, certify_and_polish, solve_follower
 from ..problem import BilevelProblem
 from ..result import BilevelResult, Certificate
 from ..single_level import SolveOutcome, substitute
@@ -50,7 +50,6 @@ T0 = 1.0  # first relaxation parameter
 T_FACTOR = 0.1  # t <- t * T_FACTOR per stage
 T_MIN = 1e-8  # last positive t; a final stage with t = 0 follows
 PATIENCE = 3  # starts without improvement, after a certified point, before stopping
-POLISH_GAP = 1e-7  # as solve.POLISH_GAP: follower gaps above this trigger the clean-up
 FOLLOWER_TIME = 2.0  # seconds for the follower's response at a sampled x
 SAME_X = 1e-7  # end points closer than this (relative, inf-norm) are not re-certified
 MAX_VALUE_CUTS = 10  # value-function cuts added (nonconvex followers, see add_value_cut)
@@ -318,19 +317,13 @@ def _certify_point(problem: BilevelProblem, x, y, time_limit):
     that is certified and better (as ``solve._result`` does). Returns (y, cert, cleaned,
     y_hat), y_hat the follower's response at x when it beats y beyond the certificate's
     tolerance (the KKT point was not follower-optimal), else None."""
-    cert = certify(problem, x, y, time_limit=time_limit)
+    first = certify(problem, x, y, time_limit=time_limit)
     y_hat = None
-    if cert.ll_gap is not None and cert.y_best is not None and \
-            cert.ll_gap > GAP_TOL * max(1.0, abs(cert.ll_value or 0.0)):
-        y_hat = np.array(cert.y_best, dtype=float)
-    sloppy = cert.ll_gap is None or cert.ll_gap > POLISH_GAP * max(1.0, abs(cert.ll_value or 0.0))
-    if (not cert.certified or sloppy) and cert.ll_optimal_value is not None:
-        y2 = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=time_limit)
-        if y2 is not None:
-            cert2 = certify(problem, x, y2, time_limit=time_limit)
-            if cert2.certified and (not cert.certified or cert2.ll_gap <= cert.ll_gap):
-                return y2, cert2, True, y_hat
-    return y, cert, False, y_hat
+    if first.ll_gap is not None and first.y_best is not None and \
+            first.ll_gap > GAP_TOL * max(1.0, abs(first.ll_value or 0.0)):
+        y_hat = np.array(first.y_best, dtype=float)
+    y, cert, replaced = certify_and_polish(problem, x, y, time_limit=time_limit, cert=first)
+    return y, cert, replaced, y_hat
 
 
 @dataclass

@@ -26,7 +26,6 @@ bilevel-feasible point, and it cuts off (x*, y*).
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -187,8 +186,7 @@ def _seed_cut(lifted, problem, f_model, certify_time_limit, time_limit) -> bool:
 
 def _add_cut(lifted, y_hat, f_model) -> None:
     """f(x, y) <= f(x, ŷ): valid at every x (ŷ feasible everywhere)."""
-    problem, m = lifted.problem, lifted.slm.m
-    lifted.slm.m.vf_cuts.add(f_model <= substitute(problem.f, _at(lifted, y_hat)))
+    lifted.slm.m.vf_cuts.add(f_model <= substitute(lifted.problem.f, _at(lifted, y_hat)))
 
 
 def _at(lifted, y_hat) -> dict:
