@@ -91,12 +91,8 @@ class StrongDuality:
 
     def _add_sos1(self, lifted, ge, slack_ub):
         m = lifted.slm.m
-        m.sd_slack = pyo.Var(range(len(ge)), domain=pyo.NonNegativeReals)
-        for k, c in enumerate(ge):
-            ub = slack_ub.get(c.name)
-            if ub is not None and math.isfinite(ub):
-                m.sd_slack[k].setub(ub * (1 + 1e-7) + 1e-9)
-            lifted.slm.add(m.sd_slack[k] == lifted.sub(c.body))
+        _bounded_slacks(lifted, ge, slack_ub)
+        for k in range(len(ge)):
             lifted.slm.sos1.append([m.sd_slack[k], m.lam[k]])
 
     def _gap_form(self, lifted, ge, slack_ub):
@@ -104,15 +100,22 @@ class StrongDuality:
         # gap form: with stationarity, primal value - dual value = sum_k lam_k g_k(x, y)
         # (equality rows contribute mu_e h_e = 0); written over slack variables s_k =
         # g_k(x, y) in [0, proven bound], so every product is lam_k * s_k with s_k bounded
-        m.sd_slack = pyo.Var(range(len(ge)), domain=pyo.NonNegativeReals)
-        for k, c in enumerate(ge):
-            ub = slack_ub.get(c.name)
-            if ub is not None and math.isfinite(ub):
-                m.sd_slack[k].setub(ub * (1 + 1e-7) + 1e-9)
-            lifted.slm.add(m.sd_slack[k] == lifted.sub(c.body))
+        _bounded_slacks(lifted, ge, slack_ub)
         if ge:
             m.strong_duality = pyo.Constraint(expr=sum(m.lam[k] * m.sd_slack[k] for k in range(len(ge))) <= 0)
             if self.sos1:
                 for k in range(len(ge)):
                     lifted.slm.sos1.append([m.sd_slack[k], m.lam[k]])
         return lifted
+
+
+def _bounded_slacks(lifted, ge, slack_ub) -> None:
+    """Slack variables s_k = g_k(x, y) >= 0 (``m.sd_slack``), bounded above by the proven
+    slack bounds (widened by a hair so tolerances cannot cut the optimum)."""
+    m = lifted.slm.m
+    m.sd_slack = pyo.Var(range(len(ge)), domain=pyo.NonNegativeReals)
+    for k, c in enumerate(ge):
+        ub = slack_ub.get(c.name)
+        if ub is not None and math.isfinite(ub):
+            m.sd_slack[k].setub(ub * (1 + 1e-7) + 1e-9)
+        lifted.slm.add(m.sd_slack[k] == lifted.sub(c.body))
