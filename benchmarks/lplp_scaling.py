@@ -211,6 +211,9 @@ def main(argv=None) -> int:
 
             def done(rec):
                 records.append(rec)
+                if not console.is_terminal:  # a log file: one line per finished run
+                    console.print(f"n={rec['n']} {rec['mode']} seed {rec['seed']}: {rec['status']} "
+                                  f"F={rec['F']} {rec['seconds']:.1f} s", highlight=False)
                 progress.update(bar, advance=1, description=(
                     f"n={rec['n']:>3} {rec['mode']:<18} seed {rec['seed']}: {rec['status']} "
                     f"{rec['seconds']:.1f} s"))
@@ -225,7 +228,8 @@ def main(argv=None) -> int:
     console.print(table(records, args.modes, ns, args.seeds, args.time_limit))
     summary = {m: largest_all_solved(records, m, ns, args.seeds, args.time_limit) for m in args.modes}
     for m, v in summary.items():
-        label = " (certified, optimality unproven: guessed dual bound)" if m == "bigm" else " (proven optimal)"
+        label = (" (certified, optimality unproven: guessed dual bound)" if m == "bigm"
+                 else " (proven optimal or proven infeasible)")
         console.print(f"largest n with all seeds solved within {args.time_limit:g} s, {m}: {v}{label}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
