@@ -59,6 +59,7 @@ class BilevelResult:
     optimistic: bool = True
     assumptions: list = field(default_factory=list)
     message: str = ""
+    history: list = field(default_factory=list)  # per-iteration log of iterative methods
 
     @property
     def ll_gap(self):

@@ -17,7 +17,9 @@ from .single_level import SolveOutcome
 from .solvers import solve_single_level
 from .structure import Structure, detect
 
-METHODS = ("auto", "kkt", "strong_duality", "value_function", "regularized", "complementarity_bb")
+METHODS = ("auto", "kkt", "strong_duality", "value_function", "regularized", "complementarity_bb",
+           "descent", "trust_region", "penalty")
+LOCAL_METHODS = ("descent", "trust_region", "penalty")
 GLOBAL_SHARE = 0.7  # share of an auto time limit for the global method; the rest for the local one
 
 
@@ -43,18 +45,23 @@ def _better(a: BilevelResult | None, b: BilevelResult | None, problem) -> Bileve
 
 def solve(problem, method: str = "auto", mode="sos1", modes: dict | None = None,
           dual_bound=None, time_limit: float | None = None, solver: str | None = None,
-          certify_time_limit: float | None = 60.0, verbose: bool = False) -> BilevelResult:
+          certify_time_limit: float | None = 60.0, verbose: bool = False,
+          **options) -> BilevelResult:
     """Solve a bilevel problem and certify the answer.
 
     Parameters
     ----------
     problem : BilevelProblem, Pyomo model (with a ``LowerLevel`` block), or BOLIB dict
-    method : "auto" | "kkt" | "strong_duality"
+    method : "auto" | "kkt" | "strong_duality" | "value_function" | "complementarity_bb"
+        (global) | "regularized" | "descent" | "trust_region" | "penalty" (local)
     mode, modes, dual_bound : complementarity settings of the KKT method
         (see ``bilevel_mp.reformulations.kkt.KKT``).
     time_limit : seconds for the single-level solve; the best point found is
         returned with status ``time_limit``.
     solver : force a back end ("highs", "scip").
+    **options : passed to the local methods (e.g. ``x0``, ``radius``, ``max_iter``; see
+        ``algorithms.descent.solve_descent``, ``algorithms.trust_region.solve_trust_region``,
+        ``algorithms.penalty.solve_penalty``).
 
     Returns a ``BilevelResult``; with a Pyomo model the solution is also loaded back
     into the model's variables and the follower's multipliers into its suffix.
@@ -64,7 +71,7 @@ def solve(problem, method: str = "auto", mode="sos1", modes: dict | None = None,
     problem, write_back = as_problem(problem)
     t0 = time.perf_counter()
     result = _solve(problem, method, mode, modes, dual_bound, time_limit, solver,
-                    certify_time_limit, verbose)
+                    certify_time_limit, verbose, options)
     result.seconds = time.perf_counter() - t0
     if write_back is not None and result.x is not None:
         write_back(result)
@@ -72,7 +79,7 @@ def solve(problem, method: str = "auto", mode="sos1", modes: dict | None = None,
 
 
 def _solve(problem: BilevelProblem, method, mode, modes, dual_bound, time_limit, solver,
-           certify_time_limit, verbose) -> BilevelResult:
+           certify_time_limit, verbose, options=None) -> BilevelResult:
     problem.validate()
     if method not in METHODS:
         raise BilevelInputError(f"unknown method {method!r}; choose one of {METHODS}")
@@ -81,6 +88,23 @@ def _solve(problem: BilevelProblem, method, mode, modes, dual_bound, time_limit,
     reject_integer_follower(problem)
     get_mode(mode)  # an unknown mode is an error whatever the method
     structure = detect(problem)
+    options = options or {}
+    if options and method not in LOCAL_METHODS:
+        raise BilevelInputError(f"options {sorted(options)} are only for the local methods "
+                                f"{sorted(LOCAL_METHODS)}, not method={method!r}")
+    if method == "descent":
+        from .algorithms.descent import solve_descent
+
+        return solve_descent(problem, time_limit=time_limit, **options)
+    if method == "trust_region":
+        from .algorithms.trust_region import solve_trust_region
+
+        return solve_trust_region(problem, time_limit=time_limit, **options)
+    if method == "penalty":
+        from .algorithms.penalty import solve_penalty
+
+        return solve_penalty(problem, time_limit=time_limit, certify_time_limit=certify_time_limit or 30.0,
+                             **options)
     if method == "auto":
         return _auto(problem, structure, mode, modes, dual_bound, time_limit, certify_time_limit, verbose)
     if method == "value_function":

@@ -167,3 +167,48 @@ def extreme_values(slm: SingleLevelModel, exprs, time_limit: float | None = None
         else:
             out.append(float("inf"))
     return out
+
+
+def solve_arrays(c, A, row_lo, row_hi, lb, ub, hessian_diag=None, time_limit: float | None = None):
+    """Solve the LP (or, with ``hessian_diag``, the QP with objective c·z + ½ Σ h_i z_i²)
+
+        min c·z  s.t.  row_lo <= A z <= row_hi,  lb <= z <= ub
+
+    from dense numpy arrays (±inf allowed in the bounds). Returns (status, z, objective,
+    row duals); status is "optimal", "infeasible", "unbounded" or "error". For the small
+    dense programs of the local methods, built without Pyomo."""
+    if _highspy is None:  # pragma: no cover
+        raise SolverUnavailableError("HiGHS is not installed: pip install highspy")
+    inf = _highspy.kHighsInf
+    fix = lambda v: np.clip(np.asarray(v, dtype=float), -inf, inf)  # noqa: E731
+    c, lb, ub = fix(c), fix(lb), fix(ub)
+    A = np.asarray(A, dtype=float).reshape(-1, c.size)
+    with quiet(True):
+        h = _highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", max(1e-3, float(time_limit)))
+    empty_i, empty_f = np.array([], dtype=np.int32), np.array([], dtype=float)
+    h.addCols(c.size, c, lb, ub, 0, empty_i, empty_i, empty_f)
+    if A.shape[0]:
+        nz = A != 0
+        starts = np.concatenate([[0], np.cumsum(nz.sum(axis=1))[:-1]]).astype(np.int32)
+        cols = np.nonzero(nz)[1].astype(np.int32)
+        h.addRows(A.shape[0], fix(row_lo), fix(row_hi), int(nz.sum()), starts, cols, A[nz])
+    if hessian_diag is not None:
+        d = np.asarray(hessian_diag, dtype=float)
+        k = np.arange(d.size, dtype=np.int32)
+        h.passHessian(d.size, d.size, _highspy.HessianFormat.kTriangular, k, k, d)
+    h.run()
+    ms = h.getModelStatus()
+    S = _highspy.HighsModelStatus
+    if ms == S.kUnboundedOrInfeasible:
+        h.setOptionValue("presolve", "off")
+        h.run()
+        ms = h.getModelStatus()
+    if ms == S.kOptimal:
+        sol = h.getSolution()
+        return ("optimal", np.array(sol.col_value), float(h.getInfo().objective_function_value),
+                np.array(sol.row_dual))
+    status = {S.kInfeasible: "infeasible", S.kUnbounded: "unbounded"}.get(ms, "error")
+    return status, None, None, None

@@ -1,0 +1,118 @@
+"""The local model of a ``BilevelProblem`` at an iterate (x, y), shared by the local
+methods: the follower's response and multipliers at x, and the ``DescentProgram``
+data (gradients, Lagrangian Hessian blocks, active and inactive rows).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+from scipy.optimize import lsq_linear
+
+from ..backends import nlp
+from ..certify import optimistic_response, solve_follower
+from ..derivatives import Derivatives, PointDerivatives
+from ..errors import BilevelInputError
+from ..problem import BilevelProblem
+from .descent import DescentProgram
+
+
+def start_point(problem: BilevelProblem, x0=None) -> np.ndarray:
+    """``x0`` if given, else the x part of the problem's ``xy_init``, else 0 pushed into
+    the leader's bounds."""
+    if x0 is not None:
+        x0 = np.asarray(x0, dtype=float).ravel()
+        if x0.shape != (problem.n_x,):
+            raise BilevelInputError(f"x0 has {x0.size} entries, expected n_x = {problem.n_x}")
+        return x0
+    init = problem.meta.get("xy_init")
+    if init is not None:
+        return np.asarray(init[: problem.n_x], dtype=float)
+    lo = np.array([-math.inf if v.lb is None else v.lb for v in problem.x.values()])
+    hi = np.array([math.inf if v.ub is None else v.ub for v in problem.x.values()])
+    return np.clip(np.zeros(problem.n_x), lo, hi)
+
+
+def follower_response(problem: BilevelProblem, x, time_limit: float | None = 30.0):
+    """The follower's optimal response at x, or None when the follower is infeasible or
+    unbounded there. Linear followers: exact (HiGHS), ties broken in the leader's
+    favour. Others: the global solve (SCIP, objective exact only to its tolerances)
+    polished by a local NLP solve from its point, so that a local method cannot
+    exploit the follower's tolerance to lower F."""
+    out, _, slm = solve_follower(problem, x, time_limit)
+    if out.status != "optimal" or out.objective is None:
+        return None
+    ys = [slm.m.y[j] for j in range(problem.n_y)]
+    y = np.array([out.values[id(v)] for v in ys])
+    if out.solver == "highs":
+        y_opt = optimistic_response(problem, x, out.objective, time_limit=time_limit)
+        return y if y_opt is None else y_opt
+    if nlp.available():
+        for v, val in zip(ys, y):
+            v.set_value(float(val), skip_validation=True)
+        f_global = float(pyo.value(slm.objective))  # at SCIP's y (its objective may be an epigraph bound)
+        pol = nlp.solve(slm, time_limit=time_limit)
+        if pol.has_solution and pol.objective is not None and pol.objective <= f_global + 1e-12:
+            y2 = np.array([pol.values[id(v)] for v in ys])
+            ev = problem.evaluate(x, y2)
+            if max(ev["g_violation"], ev["y_bound_violation"]) <= 1e-9:
+                return y2
+    return y
+
+
+@dataclass
+class LocalModel:
+    """Values at (x, y) and the descent program built from them."""
+
+    point: PointDerivatives
+    program: DescentProgram
+    mu: np.ndarray  # multipliers of all follower rows (0 on inactive ones)
+    active: np.ndarray
+
+
+def build_local_model(deriv: Derivatives, x, y, active_tol: float = 1e-7,
+                      strong_tol: float = 1e-7, radius: float = 0.0) -> LocalModel:
+    """Linearise ``deriv.problem`` at (x, y): multipliers by bounded least squares on the
+    active follower rows, the Lagrangian's Hessian, the rows of ``DescentProgram``.
+
+    Follower rows that a step of ∞-norm ``radius`` could make active (g <= radius·‖∇g‖₁)
+    enter the program as weakly active ones (μ = 0, may become active), so that a
+    nearly active row does not shrink the step to its distance from the boundary."""
+    p = deriv.problem
+    n, m = p.n_x, p.n_y
+    pt = deriv.at(x, y)
+    scale = max(1.0, float(np.abs(np.concatenate([x, y])).max(initial=0.0)))
+    active = pt.g_eq | (np.abs(pt.g) <= active_tol * scale)
+    near = ~active & (pt.g <= radius * np.abs(pt.dg).sum(axis=1))
+    Ay_all = pt.dg[:, n:]
+    idx = np.flatnonzero(active)
+    mu = np.zeros(len(pt.g))
+    if idx.size:
+        lb = np.where(pt.g_eq[idx], -np.inf, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sol = lsq_linear(Ay_all[idx].T, pt.df[n:], bounds=(lb, np.full(idx.size, np.inf)))
+        mu[idx] = sol.x
+    r0 = pt.df[n:] - Ay_all.T @ mu
+    H = pt.Hf - np.tensordot(mu, pt.Hg, axes=1) if len(mu) else pt.Hf
+    mu_scale = max(1.0, float(np.abs(mu).max(initial=0.0)))
+    strong = mu[idx] > strong_tol * mu_scale
+    idx_all = np.flatnonzero(active | near)
+    g_a = np.where(active[idx_all], 0.0, pt.g[idx_all])  # active rows: kept active
+    strong_all = np.zeros(idx_all.size, bool)
+    strong_all[np.searchsorted(idx_all, idx)] = strong
+    inactive = np.flatnonzero(~(active | near))
+    G_ineq = np.flatnonzero(~pt.G_eq)
+    G_eq = np.flatnonzero(pt.G_eq)
+    C = np.vstack([-pt.dG[G_ineq], -pt.dg[inactive]]) if (G_ineq.size + inactive.size) else np.zeros((0, n + m))
+    c = np.maximum(np.concatenate([pt.G[G_ineq], pt.g[inactive]]), 0.0)  # rounding-level violations: stay put
+    prog = DescentProgram(
+        grad_x=pt.dF[:n], grad_y=pt.dF[n:], H_yy=H[n:, n:], H_yx=H[n:, :n], r0=r0,
+        A_x=pt.dg[idx_all, :n], A_y=pt.dg[idx_all, n:], g_a=g_a, mu=mu[idx_all], strong=strong_all,
+        eq_rows=pt.g_eq[idx_all],
+        C_x=C[:, :n], C_y=C[:, n:], c=c,
+        E_x=pt.dG[G_eq, :n], E_y=pt.dG[G_eq, n:], e=np.zeros(G_eq.size),
+    )
+    return LocalModel(pt, prog, mu, active)
