@@ -90,6 +90,7 @@ class BilevelResult:
             "optimistic": self.optimistic,
             "assumptions": list(self.assumptions),
             "message": self.message,
+            "iterations": len(self.history) if self.history else None,
             "certificate": {
                 "ll_status": c.ll_status,
                 "ll_value": _num(c.ll_value),

@@ -98,16 +98,9 @@ def _is_nonlinear(expr) -> bool:
     return d is None or d > 1
 
 
-def solve(
-    slm: SingleLevelModel,
-    time_limit: float | None = None,
-    gap: float = 1e-9,
-    feastol: float | None = None,
-    verbose: bool = False,
-) -> SolveOutcome:
-    """Solve ``slm`` to global optimality (within ``time_limit`` seconds)."""
-    _require()
-    t0 = time.perf_counter()
+def _build(slm: SingleLevelModel, time_limit, gap, feastol, verbose, params: dict):
+    """A PySCIPOpt model of ``slm``; returns (model, varmap, pyomo vars, objective offset)
+    or an infeasible ``SolveOutcome`` for a violated constant row."""
     s = _scip.Model()
     if not verbose:
         s.hideOutput()
@@ -167,14 +160,49 @@ def solve(
             t = s.addVar(name="epigraph", lb=-s.infinity(), ub=s.infinity())
             s.addCons(obj <= t)
             s.setObjective(t, "minimize")
-    try:
-        with quiet(not verbose):
-            s.optimize()
-    except Exception as exc:  # SCIP raises on internal LP failures
-        return SolveOutcome("error", solver="scip", message=f"SCIP failed: {exc}",
+    for key, value in params.items():
+        s.setParam(key, value)
+    return s, varmap, pyo_vars, offset
+
+
+# Settings tried in turn when SCIP's LP solver fails ("error in LP solver"): the
+# default, then primal simplex throughout, then without the LP stability checks.
+LP_FALLBACKS = ({}, {"lp/initalgorithm": "p", "lp/resolvealgorithm": "p"},
+                {"lp/checkstability": False, "lp/checkprimfeas": False, "lp/checkdualfeas": False})
+
+
+def solve(
+    slm: SingleLevelModel,
+    time_limit: float | None = None,
+    gap: float = 1e-9,
+    feastol: float | None = None,
+    verbose: bool = False,
+) -> SolveOutcome:
+    """Solve ``slm`` to global optimality (within ``time_limit`` seconds). When SCIP's
+    LP solver fails, the solve is repeated with the settings of ``LP_FALLBACKS``."""
+    _require()
+    t0 = time.perf_counter()
+    failures = []
+    for params in LP_FALLBACKS:
+        left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if left is not None and left <= 0:
+            break
+        built = _build(slm, left, gap, feastol, verbose, params)
+        if isinstance(built, SolveOutcome):
+            return built
+        s, varmap, pyo_vars, offset = built
+        try:
+            with quiet(not verbose):
+                s.optimize()
+            break
+        except Exception as exc:  # SCIP raises on internal LP failures
+            failures.append(str(exc))
+    else:
+        return SolveOutcome("error", solver="scip", message=f"SCIP failed: {'; '.join(failures)}",
                             seconds=time.perf_counter() - t0)
     st = s.getStatus()
-    out = SolveOutcome("error", solver="scip", message=st)
+    out = SolveOutcome("error", solver="scip", message=st + (
+        f" (after {len(failures)} LP failure(s), retried with {LP_FALLBACKS[len(failures)]})" if failures else ""))
     if s.getNSols() > 0:
         sol = s.getBestSol()
         out.values = {id(v): float(s.getSolVal(sol, varmap[id(v)])) for v in pyo_vars}

@@ -1,0 +1,66 @@
+"""Back-end robustness: SCIP retries after an LP-solver failure, HiGHS keeps big-M
+complementarity tight, the dense LP/QP helper of the local methods."""
+
+import contextlib
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+import bilevel_mp as bmp
+from bilevel_mp.backends import highs, scip
+from bilevel_mp.library import classic
+from bilevel_mp.library.random_lplp import random_lplp
+
+
+def test_scip_retries_after_lp_failure(monkeypatch):
+    """The first optimize() raises as SCIP does on "error in LP solver"; the retry with
+    the next LP settings must still give the known optimum (Bard1984a, F* = 3.1111)."""
+    calls = []
+    real = scip.quiet
+
+    @contextlib.contextmanager
+    def failing_once(flag):
+        calls.append(flag)
+        if len(calls) == 1:
+            raise RuntimeError("SCIP: error in LP solver")
+        with real(flag):
+            yield
+
+    monkeypatch.setattr(scip, "quiet", failing_once)
+    r = bmp.solve(classic.bolib("Bard1984a"), method="kkt", mode="sos1", solver="scip")
+    assert len(calls) >= 2
+    assert r.status == "optimal" and r.F == pytest.approx(3.111111, abs=1e-5)
+
+
+def test_scip_gives_error_when_every_retry_fails(monkeypatch):
+    @contextlib.contextmanager
+    def always_failing(flag):
+        raise RuntimeError("SCIP: error in LP solver")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(scip, "quiet", always_failing)
+    r = bmp.solve(classic.bolib("Bard1984a"), method="kkt", mode="sos1", solver="scip")
+    assert r.status == "error" and r.F is None
+
+
+def test_bigm_with_large_dual_bound_stays_exact():
+    """random_lplp(8, seed 2) with dual_bound 1e5 gave an uncertified wrong point while
+    HiGHS's integrality tolerance was 1e-6 (1e-6 · 1e5 leaked through the pairs)."""
+    p = random_lplp(8, 2)
+    r = bmp.solve(p, method="kkt", mode="bigm", dual_bound=1e5, time_limit=60)
+    ref = bmp.solve(p, method="complementarity_bb", time_limit=60)
+    assert ref.status == "optimal"
+    assert r.certified and r.F == pytest.approx(ref.F, rel=1e-6)
+
+
+def test_solve_arrays_matches_scipy():
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        A = rng.normal(size=(4, 6))
+        b = np.abs(rng.normal(size=4)) + 1
+        c = rng.normal(size=6)
+        status, z, obj, _ = highs.solve_arrays(c, A, np.full(4, -np.inf), b, -np.ones(6), np.ones(6))
+        ref = linprog(c, A_ub=A, b_ub=b, bounds=[(-1, 1)] * 6, method="highs")
+        assert status == "optimal" and obj == pytest.approx(ref.fun, abs=1e-8)
+    assert highs.solve_arrays([1.0], [[1.0]], [2.0], [3.0], [0.0], [1.0])[0] == "infeasible"
