@@ -2,9 +2,12 @@
 
     bilevel-mp demo                                   classic problems, a table
     bilevel-mp solve FILE.json [--time-limit S] [--json OUT] [--method M] [--mode MODE]
+    bilevel-mp solve FILE.mps [--aux FILE.aux] [--time-limit S] [--json OUT]
     bilevel-mp bench FILE.json [--time-limit S] [--jobs N] [--json OUT]
+    bilevel-mp bench FILE.json --scheduler tcp://HOST:8786 | local   (Dask, docs/cluster.md)
 
-FILE.json holds one problem or a list in the BOLIB format (see README).
+FILE.json holds one problem or a list in the BOLIB format (see README); FILE.mps (or
+.mps.gz, .lp) is a MibS/BOBILib instance whose AUX file is FILE.aux unless --aux says.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def cmd_solve(args) -> int:
     from .frontends.expr import load_problems
     from .solve import solve
 
-    problems = load_problems(args.file)
+    problems = load_problems(args.file, aux=args.aux)
     console = _console()
     records = []
     for p in problems:
@@ -55,12 +58,27 @@ def cmd_bench(args) -> int:
     path = Path(args.file)
     if not path.exists():
         raise BilevelError(f"no such file: {path}")
-    entries = json.loads(path.read_text())
+    from .frontends.mps_aux import is_mps_path
+
+    if is_mps_path(path):
+        raise BilevelError(f"{path}: bench takes a BOLIB JSON list; solve an MPS+AUX instance with "
+                           "'bilevel-mp solve FILE.mps', or batch several with bilevel_mp.batch.solve_many")
+    try:
+        entries = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BilevelError(f"{path}: not valid JSON ({exc})") from None
     entries = entries if isinstance(entries, list) else [entries]
     if args.filter:
         entries = [e for e in entries if args.filter in e.get("name", "")]
-    records = bench.run(entries, time_limit=args.time_limit, jobs=args.jobs, method=args.method,
-                        progress=not args.no_progress)
+    if args.scheduler:
+        from .batch import solve_many
+
+        client = None if args.scheduler == "local" else args.scheduler
+        records = solve_many(entries, client=client, time_limit=args.time_limit, method=args.method,
+                             jobs=args.jobs, isolate=not args.no_isolate, progress=not args.no_progress)
+    else:
+        records = bench.run(entries, time_limit=args.time_limit, jobs=args.jobs, method=args.method,
+                            progress=not args.no_progress)
     console = _console()
     console.print(bench.table(records, title=f"bilevel-mp bench {path.name}"))
     console.print(bench.summary(records))
@@ -114,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="bilevel-mp", description="Bilevel optimisation on real MP solvers")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("solve", help="solve the problem(s) in a BOLIB-format JSON file")
-    s.add_argument("file")
+    s = sub.add_parser("solve", help="solve the problem(s) in a BOLIB JSON file or an MPS+AUX instance")
+    s.add_argument("file", help="BOLIB-format JSON, or an MPS/LP instance file (MibS, BOBILib)")
+    s.add_argument("--aux", default=None, help="the AUX file of an MPS instance (default: FILE.aux next to it)")
     s.add_argument("--time-limit", type=float, default=None, help="seconds per solve")
     s.add_argument("--json", default=None, help="write the result(s) to this JSON file")
     s.add_argument("--method", default="auto")
@@ -131,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--filter", default=None, help="only problems whose name contains this")
     b.add_argument("--no-progress", action="store_true")
     b.add_argument("--report", default=None, help="write a markdown report (e.g. benchmarks/BOLIB.md)")
+    b.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on Dask: a scheduler address (tcp://host:8786), or 'local' for a "
+                        "LocalCluster of --jobs workers (pip install 'bilevel-mp[cluster]')")
+    b.add_argument("--no-isolate", action="store_true",
+                   help="with --scheduler: solve inside the worker (no hard kill; faster start)")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("demo", help="solve classic problems and print a table")

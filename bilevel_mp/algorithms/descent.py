@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -328,11 +328,6 @@ class DescentIteration:
     seconds: float
 
 
-@dataclass
-class DescentLog:
-    iterations: list = field(default_factory=list)
-
-
 def solve_descent(problem, x0=None, radius: float = 1.0, delta: float = 1e-6, norm: str = "inf",
                   line_search_method: str = "backtracking", max_iter: int = 100, tol: float = 1e-9,
                   min_radius: float = 1e-7, time_limit: float | None = None, verbose: bool = False):
@@ -345,45 +340,15 @@ def solve_descent(problem, x0=None, radius: float = 1.0, delta: float = 1e-6, no
     decrease (a stationary point of the relaxation), when the region collapses, or at
     ``max_iter`` / ``time_limit``. Returns a certified ``BilevelResult`` with status
     "locally_optimal" (stationary) or "feasible", and the iteration log in ``history``."""
-    from ..certify import certify_and_polish
-    from ..derivatives import Derivatives
-    from ..errors import BilevelInputError
-    from ..result import BilevelResult
-    from ..structure import detect
-    from .local_model import build_local_model, follower_response, start_point
+    from .local_model import LocalRun, build_local_model
 
-    t_start = time.perf_counter()
-    problem.validate()
-    if any(problem.x_is_integer()):
-        raise BilevelInputError("descent moves x continuously: integer leader variables "
-                                f"{[problem.x_names[i] for i, b in enumerate(problem.x_is_integer()) if b]} "
-                                "need a global method (method='kkt' or 'auto')")
-    structure = detect(problem)
-    deriv = Derivatives(problem)
-    x = start_point(problem, x0)
-    res = BilevelResult(problem.name, "error", "descent", structure=structure.label)
-    y = follower_response(problem, x)
-    if y is None:
-        res.message = f"the follower's problem has no optimal solution at the start x = {x.tolist()}"
-        res.seconds = time.perf_counter() - t_start
-        return res
-    upper_tol = 1e-7
-
-    def merit(xt):
-        yt = follower_response(problem, xt)
-        if yt is None:
-            return math.inf, None
-        pt = deriv.at(xt, yt)
-        scale = max(1.0, float(np.abs(xt).max(initial=0.0)))
-        viol = np.concatenate([np.minimum(pt.G[~pt.G_eq], 0.0), np.abs(pt.G[pt.G_eq])])
-        if viol.size and np.abs(viol).max() > upper_tol * scale:
-            return math.inf, None
-        return pt.F, yt
-
-    F = deriv.at(x, y).F
+    run = LocalRun(problem, "descent", x0)
+    if run.failed:
+        return run.failed
+    deriv, x, y, F = run.deriv, run.x, run.y, run.F
     history, converged, reason = [], False, "max_iter"
     for k in range(max_iter):
-        if time_limit is not None and time.perf_counter() - t_start > time_limit:
+        if time_limit is not None and run.elapsed() > time_limit:
             reason = "time_limit"
             break
         t_it = time.perf_counter()
@@ -401,7 +366,7 @@ def solve_descent(problem, x0=None, radius: float = 1.0, delta: float = 1e-6, no
         trial: dict = {}
 
         def phi(t):
-            v, yt = merit(x + t * d.dx)
+            v, yt = run.merit(x + t * d.dx)
             trial[t] = yt
             return v
 
@@ -418,13 +383,6 @@ def solve_descent(problem, x0=None, radius: float = 1.0, delta: float = 1e-6, no
             if radius < min_radius:
                 converged, reason = True, "trust region collapsed (no decrease)"
                 break
-    y, cert, _ = certify_and_polish(problem, x, y)
-    ev = problem.evaluate(x, y)
-    res.x, res.y, res.F, res.f = x, y, ev["F"], ev["f"]
-    res.certificate = cert
-    res.status = ("locally_optimal" if converged else "feasible") if cert.certified else "error"
-    res.solver = "highs (auxiliary LP)" if norm == "inf" else "highs (auxiliary QP)"
-    res.history = history
-    res.message = f"{len(history)} iterations; stopped: {reason}"
-    res.seconds = time.perf_counter() - t_start
-    return res
+    run.x, run.y = x, y
+    return run.finish(converged, reason, history,
+                      "highs (auxiliary LP)" if norm == "inf" else "highs (auxiliary QP)")

@@ -6,6 +6,7 @@ data (gradients, Lagrangian Hessian blocks, active and inactive rows).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,3 +117,68 @@ def build_local_model(deriv: Derivatives, x, y, active_tol: float = 1e-7,
         E_x=pt.dG[G_eq, :n], E_y=pt.dG[G_eq, n:], e=np.zeros(G_eq.size),
     )
     return LocalModel(pt, prog, mu, active)
+
+
+UPPER_TOL = 1e-7  # feasibility of G at trial points (relative to max(1, ‖x‖∞))
+
+
+class LocalRun:
+    """Start, merit and finish shared by the local methods (descent, trust region).
+
+    Checks the input (continuous x), builds the derivatives, finds the follower's
+    response at the start point; ``failed`` is a ready ``BilevelResult`` when there is
+    none. ``merit(x)`` = (F(x, y*(x)), y*(x)) with the follower re-solved, inf when the
+    follower has no solution or G is violated. ``finish`` certifies and fills the result."""
+
+    def __init__(self, problem: BilevelProblem, method: str, x0=None):
+        from ..result import BilevelResult
+        from ..structure import detect
+
+        self.t_start = time.perf_counter()
+        problem.validate()
+        ints = [problem.x_names[i] for i, b in enumerate(problem.x_is_integer()) if b]
+        if ints:
+            raise BilevelInputError(f"{method} moves x continuously: integer leader variables {ints} "
+                                    "need a global method (method='kkt' or 'auto')")
+        self.problem = problem
+        self.deriv = Derivatives(problem)
+        self.x = start_point(problem, x0)
+        self.result = BilevelResult(problem.name, "error", method, structure=detect(problem).label)
+        self.y = follower_response(problem, self.x)
+        self.failed = None
+        if self.y is None:
+            self.result.message = (f"the follower's problem has no optimal solution at the start "
+                                   f"x = {self.x.tolist()}")
+            self.result.seconds = time.perf_counter() - self.t_start
+            self.failed = self.result
+        else:
+            self.F = self.deriv.at(self.x, self.y).F
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t_start
+
+    def merit(self, x):
+        y = follower_response(self.problem, x)
+        if y is None:
+            return math.inf, None
+        pt = self.deriv.at(x, y)
+        tol = UPPER_TOL * max(1.0, float(np.abs(x).max(initial=0.0)))
+        viol = np.concatenate([np.minimum(pt.G[~pt.G_eq], 0.0), np.abs(pt.G[pt.G_eq])])
+        if viol.size and np.abs(viol).max() > tol:
+            return math.inf, None
+        return pt.F, y
+
+    def finish(self, converged: bool, reason: str, history: list, solver: str):
+        from ..certify import certify_and_polish
+
+        res, p = self.result, self.problem
+        y, cert, _ = certify_and_polish(p, self.x, self.y)
+        ev = p.evaluate(self.x, y)
+        res.x, res.y, res.F, res.f = self.x, y, ev["F"], ev["f"]
+        res.certificate = cert
+        res.status = ("locally_optimal" if converged else "feasible") if cert.certified else "error"
+        res.solver = solver
+        res.history = history
+        res.message = f"{len(history)} iterations; stopped: {reason}"
+        res.seconds = self.elapsed()
+        return res

@@ -24,13 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..certify import certify_and_polish
 from ..derivatives import Derivatives
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
 from ..result import BilevelResult
-from ..structure import detect
-from .local_model import build_local_model, follower_response, start_point
+from .local_model import LocalRun, build_local_model
 
 
 @dataclass
@@ -103,26 +101,15 @@ def solve_trust_region(problem: BilevelProblem, x0=None, radius: float = 1.0, et
     iteration log in ``history``."""
     from ..solve import solve
 
-    t_start = time.perf_counter()
-    problem.validate()
-    if any(problem.x_is_integer()):
-        raise BilevelInputError("the trust-region method moves x continuously: integer leader "
-                                "variables need a global method (method='kkt' or 'auto')")
     if not radius > 0:
         raise BilevelInputError(f"radius must be > 0, got {radius}")
-    structure = detect(problem)
-    deriv = Derivatives(problem)
-    x = start_point(problem, x0)
-    res = BilevelResult(problem.name, "error", "trust_region", structure=structure.label)
-    y = follower_response(problem, x)
-    if y is None:
-        res.message = f"the follower's problem has no optimal solution at the start x = {x.tolist()}"
-        res.seconds = time.perf_counter() - t_start
-        return res
-    F = deriv.at(x, y).F
+    run = LocalRun(problem, "trust_region", x0)
+    if run.failed:
+        return run.failed
+    deriv, x, y, F = run.deriv, run.x, run.y, run.F
     history, converged, reason = [], False, "max_iter"
     for k in range(max_iter):
-        left = None if time_limit is None else time_limit - (time.perf_counter() - t_start)
+        left = None if time_limit is None else time_limit - run.elapsed()
         if left is not None and left <= 0:
             reason = "time_limit"
             break
@@ -142,12 +129,7 @@ def solve_trust_region(problem: BilevelProblem, x0=None, radius: float = 1.0, et
             history.append(TrustRegionIteration(k, F, radius, predicted, 0.0, math.nan, False,
                                                  time.perf_counter() - t_it))
             break
-        y_new = follower_response(problem, x_new)
-        F_new = math.inf
-        if y_new is not None:
-            pt = deriv.at(x_new, y_new)
-            ok = all(v >= -1e-7 for v in pt.G[~pt.G_eq]) and all(abs(v) <= 1e-7 for v in pt.G[pt.G_eq])
-            F_new = pt.F if ok else math.inf
+        F_new, y_new = run.merit(x_new)
         actual = F - F_new
         ratio = actual / predicted
         accepted = ratio > eta
@@ -165,13 +147,5 @@ def solve_trust_region(problem: BilevelProblem, x0=None, radius: float = 1.0, et
             if radius < min_radius:
                 converged, reason = True, "trust region collapsed"
                 break
-    y, cert, _ = certify_and_polish(problem, x, y)
-    ev = problem.evaluate(x, y)
-    res.x, res.y, res.F, res.f = x, y, ev["F"], ev["f"]
-    res.certificate = cert
-    res.status = ("locally_optimal" if converged else "feasible") if cert.certified else "error"
-    res.solver = "scip (KKT model)"
-    res.history = history
-    res.message = f"{len(history)} iterations; stopped: {reason}"
-    res.seconds = time.perf_counter() - t_start
-    return res
+    run.x, run.y = x, y
+    return run.finish(converged, reason, history, "scip (KKT model)")

@@ -9,6 +9,9 @@ BOLIB entry fields (see ``shared/bolib/README.md``): name, n_x, n_y, F, f, G, g
 (each ``expr >= 0``), optional xy_init, F_best, f_best, status, kind. Optional
 extensions: ``G_eq`` / ``g_eq`` (``expr == 0``), ``x_integer`` (list of bools),
 ``x_bounds`` / ``y_bounds`` (lists of [lo, hi], null for none).
+
+``load_problems`` also dispatches MPS/LP instance files (with their AUX file) to
+``bilevel_mp.frontends.mps_aux``.
 """
 
 from __future__ import annotations
@@ -156,8 +159,17 @@ def problem_from_dict(d: dict) -> BilevelProblem:
     return p
 
 
-def load_problems(source) -> list[BilevelProblem]:
-    """Problems from a BOLIB-format JSON file (one object or a list), or parsed JSON."""
+def load_problems(source, aux=None) -> list[BilevelProblem]:
+    """Problems from a BOLIB-format JSON file (one object or a list), or parsed JSON.
+
+    An instance file (``.mps``, ``.mps.gz``, ``.lp``) is read with its AUX file (``aux``,
+    or ``inst.aux`` found next to it) by ``bilevel_mp.frontends.mps_aux.read_mps_aux``."""
+    from .mps_aux import is_mps_path, read_mps_aux
+
+    if isinstance(source, (str, Path)) and is_mps_path(source):
+        return [read_mps_aux(source, aux)]
+    if aux is not None:
+        raise BilevelInputError(f"an AUX file goes with an MPS/LP instance file, not with {source}")
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
