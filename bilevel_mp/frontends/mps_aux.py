@@ -1,0 +1,566 @@
+"""MPS + AUX instance files (MibS, BOBILib) for mixed-integer linear bilevel problems.
+
+An instance is two files:
+
+- the **MPS** file (``.mps``, ``.mps.gz``; HiGHS also reads ``.lp``) holds every variable
+  and constraint of both levels and the *upper*-level objective;
+- the **AUX** file names the lower-level variables (with their lower-level objective
+  coefficients) and the lower-level constraints. Everything not named is upper level.
+  Bounds on lower-level variables belong to the lower level.
+
+Two AUX dialects are read (the dialect is detected from the first token):
+
+- keyword (BOBILib, MibS "name-based")::
+
+      @NUMVARS / n / @NUMCONSTRS / m / @VARSBEGIN / name coef ... / @VARSEND /
+      @CONSTRSBEGIN / row ... / @CONSTRSEND / @NAME / text / @MPS / file.mps
+
+  Also accepted: MibS's spellings ``@NUMCONSTR``, ``@CONSTRBEGIN``/``@CONSTREND`` (its
+  docs) and ``@CONSTSBEGIN``/``@CONSTSEND`` (its reader), ``@LP``, and ``@OBJSENSE``
+  followed by ``MIN``/``MAX`` (shown in MibS's docs example). The lower level minimises.
+- legacy (MibS "index-based") pairs ``N n``, ``M m``, ``LC col``, ``LR row``, ``LO coef``,
+  ``OS 1|-1`` (1 = min, -1 = max). ``LC``/``LR`` are 0-based indices in file order
+  (rows counted without the objective row, as CoinMpsIO does); a non-integer token is
+  taken as a name. ``LO`` coefficients follow the order of the ``LC`` lines. The
+  interdiction keys ``IC``/``IB`` are refused.
+
+Sources followed: MibS docs "MibS Input File Format" (coin-or.github.io/MibS/input.html,
+``input.md`` in coin-or/MibS), MibS's reader ``MibSModel::readAuxiliaryData`` in
+``src/MibSModel.cpp``, MibS data files (``data/general/random/*.aux``), and the idol
+solver's bilevel input page (hlefebvr/idol, "Input Format for Bilevel Problems"), which
+documents the BOBILib (bobilib.org) files with the Moore & Bard (1990) example.
+
+MPS semantics are HiGHS's (``Highs.readModel``): columns default to ``[0, inf)``;
+integer columns inside ``MARKER`` lines with no bound at all are binary (as in
+CoinMpsIO); an RHS on the objective row is minus the objective's constant; ``OBJSENSE
+MAX`` is honoured (CoinMpsIO, hence MibS, ignores it), so files written here always
+carry the upper objective in minimisation form. Entries HiGHS drops (a coefficient in
+an undefined row, duplicates) are reported as errors rather than silently lost.
+
+Lower-level variables may be integer: the problem keeps that (``problem.y[j]`` has an
+integer domain, ``problem.meta["y_integer"]``); the KKT-based methods then refuse it
+with a clear error.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyomo.environ as pyo
+
+from ..errors import BilevelInputError
+from ..problem import BilevelProblem, Constraint
+
+MPS_SUFFIXES = (".mps", ".mps.gz", ".mps.bz2", ".lp", ".lp.gz", ".qps")
+_KEY_ALIASES = {
+    "@NUMCONSTR": "@NUMCONSTRS",
+    "@CONSTRBEGIN": "@CONSTRSBEGIN", "@CONSTSBEGIN": "@CONSTRSBEGIN",
+    "@CONSTREND": "@CONSTRSEND", "@CONSTSEND": "@CONSTRSEND",
+    "@LP": "@MPS",
+}
+_VALUE_KEYS = ("@NUMVARS", "@NUMCONSTRS", "@NAME", "@MPS", "@OBJSENSE")
+_LEGACY_KEYS = ("N", "M", "LC", "LR", "LO", "OS")
+
+
+@dataclass
+class AuxData:
+    """The contents of an AUX file. ``lower_vars`` / ``lower_rows`` hold names, or
+    0-based indices (``int``) for legacy index-based files."""
+
+    lower_vars: list = field(default_factory=list)
+    lower_obj: list = field(default_factory=list)
+    lower_rows: list = field(default_factory=list)
+    sense: str = "min"
+    name: str | None = None
+    mps: str | None = None
+    dialect: str = "keyword"  # or "legacy"
+    path: str = ""
+
+
+def is_mps_path(path) -> bool:
+    """True for instance files this module reads (``.mps``, ``.mps.gz``, ``.lp``, ...)."""
+    return str(path).lower().endswith(MPS_SUFFIXES)
+
+
+def find_aux(mps_path) -> Path | None:
+    """The AUX file next to an instance file: ``inst.aux`` or ``inst.mps.aux``."""
+    return next((c for c in _aux_candidates(mps_path) if c.exists()), None)
+
+
+def _aux_candidates(mps_path) -> list[Path]:
+    p = Path(mps_path)
+    name = re.sub(r"\.(gz|bz2)$", "", p.name, flags=re.IGNORECASE)
+    base = re.sub(r"\.(mps|lp|qps)$", "", name, flags=re.IGNORECASE)
+    return [p.with_name(base + ".aux"), p.with_name(name + ".aux")]
+
+
+# ---------------------------------------------------------------------------- AUX
+def read_aux(path) -> AuxData:
+    """Parse an AUX file of either dialect (see the module docstring)."""
+    path = Path(path)
+    if not path.exists():
+        raise BilevelInputError(f"no such AUX file: {path}")
+    lines = path.read_text(errors="replace").splitlines()
+    content = [(k + 1, ln.strip()) for k, ln in enumerate(lines)]
+    content = [(k, ln) for k, ln in content if ln and not ln.startswith(("*", "#"))]
+    if not content:
+        raise BilevelInputError(f"{path}: the AUX file is empty")
+    aux = _read_keyword(path, content) if content[0][1].startswith("@") else _read_legacy(path, content)
+    aux.path = str(path)
+    for label, items in (("variable", aux.lower_vars), ("constraint", aux.lower_rows)):
+        seen = set()
+        for it in items:
+            if it in seen:
+                raise BilevelInputError(f"{path}: lower-level {label} {it!r} is listed twice")
+            seen.add(it)
+    return aux
+
+
+def _read_keyword(path, content) -> AuxData:
+    aux = AuxData(dialect="keyword")
+    counts: dict = {}
+    section = None
+    pending = None  # a keyword whose value is on the next line
+    open_line = 0
+    for lineno, ln in content:
+        where = f"{path}, line {lineno}"
+        if ln.startswith("@"):
+            if pending:
+                raise BilevelInputError(f"{where}: {pending} needs a value on the line after it")
+            head, _, rest = ln.partition(" ")
+            key = _KEY_ALIASES.get(head.upper(), head.upper())
+            if key in ("@VARSBEGIN", "@CONSTRSBEGIN"):
+                if section:
+                    raise BilevelInputError(f"{where}: {head} inside an open {section} section")
+                section, open_line = key, lineno
+            elif key in ("@VARSEND", "@CONSTRSEND"):
+                if section != key.replace("END", "BEGIN"):
+                    raise BilevelInputError(f"{where}: {head} without a matching begin keyword")
+                section = None
+            elif key in _VALUE_KEYS:
+                if section:
+                    raise BilevelInputError(f"{where}: {head} inside an open {section} section")
+                if rest.strip():
+                    _keyword_value(aux, counts, key, rest.strip(), where)
+                else:
+                    pending = key
+            else:
+                raise BilevelInputError(
+                    f"{where}: unknown AUX keyword {head!r} (known: @NUMVARS, @NUMCONSTRS, "
+                    "@VARSBEGIN/@VARSEND, @CONSTRSBEGIN/@CONSTRSEND, @NAME, @MPS, @LP, @OBJSENSE)")
+        elif pending:
+            _keyword_value(aux, counts, pending, ln, where)
+            pending = None
+        elif section == "@VARSBEGIN":
+            parts = ln.split()
+            if len(parts) != 2:
+                raise BilevelInputError(f"{where}: expected 'variable_name coefficient', got {ln!r}")
+            aux.lower_vars.append(parts[0])
+            aux.lower_obj.append(_number(parts[1], where))
+        elif section == "@CONSTRSBEGIN":
+            parts = ln.split()
+            if len(parts) != 1:
+                raise BilevelInputError(f"{where}: expected one constraint name, got {ln!r}")
+            aux.lower_rows.append(parts[0])
+        else:
+            raise BilevelInputError(f"{where}: unexpected text {ln!r} outside any AUX section")
+    if pending:
+        raise BilevelInputError(f"{path}: {pending} at the end of the file has no value")
+    if section:
+        raise BilevelInputError(f"{path}: the {section} section opened on line {open_line} is never closed")
+    _check_count(path, "@NUMVARS", counts.get("@NUMVARS"), len(aux.lower_vars), "lower-level variables")
+    _check_count(path, "@NUMCONSTRS", counts.get("@NUMCONSTRS"), len(aux.lower_rows), "lower-level constraints")
+    return aux
+
+
+def _keyword_value(aux, counts, key, value, where):
+    if key in ("@NUMVARS", "@NUMCONSTRS"):
+        counts[key] = _count(value, key, where)
+    elif key == "@NAME":
+        aux.name = value
+    elif key == "@MPS":
+        aux.mps = value
+    elif key == "@OBJSENSE":
+        v = value.upper()
+        if v not in ("MIN", "MAX", "MINIMIZE", "MAXIMIZE"):
+            raise BilevelInputError(f"{where}: @OBJSENSE must be MIN or MAX, got {value!r}")
+        aux.sense = "max" if v.startswith("MAX") else "min"
+
+
+def _read_legacy(path, content) -> AuxData:
+    aux = AuxData(dialect="legacy")
+    tokens = [(lineno, t) for lineno, ln in content for t in ln.split()]
+    counts: dict = {}
+    if len(tokens) % 2:
+        raise BilevelInputError(f"{path}: legacy AUX entries come in pairs 'KEY value'; "
+                                f"the last key {tokens[-1][1]!r} (line {tokens[-1][0]}) has no value")
+    for k in range(0, len(tokens), 2):
+        (lineno, key), (_, value) = tokens[k], tokens[k + 1]
+        where = f"{path}, line {lineno}"
+        key_u = key.upper()
+        if key_u in ("N", "M"):
+            counts[key_u] = _count(value, key, where)
+        elif key_u in ("LC", "LR"):
+            ref = int(value) if re.fullmatch(r"[0-9]+", value) else value
+            (aux.lower_vars if key_u == "LC" else aux.lower_rows).append(ref)
+        elif key_u == "LO":
+            aux.lower_obj.append(_number(value, where))
+        elif key_u == "OS":
+            s = _number(value, where)
+            if s not in (1.0, -1.0):
+                raise BilevelInputError(f"{where}: OS must be 1 (min) or -1 (max), got {value!r}")
+            aux.sense = "min" if s > 0 else "max"
+        elif key_u in ("IC", "IB"):
+            raise BilevelInputError(f"{where}: interdiction data ({key}) is not supported; "
+                                    "write the interdiction constraints into the MPS file instead")
+        else:
+            raise BilevelInputError(f"{where}: unknown legacy AUX key {key!r} (known: {', '.join(_LEGACY_KEYS)})"
+                                    + ("; keyword files start with '@'" if key.startswith("@") else ""))
+    _check_count(path, "N", counts.get("N"), len(aux.lower_vars), "LC lines")
+    _check_count(path, "M", counts.get("M"), len(aux.lower_rows), "LR lines")
+    if len(aux.lower_obj) != len(aux.lower_vars):
+        raise BilevelInputError(f"{path}: mismatched counts: {len(aux.lower_obj)} LO coefficients "
+                                f"for {len(aux.lower_vars)} lower-level variables (LC lines)")
+    return aux
+
+
+def _count(value, key, where) -> int:
+    if not re.fullmatch(r"[0-9]+", value.strip()):
+        raise BilevelInputError(f"{where}: {key} needs a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _number(value, where) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise BilevelInputError(f"{where}: {value!r} is not a number") from None
+    if not math.isfinite(v):
+        raise BilevelInputError(f"{where}: {value!r} is not a finite number")
+    return v
+
+
+def _check_count(path, key, declared, found, what):
+    if declared is not None and declared != found:
+        raise BilevelInputError(f"{path}: mismatched counts: {key} says {declared} but the file lists "
+                                f"{found} {what}")
+
+
+# ---------------------------------------------------------------------------- MPS
+def _read_lp(mps_path: Path):
+    """HiGHS's LP data of an MPS/LP file, with HiGHS's errors turned into ours."""
+    import highspy
+
+    from ..backends import quiet
+
+    if not mps_path.exists():
+        raise BilevelInputError(f"no such MPS file: {mps_path}")
+    with quiet(True):
+        h = highspy.Highs()
+    fd, log = tempfile.mkstemp(suffix=".log", prefix="bilevel_mps_")
+    os.close(fd)
+    try:
+        h.setOptionValue("log_to_console", False)
+        h.setOptionValue("log_file", log)
+        with quiet(True):
+            status = h.readModel(str(mps_path))
+        h.setOptionValue("log_file", "")
+        messages = Path(log).read_text(errors="replace").splitlines()
+    finally:
+        Path(log).unlink(missing_ok=True)
+    errors = [m.strip() for m in messages if m.startswith("ERROR")]
+    if status == highspy.HighsStatus.kError:
+        detail = "; ".join(errors[:3]) or "HiGHS could not parse it"
+        raise BilevelInputError(f"{mps_path}: not a readable MPS/LP file ({detail})")
+    dropped = [m.strip() for m in messages if m.startswith("WARNING")
+               and re.search(r"not defined|undefined|duplicate|ignored", m, re.IGNORECASE)
+               and not re.search(r"ignored 0 undefined rows 0 duplicate cost values and 0 duplicate", m)]
+    if dropped:
+        raise BilevelInputError(f"{mps_path}: HiGHS would drop entries of this file: " + "; ".join(dropped[:3]))
+    if h.getModel().hessian_.dim_ > 0:
+        raise BilevelInputError(f"{mps_path}: the objective is quadratic; MPS+AUX instances here are linear")
+    lp = h.getLp()
+    notes = [m.strip() for m in messages if m.startswith("WARNING")]
+    return lp, notes
+
+
+def read_mps_aux(mps_path, aux_path=None, name: str | None = None) -> BilevelProblem:
+    """Read an MPS (or LP) file and its AUX file into a ``BilevelProblem``.
+
+    ``aux_path`` defaults to ``find_aux(mps_path)`` (``inst.aux`` next to ``inst.mps``).
+    Upper-level columns become ``x`` (in file order, integrality kept), the AUX's
+    lower-level columns ``y`` (in AUX order; integer ones keep an integer domain);
+    AUX-named rows become ``g``, the others ``G`` (row names kept; a ranged row gives
+    ``name.lo`` and ``name.hi``). Raises ``BilevelInputError`` naming what is wrong."""
+    import highspy
+
+    mps_path = Path(mps_path)
+    if not mps_path.exists():
+        raise BilevelInputError(f"no such MPS file: {mps_path}")
+    if aux_path is None:
+        aux_path = find_aux(mps_path)
+        if aux_path is None:
+            raise BilevelInputError(
+                f"no AUX file for {mps_path}: looked for "
+                f"{' and '.join(str(c) for c in _aux_candidates(mps_path))}; "
+                "pass it explicitly (--aux FILE)")
+    aux = read_aux(aux_path)
+    lp, notes = _read_lp(mps_path)
+    n, m = lp.num_col_, lp.num_row_
+    cols = [str(c) for c in lp.col_names_] if len(lp.col_names_) == n else [f"C{j}" for j in range(n)]
+    rows = [str(r) for r in lp.row_names_] if len(lp.row_names_) == m else [f"R{i}" for i in range(m)]
+    ycols = _resolve(aux.lower_vars, cols, "variable", "column", aux.path, mps_path)
+    lrows = set(_resolve(aux.lower_rows, rows, "constraint", "row", aux.path, mps_path))
+    if not ycols:
+        raise BilevelInputError(f"{aux.path}: the AUX file names no lower-level variable")
+    ylist = set(ycols)
+    xcols = [j for j in range(n) if j not in ylist]
+    integ = list(lp.integrality_) if len(lp.integrality_) == n else [highspy.HighsVarType.kContinuous] * n
+    for j, t in enumerate(integ):
+        if t not in (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger):
+            raise BilevelInputError(f"{mps_path}: column {cols[j]!r} is semi-continuous/semi-integer; "
+                                    "not supported")
+    is_int = [t == highspy.HighsVarType.kInteger for t in integ]
+    lo, hi = np.asarray(lp.col_lower_, float), np.asarray(lp.col_upper_, float)
+    bnd = lambda j: (None if lo[j] <= -highspy.kHighsInf else lo[j],  # noqa: E731
+                     None if hi[j] >= highspy.kHighsInf else hi[j])
+    p = BilevelProblem(
+        len(xcols), len(ycols),
+        name=name or aux.name or (lp.model_name_ or "").strip() or mps_path.name.split(".")[0],
+        x_bounds=[bnd(j) for j in xcols], y_bounds=[bnd(j) for j in ycols],
+        x_integer=[is_int[j] for j in xcols],
+        x_names=[cols[j] for j in xcols], y_names=[cols[j] for j in ycols],
+    )
+    var = {}
+    for k, j in enumerate(xcols):
+        var[j] = p.x[k]
+    for k, j in enumerate(ycols):
+        var[j] = p.y[k]
+        if is_int[j]:  # kept; KKT-based methods refuse integer followers with a clear error
+            p.y[k].domain = pyo.Integers
+    G, g = _rows(lp, rows, var, lrows, mps_path, highspy.kHighsInf)
+    cost = np.asarray(lp.col_cost_, float)
+    F = _linear(((cost[j], var[j]) for j in range(n)), float(lp.offset_))
+    f = _linear(((c, var[j]) for c, j in zip(aux.lower_obj, ycols)), 0.0)
+    upper_sense = "max" if lp.sense_ == highspy.ObjSense.kMaximize else "min"
+    p.set_upper(F, G, sense=upper_sense)
+    p.set_lower(f, g, sense=aux.sense)
+    p.source = f"MPS+AUX: {mps_path.name} + {Path(aux.path).name}"
+    p.meta = {"format": "mps+aux", "dialect": aux.dialect, "mps": str(mps_path), "aux": aux.path,
+              "lower_rows": [rows[i] for i in sorted(lrows)], "y_integer": [is_int[j] for j in ycols]}
+    if notes:
+        p.meta["mps_warnings"] = notes
+    return p
+
+
+def _resolve(refs, names, what, kind, aux_path, mps_path) -> list[int]:
+    index = {s: i for i, s in enumerate(names)}
+    out = []
+    for r in refs:
+        if isinstance(r, int):
+            if not 0 <= r < len(names):
+                raise BilevelInputError(
+                    f"{aux_path}: lower-level {what} index {r} is out of range: {mps_path.name} has "
+                    f"{len(names)} {kind}s (indices start at 0)")
+            i = r
+        elif r in index:
+            i = index[r]
+        else:
+            raise BilevelInputError(f"{aux_path}: lower-level {what} {r!r} is not a {kind} of {mps_path.name}")
+        if i in out:
+            raise BilevelInputError(f"{aux_path}: {kind} {names[i]!r} of {mps_path.name} is named twice "
+                                    f"as a lower-level {what}")
+        out.append(i)
+    return out
+
+
+def _linear(terms, constant):
+    terms = [(float(c), v) for c, v in terms if c != 0.0]
+    if not terms:
+        return constant
+    return pyo.quicksum((c * v for c, v in terms), start=constant)
+
+
+def _rows(lp, rows, var, lower_rows, mps_path, inf):
+    from scipy.sparse import csc_matrix
+
+    a = lp.a_matrix_
+    A = csc_matrix((np.asarray(a.value_, float), np.asarray(a.index_), np.asarray(a.start_)),
+                   shape=(lp.num_row_, lp.num_col_)).tocsr()
+    G, g = [], []
+    for i in range(lp.num_row_):
+        lo, hi = float(lp.row_lower_[i]), float(lp.row_upper_[i])
+        start, end = A.indptr[i], A.indptr[i + 1]
+        terms = [(A.data[k], var[A.indices[k]]) for k in range(start, end) if A.data[k] != 0.0]
+        name = rows[i]
+        if not terms:  # an empty row: keep nothing if it holds, else the file is infeasible
+            if lo > 1e-9 or hi < -1e-9:
+                raise BilevelInputError(f"{mps_path}: row {name!r} has no coefficients and requires "
+                                        f"{lo:g} <= 0 <= {hi:g}: the instance is infeasible")
+            continue
+        body = _linear(terms, 0.0)
+        out = g if i in lower_rows else G
+        if lo == hi:
+            out.append(Constraint(name, body - lo, "eq"))
+            continue
+        both = lo > -inf and hi < inf
+        if lo > -inf:
+            out.append(Constraint(f"{name}.lo" if both else name, body - lo, "ge"))
+        if hi < inf:
+            out.append(Constraint(f"{name}.hi" if both else name, hi - body, "ge"))
+    return G, g
+
+
+# ---------------------------------------------------------------------------- write
+def write_mps_aux(problem: BilevelProblem, mps_path, aux_path=None, dialect: str = "keyword"):
+    """Write a linear (mixed-integer) bilevel problem as MPS + AUX files.
+
+    ``dialect`` is ``"keyword"`` (BOBILib / MibS name-based) or ``"legacy"`` (MibS
+    index-based). Columns are x then y, rows G then g; the upper objective is written in
+    minimisation form (no OBJSENSE section, which MibS ignores). The lower objective
+    keeps only its y terms: terms in x alone are constants to the follower and the
+    format has no place for them (a ``UserWarning`` names them). Returns the two paths.
+    Raises ``BilevelInputError`` naming the first nonlinear expression."""
+    import highspy
+
+    if dialect not in ("keyword", "legacy"):
+        raise BilevelInputError(f"dialect must be 'keyword' or 'legacy', got {dialect!r}")
+    problem.validate()
+    mps_path = Path(mps_path)
+    aux_path = Path(aux_path) if aux_path is not None else mps_path.with_suffix(".aux")
+    xs, ys = list(problem.x.values()), list(problem.y.values())
+    cols = _unique([*problem.x_names, *problem.y_names])
+    index = {id(v): j for j, v in enumerate(xs + ys)}
+    n = len(cols)
+
+    def lin(expr, where):
+        return _linear_coefs(expr, index, where, problem.name)
+
+    c, c0 = lin(problem.F, "the upper-level objective F")
+    d, _ = lin(problem.f, "the lower-level objective f")
+    dropped = [cols[j] for j in sorted(d) if j < len(xs)]
+    if dropped:
+        warnings.warn(f"problem {problem.name!r}: the lower-level objective's terms in {', '.join(dropped)} "
+                      "are constant for the follower and are not written (the AUX format holds y "
+                      "coefficients only)", stacklevel=2)
+    inf = highspy.kHighsInf
+    row_names, row_lo, row_hi, lower = [], [], [], []
+    ri, ci, vals = [], [], []
+    for level, cons in (("G", problem.G), ("g", problem.g)):
+        for con in cons:
+            a, a0 = lin(con.body, f"constraint {con.name!r}")
+            if not a:
+                if (con.kind == "eq" and abs(a0) > 1e-9) or (con.kind == "ge" and a0 < -1e-9):
+                    op = "==" if con.kind == "eq" else ">="
+                    raise BilevelInputError(f"problem {problem.name!r}: constraint {con.name!r} has no "
+                                            f"variables and cannot hold ({a0:g} {op} 0)")
+                continue
+            for j, v in a.items():
+                ri.append(len(row_names))
+                ci.append(j)
+                vals.append(v)
+            row_names.append(con.name)
+            row_lo.append(-a0)
+            row_hi.append(-a0 if con.kind == "eq" else inf)
+            lower.append(level == "g")
+    row_names = _unique(row_names, reserved={"Obj", "OBJ"})
+    bound = lambda b, default: default if b is None else float(b)  # noqa: E731
+    from scipy.sparse import coo_matrix
+
+    A = coo_matrix((vals, (ri, ci)), shape=(len(row_names), n)).tocsc()
+    A.sum_duplicates()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, len(row_names)
+    lp.col_cost_ = np.array([c.get(j, 0.0) for j in range(n)], float)
+    lp.offset_ = float(c0)
+    lp.col_lower_ = np.array([bound(v.lb, -inf) for v in xs + ys], float)
+    lp.col_upper_ = np.array([bound(v.ub, inf) for v in xs + ys], float)
+    lp.row_lower_ = np.asarray(row_lo, float)
+    lp.row_upper_ = np.asarray(row_hi, float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.asarray(A.indptr, np.int32)
+    lp.a_matrix_.index_ = np.asarray(A.indices, np.int32)
+    lp.a_matrix_.value_ = np.asarray(A.data, float)
+    lp.col_names_, lp.row_names_ = cols, row_names
+    lp.integrality_ = [highspy.HighsVarType.kContinuous if v.is_continuous() else highspy.HighsVarType.kInteger
+                       for v in xs + ys]
+    lp.model_name_ = _token(problem.name)
+    from ..backends import quiet
+
+    with quiet(True):
+        h = highspy.Highs()
+    h.silent()
+    mps_path.parent.mkdir(parents=True, exist_ok=True)
+    with quiet(True):
+        ok = h.passModel(lp) != highspy.HighsStatus.kError and \
+            h.writeModel(str(mps_path)) != highspy.HighsStatus.kError
+    if not ok:
+        raise BilevelInputError(f"problem {problem.name!r}: HiGHS could not write {mps_path}")
+    ycols = cols[len(xs):]
+    lrows = [r for r, low in zip(row_names, lower) if low]
+    dy = [d.get(len(xs) + k, 0.0) for k in range(len(ycols))]
+    aux_path.parent.mkdir(parents=True, exist_ok=True)
+    aux_path.write_text(_aux_text(dialect, problem, mps_path, ycols, dy, lrows, len(xs), row_names, lower))
+    return mps_path, aux_path
+
+
+def _aux_text(dialect, problem, mps_path, ycols, dy, lrows, nx, row_names, lower) -> str:
+    num = lambda v: repr(float(v))  # noqa: E731
+    if dialect == "keyword":  # coefficients in minimisation form (the format's convention)
+        lines = ["@NUMVARS", str(len(ycols)), "@NUMCONSTRS", str(len(lrows)), "@VARSBEGIN"]
+        lines += [f"{name} {num(v)}" for name, v in zip(ycols, dy)]
+        lines += ["@VARSEND", "@CONSTRSBEGIN", *lrows, "@CONSTRSEND",
+                  "@NAME", _token(problem.name), "@MPS", mps_path.name]
+    else:  # the user's sense, with OS
+        s = -1.0 if problem.lower_sense == "max" else 1.0
+        lines = [f"N {len(ycols)}", f"M {len(lrows)}"]
+        lines += [f"LC {nx + k}" for k in range(len(ycols))]
+        lines += [f"LR {i}" for i, low in enumerate(lower) if low]
+        lines += [f"LO {num(s * v)}" for v in dy]
+        lines += [f"OS {int(s)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _linear_coefs(expr, index, where, pname) -> tuple[dict, float]:
+    """``({column: coefficient}, constant)`` of a linear expression."""
+    from pyomo.core.expr import expression_to_string
+    from pyomo.repn import generate_standard_repn
+
+    if isinstance(expr, (int, float)):
+        return {}, float(expr)
+    repn = generate_standard_repn(expr, compute_values=True, quadratic=False)
+    if repn.nonlinear_expr is not None or not repn.is_linear():
+        text = expression_to_string(expr)
+        raise BilevelInputError(
+            f"problem {pname!r}: {where} is not linear ({text[:100]}{'...' if len(text) > 100 else ''}); "
+            "MPS+AUX files hold (mixed-integer) linear bilevel problems only")
+    a: dict = {}
+    for v, coef in zip(repn.linear_vars, repn.linear_coefs):
+        j = index[id(v)]
+        a[j] = a.get(j, 0.0) + float(coef)
+    return {j: v for j, v in a.items() if v != 0.0}, float(repn.constant)
+
+
+def _token(s: str) -> str:
+    return re.sub(r"\s+", "_", str(s).strip()) or "_"
+
+
+def _unique(names, reserved=()) -> list[str]:
+    """MPS/AUX-safe names (no whitespace), made unique."""
+    out, seen = [], set(reserved)
+    for s in names:
+        base = t = _token(s)
+        k = 1
+        while t in seen:
+            t = f"{base}_{k}"
+            k += 1
+        seen.add(t)
+        out.append(t)
+    return out
