@@ -1,4 +1,4 @@
-"""Command line: ``bilevel-mp solve | bench | demo``.
+"""Command line: ``bilevel-mp solve | bench | demo | nas``.
 
     bilevel-mp demo                                   classic problems, a table
     bilevel-mp solve FILE.json [--time-limit S] [--json OUT] [--method M] [--mode MODE]
@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="solve classic problems and print a table")
     d.add_argument("--time-limit", type=float, default=60.0)
     d.set_defaults(func=cmd_demo)
+
+    from nas_frontend.cli import add_parser as add_nas_parser  # torch is imported only when run
+
+    add_nas_parser(sub)
     return ap
 
 

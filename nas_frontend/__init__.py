@@ -1,1 +1,40 @@
-"""NAS front end (nas_frontend): planned (see the NAS issues); nothing is implemented here yet."""
+"""NAS front end: architecture search on the spaces of :mod:`models` with a common budget.
+
+    from nas_frontend import run_search
+    r = run_search("darts2", "cell3", "mnist1d", budget=10, seed=0, out_dir="runs/d2")
+
+Searchers (same signature ``f(space, data, budget, seed=0, resource=None,
+checkpoint=None, resume=False, progress=True, **kw) -> SearchResult``): ``mp_search``
+(steps from the auxiliary math program), ``darts_search`` (order 1 or 2),
+``random_search``, ``evolution_search``, ``grid_search``. ``run_search`` dispatches by
+method name, retrains the result and writes a results folder (:mod:`nas_frontend.runner`);
+``bilevel-mp nas`` is its command line (:mod:`nas_frontend.cli`).
+
+Importing this package needs no torch; using a searcher does (``pip install
+'bilevel-mp[nas]'``).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .common import Budget, BudgetMeter, SearchResult
+
+_LAZY = {
+    "run_search": "runner", "load_data": "runner", "METHODS": "runner",
+    "parse_resource": "runner",
+    "darts_search": "darts", "random_search": "random_search",
+    "evolution_search": "evolution", "grid_search": "grid", "mp_search": "mp_search",
+}
+
+__all__ = ["Budget", "BudgetMeter", "SearchResult", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        if _LAZY[name] != "runner":
+            from .runner import require_torch
+
+            require_torch()
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

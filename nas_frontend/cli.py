@@ -1,0 +1,101 @@
+"""``bilevel-mp nas``: run an architecture search from the command line.
+
+    bilevel-mp nas --space cell3 --method darts2 --dataset mnist1d --budget-epochs 10 \
+        --seed 0 --out runs/cell3-darts2 [--resource params:20000] [--resume]
+
+Bad input (unknown method/space/dataset, a budget <= 0, a malformed --resource) exits
+with status 2 and a message. Wire into a parser with ``add_parser(subparsers)``; the
+subcommand's ``func`` is :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .runner import DATASET_NAMES, METHODS, SPACES, parse_resource
+
+
+def _resource(s: str):
+    try:
+        return parse_resource(s)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``nas`` subcommand to an argparse subparsers object."""
+    p = subparsers.add_parser("nas", help="neural architecture search (MP steps, DARTS, "
+                                          "random, evolution, grid)",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("--space", required=True, choices=SPACES)
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--dataset", default="mnist1d", choices=DATASET_NAMES)
+    p.add_argument("--budget-epochs", type=float, default=None,
+                   help="training epochs to spend (passes over minibatches, see common.py)")
+    p.add_argument("--budget-seconds", type=float, default=None, help="wall seconds to spend")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resource", type=_resource, default=None, metavar="KIND:BOUND",
+                   help="resource budget of the derived architecture, e.g. params:20000 "
+                        "or flops:500000")
+    p.add_argument("--out", default=None, help="results folder (default nas_runs/...)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--retrain-epochs", type=int, default=40,
+                   help="epochs of the fixed recipe for the final architecture (0: skip)")
+    p.add_argument("--oracle", choices=("train", "table"), default=None,
+                   help="random/evolution/grid: train each architecture, or look it up in "
+                        "the ground-truth table")
+    p.add_argument("--train-epochs", type=int, default=None,
+                   help="random/evolution/grid with --oracle train: epochs per architecture")
+    p.add_argument("--table", default=None, help="ground-truth CSV file or folder")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    """Run the search the parsed ``args`` describe; 0 on success, 2 on bad input."""
+    from .runner import run_search
+
+    kw = {}
+    if args.method in ("random", "evolution", "grid"):
+        kw = {k: v for k, v in (("oracle", args.oracle), ("train_epochs", args.train_epochs),
+                                ("table", args.table)) if v is not None}
+    elif args.oracle or args.train_epochs or args.table:
+        print(f"bilevel-mp nas: error: --oracle/--train-epochs/--table apply to random, "
+              f"evolution and grid, not {args.method}", file=sys.stderr)
+        return 2
+    try:
+        budget = {k: v for k, v in (("epochs", args.budget_epochs),
+                                    ("seconds", args.budget_seconds)) if v is not None}
+        if not budget:
+            raise ValueError("give a budget: --budget-epochs and/or --budget-seconds")
+        r = run_search(args.method, args.space, args.dataset, budget=budget, seed=args.seed,
+                       resource=args.resource, out_dir=args.out, resume=args.resume,
+                       retrain_epochs=args.retrain_epochs, progress=not args.no_progress,
+                       **kw)
+    except ValueError as exc:
+        print(f"bilevel-mp nas: error: {exc}", file=sys.stderr)
+        return 2
+    rt = r.info.get("retrain")
+    acc = "" if not rt else f", retrained test accuracy {rt['test_acc']:.4f}"
+    print(f"{r.method} on {r.space}/{r.dataset} seed {r.seed}: {'|'.join(r.genotype)} "
+          f"({r.epochs_used:.1f} epochs, {r.seconds:.1f} s{acc}) -> {r.info['out_dir']}")
+    ok = r.info.get("resource_ok")
+    if ok is not None:
+        print(f"resource {r.info['resource'][0]} <= {r.info['resource'][1]:g}: "
+              f"{'met' if ok else 'NOT met'} ({r.info['cost']})")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Stand-alone entry: ``python -m nas_frontend.cli --space ...``."""
+    ap = argparse.ArgumentParser(prog="bilevel-mp")
+    sub = ap.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = ap.parse_args(["nas", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
