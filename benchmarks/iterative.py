@@ -49,18 +49,22 @@ def smooth_problems(path=PROBLEMS) -> list[dict]:
 
 
 def summarize(records_by_method: dict) -> str:
-    rows = ["| method | solved | improved | worse | uncertified | failed | median rel. F error | "
-            "median iterations | median s |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| method | solved | improved | worse | uncertified | failed | not applicable | "
+            "median rel. F error | median iterations | median s |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for method, recs in records_by_method.items():
+        for r in recs:  # a method that refuses the problem's structure is not a failure
+            if r["verdict"] == "failed" and (r.get("message") or "").startswith("UnsupportedStructureError"):
+                r["verdict"] = "n/a"
         count = {v: sum(r["verdict"] == v for r in recs) for v in
-                 ("solved", "improved", "worse", "uncertified", "failed")}
+                 ("solved", "improved", "worse", "uncertified", "failed", "n/a")}
         errs = [abs(r["F"] - r["F_best"]) / max(1.0, abs(r["F_best"])) for r in recs
                 if r.get("certified") and r.get("F") is not None]
         its = [r["iterations"] for r in recs if r.get("iterations")]
         secs = [r["seconds"] for r in recs if r.get("seconds") is not None]
         med = lambda v, f: f.format(statistics.median(v)) if v else "-"  # noqa: E731
         rows.append(f"| {method} | {count['solved']} | {count['improved']} | {count['worse']} | "
-                    f"{count['uncertified']} | {count['failed']} | {med(errs, '{:.2e}')} | "
+                    f"{count['uncertified']} | {count['failed']} | {count['n/a']} | {med(errs, '{:.2e}')} | "
                     f"{med(its, '{:.0f}')} | {med(secs, '{:.2f}')} |")
     return "\n".join(rows)
 
@@ -72,7 +76,11 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--problems", default=str(PROBLEMS))
     ap.add_argument("--json", default="results/iterative.json")
+    ap.add_argument("--table-only", action="store_true", help="re-print the table from --json")
     args = ap.parse_args(argv)
+    if args.table_only:
+        print(summarize(json.loads(Path(args.json).read_text())))
+        return 0
     entries = smooth_problems(args.problems)
     print(f"{len(entries)} smooth problems with a best known value and continuous x")
     by_method = {}

@@ -44,24 +44,30 @@ def follower_response(problem: BilevelProblem, x, time_limit: float | None = 30.
     polished by a local NLP solve from its point, so that a local method cannot
     exploit the follower's tolerance to lower F."""
     out, _, slm = solve_follower(problem, x, time_limit)
-    if out.status != "optimal" or out.objective is None:
+    if out.status in ("infeasible", "unbounded"):
         return None
     ys = [slm.m.y[j] for j in range(problem.n_y)]
-    y = np.array([out.values[id(v)] for v in ys])
+    y = np.array([out.values[id(v)] for v in ys]) if out.values else None
     if out.solver == "highs":
+        if out.status != "optimal":
+            return None
         y_opt = optimistic_response(problem, x, out.objective, time_limit=time_limit)
         return y if y_opt is None else y_opt
+    # SCIP: polish its point locally, or (SCIP failed) take a local solution; the final
+    # certificate re-solves globally and judges it
     if nlp.available():
-        for v, val in zip(ys, y):
-            v.set_value(float(val), skip_validation=True)
-        f_global = float(pyo.value(slm.objective))  # at SCIP's y (its objective may be an epigraph bound)
+        f_global = math.inf
+        if y is not None:
+            for v, val in zip(ys, y):
+                v.set_value(float(val), skip_validation=True)
+            f_global = float(pyo.value(slm.objective))  # at SCIP's y (its objective may be an epigraph bound)
         pol = nlp.solve(slm, time_limit=time_limit)
         if pol.has_solution and pol.objective is not None and pol.objective <= f_global + 1e-12:
             y2 = np.array([pol.values[id(v)] for v in ys])
             ev = problem.evaluate(x, y2)
             if max(ev["g_violation"], ev["y_bound_violation"]) <= 1e-9:
                 return y2
-    return y
+    return y if out.status == "optimal" else None
 
 
 @dataclass
@@ -119,6 +125,23 @@ def build_local_model(deriv: Derivatives, x, y, active_tol: float = 1e-7,
     return LocalModel(pt, prog, mu, active)
 
 
+def nearest_hpr_x(problem: BilevelProblem, x0, time_limit: float = 10.0):
+    """The x of the high-point relaxation (G, g, bounds) nearest to ``x0`` in 2-norm,
+    solved globally (SCIP); None when the relaxation is infeasible or unsolved."""
+    from ..reformulations.base import lift
+    from ..solvers import solve_single_level
+
+    lifted = lift(problem, "nearest-start", "start", upper_objective=False, time_limit=time_limit)
+    if lifted.hpr.get("infeasible"):
+        return None
+    m = lifted.slm.m
+    lifted.slm.minimize(sum((m.x[i] - float(x0[i])) ** 2 for i in range(problem.n_x)))
+    out = solve_single_level(lifted.slm, time_limit=time_limit)
+    if not out.has_solution:
+        return None
+    return np.array([out.values[id(m.x[i])] for i in range(problem.n_x)])
+
+
 UPPER_TOL = 1e-7  # feasibility of G at trial points (relative to max(1, ‖x‖∞))
 
 
@@ -145,6 +168,12 @@ class LocalRun:
         self.x = start_point(problem, x0)
         self.result = BilevelResult(problem.name, "error", method, structure=detect(problem).label)
         self.y = follower_response(problem, self.x)
+        if self.y is None:  # the follower is infeasible at x0: start from the nearest HPR point
+            x_near = nearest_hpr_x(problem, self.x)
+            if x_near is not None:
+                self.result.assumptions.append(f"start moved from x0 = {self.x.tolist()} (follower "
+                                               f"infeasible there) to the nearest HPR point")
+                self.x, self.y = x_near, follower_response(problem, x_near)
         self.failed = None
         if self.y is None:
             self.result.message = (f"the follower's problem has no optimal solution at the start "
