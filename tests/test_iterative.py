@@ -175,3 +175,20 @@ def test_integer_leader_rejected():
             fn(p)
     with pytest.raises(BilevelInputError, match="x0"):
         solve_descent(lq_unconstrained(), x0=[1.0, 2.0])
+
+
+def test_qp_failure_falls_back_to_lp():
+    """HiGHS's QP solver ends in "solve error" on this program (tight band δ = 1e-6,
+    from the ridge fine-tuner); the direction must come from the box LP instead, still
+    meeting the band and decreasing the model."""
+    from nas_frontend.hpo import BilevelRidge
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 10))
+    y = X[:, :3] @ np.linspace(2, 1, 3) + rng.normal(size=150)
+    e = BilevelRidge(lam0=0.01, basis="response", max_iter=0, random_state=0).fit(X, y)
+    d = solve_direction(e.problem_.program(e.theta_, e.w_), 1.0, 1e-6, "2")
+    assert d.status == "optimal"
+    assert d.predicted < 0 and d.residual <= 1e-6 + 1e-9
+    if d.fallback_lp:
+        assert np.abs(d.dx).max() <= 1.0 + 1e-9

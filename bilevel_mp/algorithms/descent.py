@@ -154,6 +154,7 @@ class Direction:
     predicted: float = 0.0
     residual: float = math.nan
     elastic: bool = False
+    fallback_lp: bool = False  # norm="2" asked, the QP failed, the box LP answered
     seconds_products: float = 0.0
     seconds_solver: float = 0.0
 
@@ -229,6 +230,14 @@ def solve_direction(prog: DescentProgram, radius: float, delta: float = 1e-6, no
     if norm == "2":
         hdiag = np.concatenate([np.full(n + k, 1.0 / radius), np.full(p, 1e-9)])
     status, z, obj, _ = highs.solve_arrays(cost, A, row_lo, row_hi, lb, ub, hdiag, time_limit)
+    fallback_lp = False
+    if status == "error" and hdiag is not None:
+        # HiGHS's QP solver can end in "solve error" on tight stationarity bands (δ ~ 1e-6)
+        # where the LP solves: take the box-region LP direction instead, and say so
+        lb[:n + k] = np.maximum(lb[:n + k], -radius)
+        ub[:n + k] = np.minimum(ub[:n + k], radius)
+        hdiag, fallback_lp = None, True
+        status, z, obj, _ = highs.solve_arrays(cost, A, row_lo, row_hi, lb, ub, None, time_limit)
     elastic = False
     if status == "infeasible":
         # elastic stationarity band: slack s >= 0 on both sides, penalised
@@ -250,7 +259,7 @@ def solve_direction(prog: DescentProgram, radius: float, delta: float = 1e-6, no
     res = S_x @ dx + S_z @ dz + S_mu @ dmu + w_r0
     return Direction("optimal", dx=dx, dy=V @ dz, dmu=dmu,
                      predicted=float(prog.grad_x @ dx + prog.grad_y @ (V @ dz)),
-                     residual=float(np.abs(res).max(initial=0.0)), elastic=elastic,
+                     residual=float(np.abs(res).max(initial=0.0)), elastic=elastic, fallback_lp=fallback_lp,
                      seconds_products=t_products, seconds_solver=t_solver)
 
 
