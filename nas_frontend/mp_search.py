@@ -1,0 +1,480 @@
+"""Architecture search with steps from the auxiliary math program (Shukla, Sinha & Hamid;
+issue 6): x = alpha (architecture logits, upper level: validation loss), y = w (weights,
+lower level: training loss + weight decay).
+
+One iteration (:meth:`MPSearch.step`):
+
+1. Linearise (:mod:`nas_frontend.linearize`) on a training minibatch (gradient of the
+   training loss = the stationarity residual r0, Hessian products) and a validation
+   minibatch (gradients of the objective w.r.t. alpha and w).
+2. Reduce w to a k-dimensional subspace V (``basis="krylov"``: Lanczos on H_ww from the
+   training gradient; ``"gradients"``: the last k training gradients) and solve, through
+   :func:`bilevel_mp.algorithms.descent.solve_direction`, the program in (dalpha, dz),
+   dw = V dz::
+
+       min   g_alpha . dalpha + g_w . dw                         (linearised val loss)
+       s.t.  | V^T (r0 + H_ww dw + H_wa dalpha) | <= delta_abs     (stationarity band)
+             -A - alpha <= dalpha <= A - alpha                     (bounded logits)
+             E(alpha) + grad E . dalpha <= B                       (optional resource row)
+             ||(dalpha, dz)||_inf <= radius                        (LP; norm="2": QP)
+
+   The program gets the Galerkin-reduced blocks (V^T H_ww V, V^T H_wa, V^T g_w, V^T r0;
+   :meth:`~nas_frontend.linearize.ReducedBasis.reduced`), i.e. the DescentProgram with
+   ``basis=V, test=V`` without its m-sized products. delta_abs = ``delta`` *
+   ||V^T r0||_inf, so ``delta=1`` says the projected residual may not grow (to first
+   order). E is the expected parameter count or FLOPs of the derived
+   architecture, const + sum(coef * softmax(alpha)), linearised in alpha. If the bound is
+   violated at alpha, the row asks for at most half of the decrease reachable inside the
+   region, so the program stays feasible while moving towards the bound.
+   ``basis="cg"`` eliminates dw instead: CG on H_ww q = g_w (val) gives the implicit
+   hypergradient h = g_alpha - H_aw q; the program is in dalpha alone (objective
+   h . dalpha, same bounds and resource row), and dw solves H_ww dw = -H_wa dalpha (CG
+   again), so the linearised stationarity is kept exactly (up to CG accuracy).
+3. Step length by :func:`~bilevel_mp.algorithms.descent.line_search` (backtracking from
+   t = 1) on the validation loss of the same validation minibatch at
+   (alpha + t dalpha, w + t dw); a trial whose expected cost exceeds
+   max(B (1 + ``resource_slack``), E(alpha)) is rejected. (E is nonlinear in alpha: with
+   no slack, trials along a binding linearised row are rejected and the region
+   collapses; the slack, 1 % by default, lets the iterates slide along the bound, and
+   the next program's row pulls a small excess back.) The trust region doubles after a full step, shrinks to t * radius after a
+   shorter one and to radius / 4 after none (within [min_radius, max_radius]).
+4. When the stationarity residual ||grad_w L_train|| (minibatch) exceeds
+   ``refresh_factor`` x the reference (the residual measured after warm-up or after the
+   last refresh), w is refreshed by ``refresh_steps`` Adam steps on training minibatches
+   before the linearisation is rebuilt.
+
+Before the first iteration, ``warmup_epochs`` epochs of Adam on w (alpha uniform).
+Budget (:class:`~nas_frontend.common.BudgetMeter`): every minibatch pass counts one batch
+-- gradients, every Hessian product (HVP or mixed product), every forward-only
+line-search trial, every warm-up/refresh step.
+
+With a resource budget the returned genotype always meets it: if the argmax
+architecture does not, the most probable architecture that does (exact counts; the
+probability of a genotype is the product of its per-edge/slot probabilities, summed over
+the slot patterns that give the same MLP) is returned, and ``info["resource_repair"]``
+says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import numpy as np
+
+from .common import BudgetMeter, SearchResult, load_checkpoint, save_checkpoint
+from .runner import (BudgetProgress, as_budget, check_resume_state, check_space,
+                     parse_resource, require_torch, resource_cost, resource_report)
+
+BASES = ("krylov", "gradients", "cg")
+DEFAULTS = dict(radius=0.2, delta=1.0, basis="krylov", k=3, refresh_steps=5, batch_size=64,
+                norm="inf", alpha_bound=4.0, weight_decay=3e-4, lr=3e-3, refresh_factor=1.25,
+                min_radius=1e-3, max_radius=1.0, cg_iters=5, damping=1e-2,
+                hvp_mode="rev-rev", line_search_evals=4, resource_slack=0.01)
+"""Settings of :class:`MPSearch` / :func:`mp_search` (see mp_search's docstring)."""
+
+
+def _is_int(v, lo):
+    return not isinstance(v, bool) and int(v) == v and v >= lo
+
+
+def check_settings(**kw) -> dict:
+    """DEFAULTS updated by ``kw``, validated (ValueError naming the bad setting)."""
+    from .linearize import HVP_MODES
+
+    unknown = set(kw) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown mp_search settings {sorted(unknown)}; known: "
+                         f"{sorted(DEFAULTS)}")
+    c = {**DEFAULTS, **kw}
+    ok = {"radius": c["radius"] > 0, "delta": c["delta"] >= 0, "k": _is_int(c["k"], 1),
+          "refresh_steps": _is_int(c["refresh_steps"], 0),
+          "batch_size": _is_int(c["batch_size"], 2), "alpha_bound": c["alpha_bound"] > 0,
+          "weight_decay": c["weight_decay"] >= 0, "lr": c["lr"] > 0,
+          "refresh_factor": c["refresh_factor"] >= 0,
+          "min_radius": 0 < c["min_radius"] <= c["max_radius"],
+          "max_radius": c["max_radius"] > 0, "cg_iters": _is_int(c["cg_iters"], 1),
+          "damping": c["damping"] >= 0, "line_search_evals": _is_int(c["line_search_evals"], 1),
+          "resource_slack": c["resource_slack"] >= 0,
+          "basis": c["basis"] in BASES, "norm": c["norm"] in ("inf", "2"),
+          "hvp_mode": c["hvp_mode"] in HVP_MODES}
+    choices = {"basis": BASES, "norm": ("inf", "2"), "hvp_mode": HVP_MODES}
+    for name, good in ok.items():
+        if not good:
+            hint = f"; choose one of {choices[name]}" if name in choices else ""
+            raise ValueError(f"mp_search: bad {name} = {c[name]!r}{hint}")
+    return c
+
+
+def _resource(spec):
+    """``(kind, bound)`` from None, ``{"kind": k, "max": B}`` or :func:`parse_resource` forms."""
+    if isinstance(spec, dict) and set(spec) == {"kind", "max"}:
+        spec = (spec["kind"], spec["max"])
+    return parse_resource(spec)
+
+
+class MPSearch:
+    """State of an MP search and its iteration :meth:`step` (driven by :func:`mp_search`;
+    ``benchmarks/nas_step_cost.py`` times single steps). Arguments as in mp_search."""
+
+    def __init__(self, space: str, data: dict, seed: int = 0, resource=None, device=None,
+                 **settings):
+        torch = require_torch()
+        from models.spaces import all_genotypes, make_supernet
+
+        from .darts import Batches
+        from .linearize import Linearizer
+
+        check_space(space)
+        self.settings = c = check_settings(**settings)
+        self.space, self.data, self.seed = space, data, seed
+        self.res = _resource(resource)
+        self.radius, self.delta, self.basis, self.k = c["radius"], c["delta"], c["basis"], c["k"]
+        self.refresh_steps, self.norm = c["refresh_steps"], c["norm"]
+        self.alpha_bound, self.refresh_factor = c["alpha_bound"], c["refresh_factor"]
+        self.min_radius, self.max_radius = c["min_radius"], c["max_radius"]
+        self.cg_iters, self.damping, self.ls_evals = (c["cg_iters"], c["damping"],
+                                                      c["line_search_evals"])
+        self.resource_slack = c["resource_slack"]
+        if self.res is not None:
+            kind, bound = self.res
+            costs = [(resource_cost(space, g, data, kind), g) for g in all_genotypes(space)]
+            cheapest = min(costs)
+            if cheapest[0] > bound:
+                raise ValueError(f"resource budget {kind} <= {bound:g} is below the smallest "
+                                 f"architecture of {space}: {cheapest[0]} {kind} for "
+                                 f"{'|'.join(cheapest[1])}")
+        torch.manual_seed(seed)
+        self.model = make_supernet(space, n_features=data["n_features"],
+                                   n_classes=data["n_classes"])
+        if len(self.model.arch_parameters()) != 1:
+            raise ValueError("mp_search expects a supernet with one architecture tensor")
+        self.lin = Linearizer(self.model, c["weight_decay"], device, c["hvp_mode"])
+        self.device = self.lin.device
+        self.wp = torch.nn.Parameter(self.lin.w.clone())
+        self.lin.w = self.wp.detach()             # shares storage: optimizer steps move it
+        self.opt = torch.optim.Adam([self.wp], lr=c["lr"])
+        to = self.lin.to_device
+        self.train_b = Batches(*to(data["x_train"], data["y_train"]), c["batch_size"], seed)
+        self.val_b = Batches(*to(data["x_val"], data["y_val"]), c["batch_size"], seed + 1)
+        self.ref_residual: float | None = None
+        self.memory: list = []                    # recent training gradients ("gradients")
+        self.iteration = 0
+        self.torch_seconds = self.solver_seconds = 0.0
+
+    # -- architecture helpers ---------------------------------------------------------------
+    def _alpha_tensor(self, alpha=None):
+        a = self.lin.alpha if alpha is None else alpha
+        return next(iter(self.lin.a_layout.unflatten(a).values()))
+
+    def probabilities(self, alpha=None):
+        return self.model.probabilities(self._alpha_tensor(alpha)).detach()
+
+    def derive(self) -> tuple:
+        return tuple(self.model.derive(self._alpha_tensor()))
+
+    def expected_cost(self, alpha=None, with_grad: bool = False):
+        """E(alpha) of the resource (and its gradient w.r.t. flat alpha, on the CPU)."""
+        import torch
+
+        kind = self.res[0]
+        f = self.model.expected_params if kind == "params" else self.model.expected_flops
+
+        def E(a):
+            return f(self.model.probabilities(self._alpha_tensor(a)).to(torch.float64))
+
+        a = (self.lin.alpha if alpha is None else alpha).detach().cpu()  # coefs are on CPU
+        if not with_grad:
+            with torch.no_grad():
+                return float(E(a))
+        g, val = torch.func.grad_and_value(E)(a)
+        return float(val), g
+
+    def final_genotype(self) -> tuple[tuple, dict]:
+        """The argmax genotype, or with a resource budget the most probable feasible one."""
+        from models.mlp import SLOT_OPS
+        from models.spaces import validate
+
+        g = self.derive()
+        info = {"argmax_genotype": list(g), "resource_repair": None}
+        if self.res is None:
+            return g, info
+        kind, bound = self.res
+        cost = resource_cost(self.space, g, self.data, kind)
+        if cost <= bound:
+            return g, info
+        P = self.probabilities().cpu().double().numpy()
+        cols = SLOT_OPS if self.space == "mlp" else self.model.space.ops
+        prob: dict[tuple, float] = {}
+        for choice in itertools.product(range(P.shape[1]), repeat=P.shape[0]):
+            p = float(np.prod(P[np.arange(P.shape[0]), choice]))
+            if p > 0:
+                geno = validate(self.space, [cols[c] for c in choice])
+                prob[geno] = prob.get(geno, 0.0) + p
+        feasible = [(p, geno) for geno, p in prob.items()
+                    if resource_cost(self.space, geno, self.data, kind) <= bound]
+        p_best, best = max(feasible)
+        info["resource_repair"] = (
+            f"argmax {'|'.join(g)} has {cost} {kind} > {bound:g}; returned the most probable "
+            f"feasible architecture {'|'.join(best)} (probability {p_best:.3g}, "
+            f"{resource_cost(self.space, best, self.data, kind)} {kind})")
+        return best, info
+
+    # -- weights -----------------------------------------------------------------------------
+    def train_step(self, meter: BudgetMeter, grad=None) -> float:
+        """One Adam step on w (alpha fixed); ``grad``: a training gradient at the current
+        point (then no new pass is made). Returns the training loss (nan if given)."""
+        loss = math.nan
+        if grad is None:
+            loss, grad, _ = self.lin.grads(self.train_b.next(), "train")
+            meter.add_batches(1)
+        self.wp.grad = grad
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        return loss
+
+    # -- one iteration -------------------------------------------------------------------------
+    def step(self, meter: BudgetMeter) -> dict:
+        """One MP iteration; returns its log entry (see :func:`mp_search`)."""
+        import torch
+
+        from bilevel_mp.algorithms.descent import DescentProgram, line_search, solve_direction
+
+        from .linearize import cg_solve, gradient_basis, krylov_basis
+
+        t_start = time.perf_counter()
+        lin = self.lin
+        tb = self.train_b.next()
+        curv = lin.curvature(tb)
+        meter.add_batches(1)
+        residual = float(curv.g_w.norm())
+        refreshed = False
+        if self.ref_residual is None:
+            self.ref_residual = residual
+        elif residual > self.refresh_factor * self.ref_residual and self.refresh_steps > 0:
+            self.train_step(meter, curv.g_w)
+            for _ in range(self.refresh_steps - 1):
+                self.train_step(meter)
+            curv = lin.curvature(self.train_b.next())
+            meter.add_batches(1)
+            residual = self.ref_residual = float(curv.g_w.norm())
+            refreshed = True
+        vb = self.val_b.next()
+        val_loss, gv_w, gv_a = lin.grads(vb, "val")
+        meter.add_batches(1)
+        t_lin = time.perf_counter()
+
+        alpha = lin.alpha
+        lb = (-self.alpha_bound - alpha).cpu().double().numpy()
+        ub = (self.alpha_bound - alpha).cpu().double().numpy()
+        C_x = c = None
+        E0 = None
+        if self.res is not None:
+            E0, gE = self.expected_cost(with_grad=True)
+            gE = gE.cpu().numpy()
+            box_lo, box_hi = np.maximum(lb, -self.radius), np.minimum(ub, self.radius)
+            reachable = float(np.maximum(-gE * box_lo, -gE * box_hi).sum())
+            C_x, c = gE[None, :], np.array([max(self.res[1] - E0, -0.5 * reachable)])
+        np_ = lambda t: t.detach().cpu().double().numpy()  # noqa: E731
+        cg_info = None
+        if self.basis == "cg":
+            q, info1 = cg_solve(curv, gv_w, self.cg_iters, self.damping)
+            cg_info = {"adjoint": info1, "forward": None}
+            h = gv_a - curv.apply(q)[1]
+            prog = DescentProgram(grad_x=np_(h), grad_y=np.zeros(0), H_yy=np.zeros((0, 0)),
+                                  H_yx=np.zeros((0, lin.n)), dx_lb=lb, dx_ub=ub, C_x=C_x, c=c)
+            delta_abs = 0.0
+        else:
+            if self.basis == "krylov":
+                B = krylov_basis(curv, self.k)
+            else:
+                self.memory = (self.memory + [curv.g_w.clone()])[-self.k:]
+                B = gradient_basis(curv, self.memory)
+            red = B.reduced(gv_w, curv.g_w)
+            delta_abs = self.delta * max(float(np.abs(red["r0"]).max()), 1e-12)
+            prog = DescentProgram(grad_x=np_(gv_a), **red, dx_lb=lb, dx_ub=ub, C_x=C_x, c=c)
+        t_basis = time.perf_counter()
+        d = solve_direction(prog, self.radius, delta_abs, self.norm)
+        t_solved = time.perf_counter()
+        radius_used = self.radius
+        t_step, new_val, n_trials = 0.0, val_loss, 0
+        if d.status == "optimal":
+            da = torch.as_tensor(d.dx, dtype=alpha.dtype, device=self.device)
+            if self.basis == "cg":
+                u = curv.apply(u=da)[0]
+                dw, cg_info["forward"] = cg_solve(curv, -u, self.cg_iters, self.damping)
+            else:
+                dw = B.V @ torch.as_tensor(d.dy, dtype=lin.w.dtype, device=self.device)
+            bound = None if E0 is None else max(self.res[1] * (1 + self.resource_slack), E0)
+
+            def phi(t):
+                a_t = alpha + t * da
+                if bound is not None and self.expected_cost(a_t) > bound:
+                    return math.inf
+                meter.add_batches(1)
+                return lin.value(vb, "val", lin.w + t * dw, a_t)
+
+            ls = line_search(phi, val_loss, d.predicted, 1.0, "backtracking",
+                             max_evals=self.ls_evals)
+            n_trials = ls.evaluations
+            if ls.improved:
+                t_step, new_val = ls.t, ls.value
+                with torch.no_grad():
+                    self.wp.add_(t_step * dw)
+                lin.alpha = (alpha + t_step * da).detach()
+        meter.add_batches(curv.n_products)
+        if t_step >= 1.0:
+            self.radius = min(2 * self.radius, self.max_radius)
+        elif t_step > 0:
+            self.radius = max(t_step * self.radius, self.min_radius)
+        else:
+            self.radius = max(self.radius / 4, self.min_radius)
+        seconds = time.perf_counter() - t_start
+        t_solver = d.seconds_solver
+        self.torch_seconds += seconds - t_solver
+        self.solver_seconds += t_solver
+        self.iteration += 1
+        entry = {
+            "iter": self.iteration, "epochs": meter.epochs, "seconds": meter.seconds,
+            "train_loss": curv.loss, "val_loss": val_loss, "val_loss_after": new_val,
+            "residual": residual, "refreshed": refreshed,
+            "status": d.status, "elastic": d.elastic, "delta": delta_abs,
+            "residual_linearised": d.residual, "radius": radius_used, "step": t_step,
+            "predicted": t_step * d.predicted, "actual": new_val - val_loss,
+            "products": curv.n_products, "line_search_trials": n_trials,
+            "seconds_iteration": seconds,
+            "seconds_torch": seconds - t_solver - d.seconds_products,
+            "seconds_linearise": t_lin - t_start, "seconds_basis": t_basis - t_lin,
+            "seconds_line_search": time.perf_counter() - t_solved,
+            "seconds_program": d.seconds_products, "seconds_solver": t_solver,
+            "genotype": list(self.derive()), "probs": self.probabilities().cpu().tolist(),
+        }
+        if cg_info is not None:
+            entry["cg"] = cg_info
+        if self.res is not None:
+            entry["expected_cost"] = self.expected_cost()
+        return entry
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def state(self) -> dict:
+        import torch
+
+        self.lin.write_back()
+        return {"w": self.wp.detach().cpu(), "alpha": self.lin.alpha.cpu(),
+                "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "train_b": self.train_b.state(), "val_b": self.val_b.state(),
+                "radius": self.radius, "ref_residual": self.ref_residual,
+                "memory": [m.cpu() for m in self.memory], "iteration": self.iteration,
+                "torch_seconds": self.torch_seconds, "solver_seconds": self.solver_seconds,
+                "torch_rng": torch.get_rng_state()}
+
+    def load_state(self, s: dict) -> None:
+        import torch
+
+        with torch.no_grad():
+            self.wp.copy_(s["w"].to(self.device))
+        self.lin.alpha = s["alpha"].to(self.device)
+        self.opt.load_state_dict(s["optimizer"])
+        self.train_b.load_state(s["train_b"])
+        self.val_b.load_state(s["val_b"])
+        self.radius, self.ref_residual = s["radius"], s["ref_residual"]
+        self.memory = [m.to(self.device) for m in s["memory"]]
+        self.iteration = s["iteration"]
+        self.torch_seconds, self.solver_seconds = s["torch_seconds"], s["solver_seconds"]
+        torch.set_rng_state(s["torch_rng"])
+
+
+def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
+              radius: float = DEFAULTS["radius"], delta: float = DEFAULTS["delta"],
+              basis: str = DEFAULTS["basis"], k: int = DEFAULTS["k"],
+              refresh_steps: int = DEFAULTS["refresh_steps"], checkpoint=None,
+              resume: bool = False, progress: bool = True, *, warmup_epochs: float = 2.0,
+              device=None, **settings) -> SearchResult:
+    """Architecture search on ``space`` (cell3, cell4, mlp) with ``data`` (a
+    :func:`models.data.load` dict) until ``budget`` (a :class:`Budget`, a number of
+    epochs, or a dict) is spent; see the module docstring for the iteration.
+
+    ``resource``: ``{"kind": "params"|"flops", "max": B}`` (or ``("params", B)``,
+    ``"params:B"``): a linearised constraint on the expected cost in every program, and
+    the returned genotype meets it exactly. ``radius``: initial trust region (LP box on
+    (dalpha, dz)); ``delta``: stationarity band relative to ||V^T grad_w L_train||_inf;
+    ``basis``: ``"krylov"`` | ``"gradients"`` (k columns) | ``"cg"`` (implicit
+    elimination of dw by CG); ``refresh_steps`` Adam steps on w when the training-gradient
+    norm exceeds ``refresh_factor`` x its reference. ``warmup_epochs`` of weight
+    training first (counted). ``device``: default CUDA when available, else CPU.
+
+    Further settings (keywords, :data:`DEFAULTS`): ``batch_size``, ``norm`` ("inf": LP
+    box region; "2": proximal QP), ``alpha_bound``, ``weight_decay`` (in the training
+    loss), ``lr`` (Adam on w), ``refresh_factor``, ``min_radius``/``max_radius``,
+    ``cg_iters``, ``damping``, ``hvp_mode``, ``line_search_evals`` (trials per search),
+    ``resource_slack``.
+
+    ``checkpoint``: path written after the warm-up, after every iteration and at the end
+    (model, optimizer, minibatch RNG states, meter, history); ``resume=True`` continues
+    from it identically (same trajectory; the budget may be larger).
+
+    Returns a :class:`SearchResult` (method "mp"); ``history`` has one dict per
+    iteration: train_loss, val_loss (before) and val_loss_after (validation minibatch),
+    residual (||grad_w L_train||), residual_linearised (max |V^T(...)| at the direction)
+    and delta, step, radius, predicted and actual change of the validation loss,
+    elastic, refreshed, products, seconds_torch / seconds_program / seconds_solver,
+    genotype, probs (and expected_cost with a resource).
+    """
+    require_torch()
+    check_space(space)
+    budget = as_budget(budget)
+    if not warmup_epochs >= 0:
+        raise ValueError(f"mp_search: bad warmup_epochs = {warmup_epochs!r}")
+    settings = check_settings(radius=radius, delta=delta, basis=basis, k=k,
+                              refresh_steps=refresh_steps, **settings)
+    res = _resource(resource)
+    s = MPSearch(space, data, seed, res, device=device, **settings)
+    meter = BudgetMeter(budget, len(s.train_b))
+    ident = dict(method="mp", space=space, dataset=data["name"], seed=seed,
+                 resource=None if res is None else list(res),
+                 settings={**settings, "warmup_epochs": warmup_epochs})
+    history: list[dict] = []
+    warmup_batches = int(round(warmup_epochs * len(s.train_b)))
+    warmup_done = 0
+
+    def save():
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, {**ident, **s.state(), "meter": meter.state(),
+                                         "history": history, "warmup_done": warmup_done})
+
+    state = load_checkpoint(checkpoint) if (resume and checkpoint is not None) else None
+    if state is not None:
+        check_resume_state(state, **ident)
+        s.load_state(state)
+        meter.load_state(state["meter"])
+        history, warmup_done = state["history"], state["warmup_done"]
+    with BudgetProgress(meter, "mp", progress) as bar:
+        t0 = time.perf_counter()
+        while warmup_done < warmup_batches and not meter.exhausted():
+            s.train_step(meter)
+            warmup_done += 1
+            if warmup_done % len(s.train_b) == 0 or warmup_done == warmup_batches:
+                s.torch_seconds += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                save()
+                bar.update("warm-up")
+        if warmup_done < warmup_batches:       # budget spent during the warm-up
+            s.torch_seconds += time.perf_counter() - t0
+        while warmup_done >= warmup_batches and not meter.exhausted():
+            entry = s.step(meter)
+            history.append(entry)
+            save()
+            bar.update(f"val {entry['val_loss']:.3f} step {entry['step']:.2g}  "
+                       f"{'|'.join(entry['genotype'])}")
+    save()
+    genotype, info = s.final_genotype()
+    info.update(iterations=s.iteration, settings=ident["settings"],
+                **resource_report(space, genotype, data, res))
+    if res is not None:
+        info["expected_cost"] = s.expected_cost()
+    return SearchResult(method="mp", space=space, dataset=data["name"], seed=seed,
+                        genotype=tuple(genotype), epochs_used=meter.epochs,
+                        seconds=meter.seconds, alpha=s._alpha_tensor().cpu().tolist(),
+                        history=history, torch_seconds=s.torch_seconds,
+                        solver_seconds=s.solver_seconds, info=info)
