@@ -35,12 +35,17 @@ def _is_continuous_lplp(problem, structure: Structure) -> bool:
 
 
 def _better(a: BilevelResult | None, b: BilevelResult | None, problem) -> BilevelResult | None:
-    """The better of two results: certified first, then lower F (user's sense)."""
+    """The better of two results: certified first, then lower F (user's sense); ``a``
+    (the global method's) on ties within 1e-6 relative (solver tolerance: a local point can
+    undercut an exact one by exploiting the follower's tolerance)."""
     def key(r):
         if r is None or r.F is None or not r.certified:
             return (1, 0.0)
         return (0, -r.F if problem.upper_sense == "max" else r.F)
-    return a if key(a) <= key(b) else b
+    ka, kb = key(a), key(b)
+    if ka[0] == kb[0] == 0 and ka[1] - kb[1] <= 1e-6 * max(1.0, abs(ka[1])):
+        return a
+    return a if ka <= kb else b
 
 
 def solve(problem, method: str = "auto", mode="sos1", modes: dict | None = None,
