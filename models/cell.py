@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .ops import CONV_OPS, OP_NAMES, check_op, flops as op_flops, make_op, param_count
+from .ops import CONV_OPS, OP_NAMES, AlphaSplit, check_op, flops as op_flops, make_op, param_count
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,7 @@ class MixedOp(nn.Module):
         return torch.zeros_like(x) if out is None else out
 
 
-class CellSupernet(_Base):
+class CellSupernet(AlphaSplit, _Base):
     """Continuous relaxation: edge e outputs sum_k softmax(alpha[e])_k * op_k(input).
 
     ``alpha`` (edges x ops, column order :data:`models.ops.OP_NAMES`) is the only
@@ -306,18 +306,6 @@ class CellSupernet(_Base):
             h = _cell_forward(self.space, h, lambda e, z, c=cell: c.edges[e](z, w[e]))
         return self._head(h)
 
-    # --- parameter groups ---------------------------------------------------------------
-    def arch_parameters(self) -> list[nn.Parameter]:
-        """[alpha]: the architecture parameters."""
-        return [self.alpha]
-
-    def weight_parameters(self) -> list[nn.Parameter]:
-        """All parameters except alpha."""
-        return [p for n, p in self.named_parameters() if n != "alpha"]
-
-    def named_weight_parameters(self) -> dict[str, nn.Parameter]:
-        """{name: parameter} for all weights (the dict to pass to functional_call)."""
-        return {n: p for n, p in self.named_parameters() if n != "alpha"}
 
     # --- architecture -------------------------------------------------------------------
     def probabilities(self, alpha: torch.Tensor | None = None) -> torch.Tensor:

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .ops import AlphaSplit
+
 ACTIVATIONS = ("relu", "tanh")
 WIDTHS = (16, 32, 64)
 BLOCK_NAMES: tuple[str, ...] = tuple(f"{a}{w}" for a in ACTIVATIONS for w in WIDTHS)
@@ -163,7 +165,7 @@ class MLPNet(nn.Module):
         return genotype_flops(self.genotype, self.in_features, self.num_classes, self.D)
 
 
-class MLPSupernet(nn.Module):
+class MLPSupernet(AlphaSplit, nn.Module):
     """Continuous relaxation: slot s maps h -> h + sum_k p[s, k] * block_k(h), with
     p = softmax(alpha) over :data:`SLOT_OPS` (``skip`` contributes 0; masked in slot 0).
 
@@ -201,17 +203,6 @@ class MLPSupernet(nn.Module):
             h = h + mix
         return self.classifier(h)
 
-    def arch_parameters(self) -> list[nn.Parameter]:
-        """[alpha]: the architecture parameters."""
-        return [self.alpha]
-
-    def weight_parameters(self) -> list[nn.Parameter]:
-        """All parameters except alpha."""
-        return [p for n, p in self.named_parameters() if n != "alpha"]
-
-    def named_weight_parameters(self) -> dict[str, nn.Parameter]:
-        """{name: parameter} for all weights (the dict to pass to functional_call)."""
-        return {n: p for n, p in self.named_parameters() if n != "alpha"}
 
     def derive_slots(self, alpha: torch.Tensor | None = None) -> tuple[str, ...]:
         """Argmax choice per slot (may contain ``skip``; slot 0 never does)."""

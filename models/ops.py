@@ -106,3 +106,20 @@ def flops(op: str, C: int, L: int) -> int:
     if op == "avgpool3":
         return 3 * C * L
     return 0
+
+
+class AlphaSplit:
+    """Mixin for supernets whose only architecture parameter is ``self.alpha``: the
+    parameter groups the searchers and ``torch.func.functional_call`` use."""
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """[alpha]: the architecture parameters."""
+        return [self.alpha]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        """All parameters except alpha."""
+        return [p for n, p in self.named_parameters() if n != "alpha"]
+
+    def named_weight_parameters(self) -> dict[str, nn.Parameter]:
+        """{name: parameter} for all weights (the dict to pass to functional_call)."""
+        return {n: p for n, p in self.named_parameters() if n != "alpha"}
