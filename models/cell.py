@@ -306,7 +306,6 @@ class CellSupernet(AlphaSplit, _Base):
             h = _cell_forward(self.space, h, lambda e, z, c=cell: c.edges[e](z, w[e]))
         return self._head(h)
 
-
     # --- architecture -------------------------------------------------------------------
     def probabilities(self, alpha: torch.Tensor | None = None) -> torch.Tensor:
         """Per-edge op probabilities softmax(alpha, dim=-1), shape (edges, ops)."""
