@@ -1,0 +1,276 @@
+"""Scaling of the OR models on k-by-k grid networks: time to a proven optimum by size
+and by reformulation mode.
+
+    python benchmarks/or_scaling.py                         # default sizes, 60 s limit
+    python benchmarks/or_scaling.py --models toll --k 3 4 6 # a subset
+
+Models (seeded random integer costs, ``seed`` 0):
+
+    interdiction   shortest-path interdiction (Israeli & Wood 2002), top-left to
+                   bottom-right corner, budget ``--budget`` arcs (default 3), lengths
+                   1..10, interdiction delays 5..20 (``grid_interdiction_network``)
+    toll           toll setting (Labbé, Marcotte & Savard 1998), 30% of the interior
+                   arcs tollable, 2 commodities between opposite corners, the outer ring
+                   toll-free (``toll.grid_network``)
+
+both in their default ``formulation="linear"`` (the leader's objective written through
+the follower's LP duality). Modes, each ``bilevel_mp.solve`` in a fresh process:
+
+    kkt-sos1          method="kkt", mode="sos1"          (SCIP)
+    kkt-indicator     method="kkt", mode="indicator"     (SCIP)
+    strong_duality    method="strong_duality"            (SCIP)
+    auto              method="auto" (the method it picked is recorded)
+    iw-milp-highs     reference, interdiction only: Israeli & Wood's single-level MILP
+                      (the follower dualised by hand, no bilevel_mp) solved by HiGHS
+
+A run counts as solved when it is proven optimal, certified, and its whole wall time
+(building the model, bound tightening, solve, certificate) is within the limit. A mode
+stops at its first unsolved size. Solved runs of one instance must agree on the
+optimum (revenue t·y, or path length; checked and reported). Note that ``time_limit``
+bounds the single-level solve, not the bound tightening before it, so a run can
+overrun; it is killed 60 s past the limit. Prints a markdown table, writes ``results/or_scaling.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MODELS = ("interdiction", "toll")
+MODES = ("kkt-sos1", "kkt-indicator", "strong_duality", "auto")
+REFERENCE = "iw-milp-highs"
+DEFAULT_K = {"interdiction": (3, 4, 5, 6, 7, 8, 10, 12), "toll": (4, 6, 8, 10, 12, 14)}
+SOLVE_ARGS = {
+    "kkt-sos1": dict(method="kkt", mode="sos1"),
+    "kkt-indicator": dict(method="kkt", mode="indicator"),
+    "strong_duality": dict(method="strong_duality"),
+    "auto": dict(method="auto"),
+}
+
+
+def build(model: str, k: int, seed: int, budget: int):
+    """The bilevel problem of one instance."""
+    if model == "interdiction":
+        from bilevel_mp.library.interdiction import grid_interdiction_network, shortest_path_interdiction
+
+        arcs, s, t = grid_interdiction_network(k, seed=seed)
+        return shortest_path_interdiction(arcs, s, t, budget, name=f"spi_grid{k}")
+    from bilevel_mp.library.toll import grid_network, toll_setting
+
+    arcs, tolled, commodities = grid_network(k, seed=seed)
+    return toll_setting(arcs, commodities, tolled, name=f"toll_grid{k}")
+
+
+def israeli_wood_milp(k: int, seed: int, budget: int, time_limit: float) -> dict:
+    """Reference: max u_t s.t. u_j - u_i <= c_a + d_a x_a, u_s = 0, sum x <= R, x binary
+    (Israeli & Wood 2002's dualised single-level model), HiGHS through Pyomo."""
+    import pyomo.environ as pyo
+
+    from bilevel_mp.library.interdiction import grid_interdiction_network
+
+    arcs, s, t = grid_interdiction_network(k, seed=seed)
+    m = pyo.ConcreteModel()
+    nodes = sorted({a[0] for a in arcs} | {a[1] for a in arcs})
+    m.x = pyo.Var(range(len(arcs)), domain=pyo.Binary)
+    m.u = pyo.Var(nodes, bounds=(0, None))
+    m.u[s].fix(0)
+    m.rows = pyo.ConstraintList()
+    for n, (i, j, c, d) in enumerate(arcs):
+        m.rows.add(m.u[j] - m.u[i] <= c + d * m.x[n])
+    m.rows.add(sum(m.x.values()) <= budget)
+    m.obj = pyo.Objective(expr=m.u[t], sense=pyo.maximize)
+    from pyomo.contrib.appsi.solvers import Highs
+
+    opt = Highs()
+    opt.config.time_limit = time_limit
+    opt.config.load_solution = False
+    res = opt.solve(m)
+    tc = str(res.termination_condition)
+    optimal = tc.endswith("optimal")
+    F = res.best_feasible_objective if res.best_feasible_objective is not None else None
+    return dict(status="optimal" if optimal else tc, F=F, bound=res.best_objective_bound,
+                certified=False, method="highs-milp", n_x=len(arcs) + len(nodes), n_y=0)
+
+
+def run_one(model: str, k: int, mode: str, seed: int, budget: int, time_limit: float) -> dict:
+    """One instance, one mode (inside a worker process); seconds = whole wall time."""
+    t0 = time.perf_counter()
+    base = dict(model=model, k=k, mode=mode, seed=seed)
+    try:
+        if mode == REFERENCE:
+            rec = israeli_wood_milp(k, seed, budget, time_limit)
+            return {**base, **rec, "value": rec["F"], "seconds": time.perf_counter() - t0, "message": ""}
+        import bilevel_mp as bmp
+
+        p = build(model, k, seed, budget)
+        r = bmp.solve(p, time_limit=time_limit, **SOLVE_ARGS[mode])
+    except Exception as exc:  # a crash is a result too
+        return {**base, "status": "exception", "F": None, "bound": None, "certified": False,
+                "method": "", "seconds": time.perf_counter() - t0, "message": f"{type(exc).__name__}: {exc}"[:300]}
+    seconds = time.perf_counter() - t0
+    return {**base, "status": r.status, "F": r.F, "value": _value(model, p, r), "bound": r.bound,
+            "certified": bool(r.certified), "method": r.method, "n_x": p.n_x, "n_y": p.n_y,
+            "seconds": seconds, "message": (r.message or "")[:300]}
+
+
+def _value(model, problem, result):
+    """The model's own objective at the answer: toll revenue t·y, or the evader's path
+    length f (F itself is written over the dual labels and can exceed it by the solver's
+    feasibility tolerance)."""
+    if result.x is None:
+        return None
+    if model == "toll":
+        from bilevel_mp.library.toll import toll_solution
+
+        return toll_solution(problem, result).revenue
+    return result.f
+
+
+def _worker(queue, *args):
+    queue.put(run_one(*args))
+
+
+def run_isolated(args: tuple, time_limit: float) -> dict:
+    """``run_one`` in a fresh process, killed if it overruns the limit by 60 s."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_worker, args=(q, *args), daemon=True)
+    t0 = time.perf_counter()
+    proc.start()
+    while True:
+        try:
+            rec = q.get(timeout=0.2)
+            proc.join(timeout=10)
+            return rec
+        except Exception:
+            pass
+        if not proc.is_alive():
+            model, k, mode, seed = args[:4]
+            return dict(model=model, k=k, mode=mode, seed=seed, status="crashed", F=None, value=None, bound=None,
+                        certified=False, method="", seconds=time.perf_counter() - t0,
+                        message=f"exit code {proc.exitcode}")
+        if time.perf_counter() - t0 > time_limit + 60:
+            proc.terminate()
+            proc.join(timeout=10)
+            model, k, mode, seed = args[:4]
+            return dict(model=model, k=k, mode=mode, seed=seed, status="killed", F=None, value=None, bound=None,
+                        certified=False, method="", seconds=time.perf_counter() - t0,
+                        message=f"killed after {time_limit + 60:.0f} s")
+
+
+def solved(rec: dict, time_limit: float) -> bool:
+    """Proven optimal within the limit; bilevel runs must also be certified (the
+    single-level reference has no follower to certify)."""
+    return (rec["status"] == "optimal" and (rec["certified"] or rec["mode"] == REFERENCE)
+            and rec["seconds"] <= time_limit)
+
+
+def cell(rec: dict | None, time_limit: float) -> str:
+    if rec is None:
+        return "–"
+    if solved(rec, time_limit):
+        return f"{rec['seconds']:.1f}"
+    if rec["status"] == "optimal":
+        return f"{rec['seconds']:.0f} s (over)"
+    return {"time_limit": "> limit", "killed": "killed"}.get(rec["status"], rec["status"])
+
+
+def markdown(records: list[dict], models, modes_of, ks_of, time_limit: float) -> str:
+    lines = []
+    for model in models:
+        modes = modes_of[model]
+        by = {(r["k"], r["mode"]): r for r in records if r["model"] == model}
+        lines.append(f"**{model}** (seconds to proven optimum; limit {time_limit:g} s)\n")
+        what = "revenue" if model == "toll" else "path length"
+        lines.append(f"| k×k | n_x | n_y | {what} | " + " | ".join(modes) + " |")
+        lines.append("|---|---|---|---|" + "---|" * len(modes))
+        for k in ks_of[model]:
+            recs = [by.get((k, m)) for m in modes]
+            if all(r is None for r in recs):
+                continue
+            sizes = next((r for r in recs if r is not None and r.get("n_y")), {})
+            values = [r["value"] for r in recs if r is not None and solved(r, time_limit)]
+            value = f"{values[0]:.6g}" if values else "–"
+            lines.append(f"| {k}×{k} | {sizes.get('n_x', '')} | {sizes.get('n_y', '')} | {value} | "
+                         + " | ".join(cell(r, time_limit) for r in recs) + " |")
+        lines.append("")
+        best = {m: max((k for k in ks_of[model] if by.get((k, m)) and solved(by[(k, m)], time_limit)),
+                       default=None) for m in modes}
+        lines.append("largest grid solved within the limit: "
+                     + ", ".join(f"{m} {'–' if v is None else f'{v}×{v}'}" for m, v in best.items()))
+        picked = sorted({r["method"] for r in records if r["model"] == model and r["mode"] == "auto" and r["method"]})
+        if picked:
+            lines.append(f"(auto picked: {', '.join(picked)})")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def disagreements(records: list[dict], time_limit: float) -> list[str]:
+    out = []
+    groups: dict = {}
+    for r in records:
+        if solved(r, time_limit):
+            groups.setdefault((r["model"], r["k"]), []).append(r)
+    for (model, k), recs in sorted(groups.items()):
+        values = [r["value"] for r in recs]
+        if max(values) - min(values) > 1e-6 * max(1.0, max(abs(v) for v in values)):
+            out.append(f"{model} {k}x{k}: " + ", ".join(f"{r['mode']} {r['value']:.9g}" for r in recs))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    ap.add_argument("--k", type=int, nargs="+", help="grid sizes (default per model)")
+    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    ap.add_argument("--no-reference", action="store_true", help="skip the HiGHS MILP reference")
+    ap.add_argument("--budget", type=int, default=3, help="interdiction budget (arcs)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--out", default=str(ROOT / "results" / "or_scaling.json"))
+    args = ap.parse_args(argv)
+
+    t_start = time.perf_counter()
+    records: list[dict] = []
+    modes_of = {m: list(args.modes) + ([REFERENCE] if m == "interdiction" and not args.no_reference else [])
+                for m in args.models}
+    ks_of = {m: sorted(set(args.k)) if args.k else list(DEFAULT_K[m]) for m in args.models}
+    for model in args.models:
+        for mode in modes_of[model]:
+            for k in ks_of[model]:
+                rec = run_isolated((model, k, mode, args.seed, args.budget, args.time_limit), args.time_limit)
+                records.append(rec)
+                print(f"{model:<12} {k:>2}x{k:<2} {mode:<15} {rec['status']:<12} value={rec.get('value')} "
+                      f"{rec['seconds']:.1f} s {rec.get('method', '')}", flush=True)
+                if not solved(rec, args.time_limit):
+                    break  # this mode stops at its first unsolved size
+    table = markdown(records, args.models, modes_of, ks_of, args.time_limit)
+    print()
+    print(table)
+    bad = disagreements(records, args.time_limit)
+    print("solved runs agree on the optimum of every instance (1e-6 relative)" if not bad
+          else "DISAGREEMENT:\n" + "\n".join(bad))
+    wall = time.perf_counter() - t_start
+    print(f"total wall time {wall:.0f} s")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(dict(
+        machine=dict(platform=platform.platform(), python=platform.python_version(), cpus=os.cpu_count()),
+        time_limit=args.time_limit, seed=args.seed, budget=args.budget, ks=ks_of, modes=modes_of,
+        wall_seconds=wall, disagreements=bad, table=table, results=records,
+    ), indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
