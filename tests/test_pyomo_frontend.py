@@ -78,3 +78,27 @@ def test_integer_follower_in_problem_api_is_refused():
     p.set_upper(p.x[0] + p.y[0]).set_lower(p.y[0], [p.y[0] >= p.x[0]])
     with pytest.raises(UnsupportedStructureError, match="integer"):
         bmp.solve(p)
+
+
+def test_fixed_variables_are_data():
+    """A fixed leader variable enters as its value (it used to be refused as foreign):
+    min a + b - 2y with y in argmin {y : y >= a + b, 0 <= y <= 10} and b fixed at 2."""
+    import pyomo.environ as pyo
+
+    import bilevel_mp as bmp
+    from bilevel_mp.frontends.pyomo import LowerLevel
+
+    m = pyo.ConcreteModel()
+    m.a = pyo.Var(bounds=(0, 5))
+    m.b = pyo.Var(bounds=(0, 5))
+    m.b.fix(2)
+    m.L = LowerLevel()
+    m.L.y = pyo.Var(bounds=(0, 10))
+    m.obj = pyo.Objective(expr=m.a + m.b - 2 * m.L.y)
+    m.L.obj = pyo.Objective(expr=m.L.y)
+    m.L.c = pyo.Constraint(expr=m.L.y >= m.a + m.b)
+    r = bmp.solve(m)
+    # F = a + 2 - 2(a + 2) = -a - 2, minimised at a = 5: F = -7, y = 7
+    assert r.status == "optimal" and r.F == pytest.approx(-7.0)
+    assert m.a.value == pytest.approx(5.0) and m.L.y.value == pytest.approx(7.0)
+    assert m.b.value == 2 and m.b.fixed

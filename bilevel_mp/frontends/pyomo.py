@@ -159,6 +159,10 @@ def from_pyomo(model) -> PyomoBilevel:
         x_names=[v.name for v in x_vars], y_names=[v.name for v in y_vars])
     mapping = {id(v): p.x[i] for i, v in enumerate(x_vars)}
     mapping.update({id(v): p.y[j] for j, v in enumerate(y_vars)})
+    for e in [upper_obj.expr, lower_obj.expr] + [c.body for c in upper_cons + lower_cons]:
+        for v in identify_variables(e, include_fixed=True):  # fixed variables are data
+            if v.fixed and id(v) not in mapping:
+                mapping[id(v)] = float(v.value)
     for i, v in enumerate(x_vars):
         if v.value is not None:
             p.x[i].set_value(v.value, skip_validation=True)
