@@ -12,6 +12,7 @@ EXPECT = {
     "quickstart.py": ["LP-LP", "F = 3.11111", "certified: True"],
     "pyomo_example.py": ["price 7, q1 3, q2 1, revenue 21", "capacity shadow price 5"],
     "cvxpy_example.py": ["6.1333"],
+    "nas_quickstart.py": ["darts2: ", "random: ", "(budget met: True), test accuracy 0.9"],
     "local_methods.py": ["descent        locally_optimal    1.000000   3.0000",
                          "trust_region   locally_optimal    1.000000   3.0000",
                          "auto           optimal            1.000000   3.0000"],
