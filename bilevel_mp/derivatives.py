@@ -78,6 +78,13 @@ class Derivatives:
         self.G = [SymbolicFunction(c.body, wrt, hessian=False) for c in self.G_rows]
         self.g = [SymbolicFunction(c.body, wrt, hessian=True) for c in self.g_rows]
 
+    def upper_values(self, x, y) -> tuple[float, np.ndarray, np.ndarray]:
+        """F (min form), the G rows' values and their equality mask at (x, y): what a
+        line search needs, without the derivatives."""
+        self.problem.set_point(x, y)
+        return (self.F.value(), np.array([s.value() for s in self.G]),
+                np.array([c.kind == "eq" for c in self.G_rows], dtype=bool))
+
     def at(self, x, y) -> PointDerivatives:
         p = self.problem
         p.set_point(x, y)

@@ -57,7 +57,9 @@ def test_lplp_reaches_known_optimum(name, rel):
     p = classic.get(name)
     r = solve_penalty(p, time_limit=20)
     assert r.method == "penalty" and r.solver == "highs"  # the alternating-LP variant
-    assert r.status == "locally_optimal", r.summary()
+    # a partial optimum of the bilinear subproblem (possibly a saddle): feasible, not local
+    assert r.status == "feasible", r.summary()
+    assert "converged" in r.message
     assert abs(r.F - p.known_F) <= rel * max(1.0, abs(p.known_F)), (r.F, p.known_F)
     assert any("local method" in a for a in r.assumptions)
     _independent_check(p, r)
@@ -95,7 +97,7 @@ def test_maximisation_senses():
     p.set_lower(5 * x + y, [x + y / 2 >= 2, x / 4 - y >= -2, 8 - y / 2 - x >= 0,
                             2 * y - x + 4 >= 0], sense="max")
     r = solve_penalty(p)
-    assert r.status == "locally_optimal"
+    assert r.status == "feasible" and r.certified
     assert r.F == pytest.approx(-28 / 9, rel=1e-7)
     _independent_check(p, r)
 

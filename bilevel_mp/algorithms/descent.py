@@ -362,7 +362,10 @@ def solve_descent(problem, x0=None, radius: float = 1.0, delta: float = 1e-6, no
             break
         t_it = time.perf_counter()
         lm = build_local_model(deriv, x, y, radius=radius)
-        d = solve_direction(lm.program, radius, delta, norm)
+        # the band is never tighter than the current residual (the least-squares
+        # multipliers leave r0 ≠ 0 when y is optimal only to the solver's tolerance)
+        band = max(delta, float(np.abs(lm.program.r0).max(initial=0.0)))
+        d = solve_direction(lm.program, radius, band, norm)
         if d.status != "optimal":
             radius /= 4
             if radius < min_radius:
@@ -370,7 +373,8 @@ def solve_descent(problem, x0=None, radius: float = 1.0, delta: float = 1e-6, no
                 break
             continue
         if d.predicted >= -tol * max(1.0, abs(F)):
-            converged, reason = True, "no descent direction"
+            converged, reason = not d.elastic, "no descent direction" + (
+                " (elastic program: stationarity band not met)" if d.elastic else "")
             break
         trial: dict = {}
 
@@ -390,7 +394,7 @@ def solve_descent(problem, x0=None, radius: float = 1.0, delta: float = 1e-6, no
         else:
             radius /= 4
             if radius < min_radius:
-                converged, reason = True, "trust region collapsed (no decrease)"
+                converged, reason = run.collapsed(x, y, F)
                 break
     run.x, run.y = x, y
     return run.finish(converged, reason, history,

@@ -142,6 +142,24 @@ def nearest_hpr_x(problem: BilevelProblem, x0, time_limit: float = 10.0):
     return np.array([out.values[id(m.x[i])] for i in range(problem.n_x)])
 
 
+def stationarity_measure(deriv: Derivatives, x, y, delta: float = 1e-6) -> float:
+    """χ = −(best linearised decrease of F in the unit ∞-box) of the auxiliary program at
+    (x, y). Its directions are a relaxation of the follower-feasible ones (weakly active
+    rows may go either way), so χ ≈ 0 means no first-order descent direction at all."""
+    from .descent import solve_direction
+
+    prog = build_local_model(deriv, x, y, radius=1.0).program
+    band = max(delta, float(np.abs(prog.r0).max(initial=0.0)))
+    d = solve_direction(prog, 1.0, band)
+    return math.inf if d.status != "optimal" or d.elastic else max(0.0, -d.predicted)
+
+
+# χ <= this · max(1, |F|): a stationary point. F at trial points carries the follower
+# re-solve's tolerance (~1e-9 relative), so a line search cannot resolve decreases below
+# that: on a smooth F, χ ~ distance to the stationary point, resolvable to ~sqrt(1e-9).
+STATIONARITY_TOL = 1e-5
+
+
 UPPER_TOL = 1e-7  # feasibility of G at trial points (relative to max(1, ‖x‖∞))
 
 
@@ -190,12 +208,20 @@ class LocalRun:
         y = follower_response(self.problem, x)
         if y is None:
             return math.inf, None
-        pt = self.deriv.at(x, y)
+        F, G, eq = self.deriv.upper_values(x, y)
         tol = UPPER_TOL * max(1.0, float(np.abs(x).max(initial=0.0)))
-        viol = np.concatenate([np.minimum(pt.G[~pt.G_eq], 0.0), np.abs(pt.G[pt.G_eq])])
+        viol = np.concatenate([np.minimum(G[~eq], 0.0), np.abs(G[eq])])
         if viol.size and np.abs(viol).max() > tol:
             return math.inf, None
-        return pt.F, y
+        return F, y
+
+    def collapsed(self, x, y, F) -> tuple[bool, str]:
+        """Trust region below its minimum: stationary (converged) only when the
+        stationarity measure at unit radius says so."""
+        chi = stationarity_measure(self.deriv, x, y)
+        if chi <= STATIONARITY_TOL * max(1.0, abs(F)):
+            return True, f"trust region collapsed at a stationary point (χ = {chi:.2g})"
+        return False, f"trust region collapsed: predicted decrease not realised (χ = {chi:.2g})"
 
     def finish(self, converged: bool, reason: str, history: list, solver: str):
         from ..certify import certify_and_polish

@@ -389,8 +389,9 @@ def solve_penalty(problem, time_limit: float | None = None, rho0: float = RHO0,
     both from ``problem.meta["xy_init"]`` when present. rho runs through rho0 *
     growth^k, k < max_outer, until the gap is <= tol * max(1, |f|).
 
-    Status: ``locally_optimal`` (penalty converged and the point certified),
-    ``feasible`` (certified, but the penalty did not converge, y being then the
+    Status: ``locally_optimal`` (NLP variant: penalty converged and the point certified),
+    ``feasible`` (LP-LP variant, whose alternating LPs stop at a partial optimum; or certified
+    but the penalty did not converge, y being then the
     follower's optimistic response at the last x, or integer leader variables were
     rounded), ``infeasible`` (high-point relaxation infeasible, an LP proof),
     ``lower_level_unbounded``, ``time_limit`` or ``error`` (also when the penalised
@@ -450,7 +451,10 @@ def solve_penalty(problem, time_limit: float | None = None, rho0: float = RHO0,
     if cleaned:
         res.message += "; y replaced by the exact optimistic follower response at x"
     if cert.certified:
-        res.status = "locally_optimal" if path.converged and not rounded else "feasible"
+        # LP-LP: alternating LPs stop at a partial optimum of the bilinear program, which
+        # can be a saddle point, so only the NLP variant's converged point is called local
+        res.status = ("locally_optimal" if path.converged and not rounded and variant == "nlp"
+                      else "feasible")
     elif cert.ll_status == "unbounded":
         res.status = "lower_level_unbounded"
         res.message += f"; {cert.message}"

@@ -54,8 +54,9 @@ def _lin(coefs, vars_, const=0.0):
     return const + sum(float(a) * v for a, v in zip(coefs, vars_) if a != 0.0)
 
 
-def model_problem(deriv: Derivatives, x, y, radius: float) -> BilevelProblem:
-    """The linear–quadratic bilevel model at (x, y) with box radius ``radius``."""
+def model_problem(deriv: Derivatives, x, y, radius: float) -> tuple[BilevelProblem, np.ndarray]:
+    """The linear–quadratic bilevel model at (x, y) with box radius ``radius``, and ∇F
+    there (the model's objective)."""
     p = deriv.problem
     n, m = p.n_x, p.n_y
     lm = build_local_model(deriv, x, y)
@@ -86,7 +87,7 @@ def model_problem(deriv: Derivatives, x, y, radius: float) -> BilevelProblem:
         if not isinstance(e, float):
             lower_rows.append((e == 0) if pt.g_eq[r] else (e >= 0))
     q.set_lower(_lin(pt.df[n:], dY) + quad + cross, lower_rows)
-    return q
+    return q, pt.dF
 
 
 def solve_trust_region(problem: BilevelProblem, x0=None, radius: float = 1.0, eta: float = 0.1,
@@ -114,7 +115,7 @@ def solve_trust_region(problem: BilevelProblem, x0=None, radius: float = 1.0, et
             reason = "time_limit"
             break
         t_it = time.perf_counter()
-        model = model_problem(deriv, x, y, radius)
+        model, dF = model_problem(deriv, x, y, radius)
         mres = solve(model, method="kkt", mode="sos1", time_limit=left, certify_time_limit=left)
         if mres.x is None:
             radius /= 4
@@ -123,7 +124,7 @@ def solve_trust_region(problem: BilevelProblem, x0=None, radius: float = 1.0, et
                 break
             continue
         x_new = np.asarray(mres.x, dtype=float)
-        predicted = F - (F + float(deriv.at(x, y).dF @ np.concatenate([x_new - x, mres.y - y])))
+        predicted = -float(dF @ np.concatenate([x_new - x, mres.y - y]))  # model decrease
         if predicted <= tol * max(1.0, abs(F)):
             converged, reason = True, "model predicts no decrease"
             history.append(TrustRegionIteration(k, F, radius, predicted, 0.0, math.nan, False,
@@ -143,9 +144,9 @@ def solve_trust_region(problem: BilevelProblem, x0=None, radius: float = 1.0, et
             if ratio > 0.75 and step >= 0.99 * radius:
                 radius *= 2
         else:
-            radius = max(step, radius) / 4
+            radius = (min(step, radius) if step > 0 else radius) / 4
             if radius < min_radius:
-                converged, reason = True, "trust region collapsed"
+                converged, reason = run.collapsed(x, y, F)
                 break
     run.x, run.y = x, y
     return run.finish(converged, reason, history, "scip (KKT model)")

@@ -182,7 +182,7 @@ def solve(
     LP solver fails, the solve is repeated with the settings of ``LP_FALLBACKS``."""
     _require()
     t0 = time.perf_counter()
-    failures = []
+    failures, solved = [], False
     for params in LP_FALLBACKS:
         left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if left is not None and left <= 0:
@@ -194,11 +194,13 @@ def solve(
         try:
             with quiet(not verbose):
                 s.optimize()
+            solved = True
             break
         except Exception as exc:  # SCIP raises on internal LP failures
             failures.append(str(exc))
-    else:
-        return SolveOutcome("error", solver="scip", message=f"SCIP failed: {'; '.join(failures)}",
+    if not solved:  # every setting failed, or the time ran out between attempts
+        return SolveOutcome("error", solver="scip",
+                            message=f"SCIP failed: {'; '.join(failures) or 'no time left'}",
                             seconds=time.perf_counter() - t0)
     st = s.getStatus()
     out = SolveOutcome("error", solver="scip", message=st + (
