@@ -1,7 +1,7 @@
 """The local iterative methods on BOLIB, from each problem's ``xy_init``, beside the
 core's global method (``auto``).
 
-    nice -n 10 python benchmarks/iterative.py [--time-limit 20] [--jobs 2] \
+    nice -n 10 python benchmarks/iterative.py [--time-limit 20] [--jobs 2] [--update] \
         [--methods auto,descent,trust_region,penalty,regularized] [--json results/iterative.json]
 
 Problems: those of ``../shared/bolib/problems.json`` with a best known value (status
@@ -77,6 +77,8 @@ def main(argv=None) -> int:
     ap.add_argument("--problems", default=str(PROBLEMS))
     ap.add_argument("--json", default="results/iterative.json")
     ap.add_argument("--table-only", action="store_true", help="re-print the table from --json")
+    ap.add_argument("--update", action="store_true",
+                    help="re-run only --methods and replace them in the existing --json")
     args = ap.parse_args(argv)
     if args.table_only:
         print(summarize(json.loads(Path(args.json).read_text())))
@@ -84,6 +86,8 @@ def main(argv=None) -> int:
     entries = smooth_problems(args.problems)
     print(f"{len(entries)} smooth problems with a best known value and continuous x")
     by_method = {}
+    if args.update and Path(args.json).exists():
+        by_method = json.loads(Path(args.json).read_text())
     for method in args.methods.split(","):
         print(f"-- {method}", file=sys.stderr)
         by_method[method] = bench.run(entries, time_limit=args.time_limit, jobs=args.jobs, method=method)
