@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import bench
 from .errors import BilevelError, SolverUnavailableError
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler address
@@ -51,8 +52,6 @@ def solve_many(problems, client=None, time_limit: float = 60.0, method: str = "a
     Other keywords go to ``bilevel_mp.solve``. A failing problem gives a record with
     status ``error`` (or ``time_limit`` when an isolated child was killed); the batch
     goes on."""
-    from . import bench
-
     dd = _distributed()
     problems = list(problems)
     options = {"time_limit": time_limit, "certify_time_limit": time_limit, "method": method,
@@ -96,7 +95,7 @@ def _result(fut, item) -> dict:
     try:
         return fut.result()
     except Exception as exc:  # the worker itself failed (died, lost): recorded, not raised
-        return _error(item, "error", f"Dask task failed: {type(exc).__name__}: {exc}", 0.0)
+        return bench.failed_record(item, "error", f"Dask task failed: {type(exc).__name__}: {exc}", 0.0)
 
 
 def _describe(item):
@@ -105,36 +104,10 @@ def _describe(item):
     return getattr(item, "n_x", None), getattr(item, "n_y", None), getattr(item, "known_F", None)
 
 
-def _name(item):
-    return item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
-
-
-def _error(item, status, message, seconds) -> dict:
-    return {"name": _name(item), "status": status, "method": "", "F": None, "f": None, "x": None,
-            "y": None, "ll_gap": None, "certified": False, "seconds": seconds, "message": message}
-
-
-def solve_record(item, options: dict) -> dict:
-    """Solve one item in this process; the result record, or an error record."""
-    import warnings
-
-    from .frontends.expr import problem_from_dict
-    from .solve import solve
-
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            problem = problem_from_dict(item) if isinstance(item, dict) else item
-            return solve(problem, **options).to_dict()
-        except Exception as exc:  # recorded, never raised: the batch goes on
-            return _error(item, "error", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
-
-
 def _task(item, options, isolate, hard) -> dict:
     """What a Dask worker runs for one item."""
     if not isolate:
-        return solve_record(item, options)
+        return bench.solve_record(item, options)
     import json
 
     with tempfile.TemporaryDirectory(prefix="bilevel_batch_") as tmp:
@@ -145,10 +118,10 @@ def _task(item, options, isolate, hard) -> dict:
             proc = subprocess.run([sys.executable, "-m", "bilevel_mp.batch", str(src), str(out)],
                                   capture_output=True, text=True, timeout=hard)
         except subprocess.TimeoutExpired:
-            return _error(item, "time_limit", f"killed after {hard:.0f} s", time.perf_counter() - t0)
+            return bench.failed_record(item, "time_limit", f"killed after {hard:.0f} s", time.perf_counter() - t0)
         if not out.exists():
             tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-            return _error(item, "error", f"child process crashed: {tail[0]}", time.perf_counter() - t0)
+            return bench.failed_record(item, "error", f"child process crashed: {tail[0]}", time.perf_counter() - t0)
         return json.loads(out.read_text())
 
 
@@ -157,7 +130,7 @@ def _main(argv) -> int:
     import json
 
     item, options = pickle.loads(Path(argv[0]).read_bytes())
-    Path(argv[1]).write_text(json.dumps(solve_record(item, options)))
+    Path(argv[1]).write_text(json.dumps(bench.solve_record(item, options)))
     return 0
 
 

@@ -44,29 +44,40 @@ def verdict(record: dict, F_best) -> str:
     return "worse"
 
 
-def _child(entry: dict, options: dict, conn) -> None:
+def _name(item):
+    return item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
+
+
+def failed_record(item, status: str, message: str, seconds: float) -> dict:
+    """The record of a problem (BOLIB dict or BilevelProblem) that gave no result."""
+    return {"name": _name(item), "status": status, "method": "", "F": None, "f": None,
+            "x": None, "y": None, "ll_gap": None, "certified": False, "seconds": seconds,
+            "message": message}
+
+
+def solve_record(item, options: dict) -> dict:
+    """Solve one item (BOLIB dict or BilevelProblem) in this process; its result record,
+    or an error record: recorded, never raised, so that a batch goes on."""
     import warnings
 
-    warnings.simplefilter("ignore")
     from .frontends.expr import problem_from_dict
     from .solve import solve
 
     t0 = time.perf_counter()
-    try:
-        res = solve(problem_from_dict(entry), **options)
-        out = res.to_dict()
-    except Exception as exc:  # recorded, never raised: the run goes on
-        out = {"name": entry.get("name"), "status": "error", "method": options.get("method", "auto"),
-               "F": None, "f": None, "x": None, "y": None, "ll_gap": None, "certified": False,
-               "seconds": time.perf_counter() - t0, "message": f"{type(exc).__name__}: {exc}"}
-    conn.send(out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            problem = problem_from_dict(item) if isinstance(item, dict) else item
+            return solve(problem, **options).to_dict()
+        except Exception as exc:
+            rec = failed_record(item, "error", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
+            rec["method"] = options.get("method", "auto")
+            return rec
+
+
+def _child(entry: dict, options: dict, conn) -> None:
+    conn.send(solve_record(entry, options))
     conn.close()
-
-
-def _failed(entry, status, message, seconds):
-    return {"name": entry.get("name"), "status": status, "method": "", "F": None, "f": None,
-            "x": None, "y": None, "ll_gap": None, "certified": False, "seconds": seconds,
-            "message": message}
 
 
 def run(entries: list[dict], time_limit: float = 60.0, jobs: int = 1, method: str = "auto",
@@ -98,12 +109,12 @@ def run(entries: list[dict], time_limit: float = 60.0, jobs: int = 1, method: st
                     try:
                         records[k] = conn.recv()
                     except EOFError:
-                        records[k] = _failed(entry, "error", "child process died", elapsed)
+                        records[k] = failed_record(entry, "error", "child process died", elapsed)
                 elif not proc.is_alive():
-                    records[k] = _failed(entry, "error", f"child process crashed (exit {proc.exitcode})", elapsed)
+                    records[k] = failed_record(entry, "error", f"child process crashed (exit {proc.exitcode})", elapsed)
                 elif elapsed > hard:
                     proc.kill()
-                    records[k] = _failed(entry, "time_limit", f"killed after {hard:.0f} s", elapsed)
+                    records[k] = failed_record(entry, "time_limit", f"killed after {hard:.0f} s", elapsed)
                 else:
                     continue
                 proc.join(timeout=5)

@@ -326,9 +326,7 @@ class CellSupernet(AlphaSplit, _Base):
     def _expected(self, kind, probs, length=None):
         self._check_shape(probs, "probs")
         const, coef = self.resource_coefficients(kind, length)
-        if isinstance(probs, torch.Tensor):
-            return const + (torch.as_tensor(coef, dtype=probs.dtype) * probs).sum()
-        return const + float((coef * np.asarray(probs, dtype=np.float64)).sum())
+        return self.linear_cost(const, coef, probs)
 
     def expected_params(self, probs):
         """Expected parameter count of the derived net, const + sum(coef * probs): linear.

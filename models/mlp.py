@@ -222,9 +222,7 @@ class MLPSupernet(AlphaSplit, nn.Module):
         if shape != want:
             raise ValueError(f"probs has shape {shape}, expected (slots, ops) = {want}")
         const, coef = self.resource_coefficients(kind)
-        if isinstance(probs, torch.Tensor):
-            return const + (torch.as_tensor(coef, dtype=probs.dtype) * probs).sum()
-        return const + float((coef * np.asarray(probs, dtype=np.float64)).sum())
+        return self.linear_cost(const, coef, probs)
 
     def expected_params(self, probs):
         """Expected parameter count, const + sum(coef * probs): linear in ``probs``

@@ -12,6 +12,7 @@ ReLU, batch norm and node sums are not counted.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -110,7 +111,15 @@ def flops(op: str, C: int, L: int) -> int:
 
 class AlphaSplit:
     """Mixin for supernets whose only architecture parameter is ``self.alpha``: the
-    parameter groups the searchers and ``torch.func.functional_call`` use."""
+    parameter groups the searchers and ``torch.func.functional_call`` use, and the
+    linear resource model."""
+
+    @staticmethod
+    def linear_cost(const: float, coef, probs):
+        """const + Σ coef·probs: a tensor (differentiable) for a tensor, else a float."""
+        if isinstance(probs, torch.Tensor):
+            return const + (torch.as_tensor(coef, dtype=probs.dtype) * probs).sum()
+        return const + float((coef * np.asarray(probs, dtype=np.float64)).sum())
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """[alpha]: the architecture parameters."""
