@@ -63,14 +63,10 @@ import time
 
 import numpy as np
 
-from ..backends import quiet
+from ..backends import highs
+from ..backends.highs import ArrayLP
 from ..errors import SolverUnavailableError
 from .lplp_data import LPLPData
-
-try:
-    import highspy as _hs
-except ImportError:  # pragma: no cover
-    _hs = None
 
 INF = math.inf
 
@@ -119,85 +115,6 @@ class _NogoodDB:
         return self.n
 
 
-class _LP:
-    """A thin HiGHS wrapper: one model kept alive and re-solved (warm started)."""
-
-    def __init__(self, cost, lb, ub, rows, lo, hi, maximize=False, time_limit=None):
-        with quiet(True):
-            h = _hs.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("presolve", "off")  # rays and warm starts need the original model
-        if time_limit is not None:
-            h.setOptionValue("time_limit", max(1e-3, float(time_limit)))
-        n = len(cost)
-        kinf = _hs.kHighsInf
-        fix = lambda a: np.clip(np.asarray(a, float), -kinf, kinf)  # noqa: E731
-        h.addCols(n, np.asarray(cost, float), fix(np.asarray(lb, float)), fix(np.asarray(ub, float)), 0,
-                  np.array([], dtype=np.int32), np.array([], dtype=np.int32), np.array([], dtype=float))
-        rows = np.asarray(rows, float).reshape(-1, n)
-        if rows.shape[0]:
-            starts, idx, vals = [], [], []
-            for a in rows:
-                nz = np.flatnonzero(a)
-                starts.append(len(idx))
-                idx.extend(nz.tolist())
-                vals.extend(a[nz].tolist())
-            h.addRows(rows.shape[0], fix(np.asarray(lo, float)), fix(np.asarray(hi, float)), len(idx),
-                      np.array(starts, dtype=np.int32), np.array(idx, dtype=np.int32),
-                      np.array(vals, dtype=float))
-        if maximize:
-            h.changeObjectiveSense(_hs.ObjSense.kMaximize)
-        self.h = h
-        self.kinf = kinf
-        self.n = n
-        self.nrows = rows.shape[0]
-        self.solves = 0
-
-    def run(self):
-        self.h.run()
-        self.solves += 1
-        S = _hs.HighsModelStatus
-        st = self.h.getModelStatus()
-        done = (S.kOptimal, S.kInfeasible, S.kUnbounded, S.kUnboundedOrInfeasible)
-        if st not in done:
-            # numerical trouble (rare): from scratch, then primal simplex, then IPM
-            for option, value, default in (("simplex_strategy", 1, 1), ("simplex_strategy", 4, 1),
-                                           ("solver", "ipm", "choose")):
-                self.h.clearSolver()
-                self.h.setOptionValue(option, value)
-                self.h.run()
-                self.solves += 1
-                self.h.setOptionValue(option, default)
-                st = self.h.getModelStatus()
-                if st in done:
-                    break
-        if st == S.kOptimal:
-            return "optimal"
-        if st == S.kInfeasible:
-            return "infeasible"
-        if st in (S.kUnbounded, S.kUnboundedOrInfeasible):
-            return "unbounded"
-        return "other"
-
-    def value(self) -> float:
-        return float(self.h.getInfo().objective_function_value)
-
-    def primal(self) -> np.ndarray:
-        return np.array(self.h.getSolution().col_value)
-
-    def dual_ray(self):
-        status, has, ray = self.h.getDualRay()
-        return np.array(ray) if has else None
-
-    def row_bounds(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-        k = self.kinf
-        self.h.changeRowsBounds(len(rows), rows.astype(np.int32), np.clip(lo, -k, k), np.clip(hi, -k, k))
-
-    def col_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-        k = self.kinf
-        self.h.changeColsBounds(len(cols), cols.astype(np.int32), np.clip(lo, -k, k), np.clip(hi, -k, k))
-
-
 class BBOutcome:
     """What the search ends with (arrays in the canonical min form)."""
 
@@ -227,7 +144,7 @@ class ComplementarityBB:
                  probe: int = 0,
                  verbose: bool = False,
                  progress=None):
-        if _hs is None:  # pragma: no cover
+        if not highs.available():  # pragma: no cover
             raise SolverUnavailableError("HiGHS is not installed: pip install highspy")
         self.d = d = data
         self.time_limit = time_limit
@@ -289,7 +206,7 @@ class ComplementarityBB:
         ng = self.gen_rows.size
         lo = np.concatenate([d.L_lo, self.k_lo, -d.E_r if p else np.zeros(0), [-INF]])
         hi = np.concatenate([d.L_hi, np.full(ng, INF), -d.E_r if p else np.zeros(0), [INF]])
-        self.P = _LP(self.cost, z_lb, z_ub, rows, lo, hi)
+        self.P = ArrayLP(self.cost, z_lb, z_ub, rows, lo, hi)
         self.k_rows = np.arange(nL, nL + ng)
         self.cut_row = nL + ng + p
         # dual LP: columns lambda (m) then mu (p); rows: stationarity per y_j
@@ -298,7 +215,7 @@ class ComplementarityBB:
         self.Q = self.Dt.T  # (m+p, ny): row k is the y-gradient of follower row k
         dlb = np.concatenate([np.zeros(m), np.full(p, -INF)])
         dub = np.full(m + p, INF)
-        self.Df = _LP(np.zeros(m + p), dlb, dub, self.Dt, d.c, d.c, maximize=True)
+        self.Df = ArrayLP(np.zeros(m + p), dlb, dub, self.Dt, d.c, d.c, maximize=True)
         self.lam_cols = np.arange(m)
         self.UB = INF
         self.best = None
@@ -656,7 +573,7 @@ class ComplementarityBB:
     def run(self) -> BBOutcome:
         t0 = time.perf_counter()
         out = BBOutcome()
-        d, m, nx = self.d, self.m, self.nx
+        m = self.m
         pr = self.propagate(np.zeros(m, bool), np.zeros(m, bool))
         if pr is None:  # a seeded blocking set is empty: the follower's dual is infeasible
             if self.solve_primal(np.zeros(m, bool)) is None:

@@ -58,7 +58,7 @@ from ..reformulations.regularized import (
 )
 from ..result import BilevelResult
 from ..structure import Structure, detect
-from .complementarity_bb import _LP
+from ..backends.highs import ArrayLP
 from .lplp_data import LPLPData, extract
 
 RHO0 = 1.0  # first penalty parameter
@@ -146,11 +146,11 @@ class LPLPPenalty:
         rows = np.vstack([d.L.reshape(-1, nz), np.hstack([d.A, d.D]), np.hstack([d.E_A, d.E_D])])
         lo = np.concatenate([d.L_lo, -d.r, -d.E_r])
         hi = np.concatenate([d.L_hi, np.full(d.m, np.inf), -d.E_r])
-        self.primal = _LP(np.zeros(nz), np.concatenate([d.x_lb, d.y_lb]),
+        self.primal = ArrayLP(np.zeros(nz), np.concatenate([d.x_lb, d.y_lb]),
                           np.concatenate([d.x_ub, d.y_ub]), rows, lo, hi)
         self.dual = None
         if self.n_u:
-            self.dual = _LP(np.zeros(self.n_u), np.concatenate([np.zeros(d.m), np.full(d.p, -np.inf)]),
+            self.dual = ArrayLP(np.zeros(self.n_u), np.concatenate([np.zeros(d.m), np.full(d.p, -np.inf)]),
                             np.full(self.n_u, np.inf), np.hstack([d.D.T, d.E_D.T]), d.c, d.c)
         self.lps = 0
 

@@ -185,36 +185,102 @@ def solve_arrays(c, A, row_lo, row_hi, lb, ub, hessian_diag=None, time_limit: fl
     dense programs of the local methods, built without Pyomo."""
     if _highspy is None:  # pragma: no cover
         raise SolverUnavailableError("HiGHS is not installed: pip install highspy")
-    inf = _highspy.kHighsInf
-    fix = lambda v: np.clip(np.asarray(v, dtype=float), -inf, inf)  # noqa: E731
-    c, lb, ub = fix(c), fix(lb), fix(ub)
-    A = np.asarray(A, dtype=float).reshape(-1, c.size)
-    with quiet(True):
-        h = _highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", max(1e-3, float(time_limit)))
-    empty_i, empty_f = np.array([], dtype=np.int32), np.array([], dtype=float)
-    h.addCols(c.size, c, lb, ub, 0, empty_i, empty_i, empty_f)
-    if A.shape[0]:
-        nz = A != 0
-        starts = np.concatenate([[0], np.cumsum(nz.sum(axis=1))[:-1]]).astype(np.int32)
-        cols = np.nonzero(nz)[1].astype(np.int32)
-        h.addRows(A.shape[0], fix(row_lo), fix(row_hi), int(nz.sum()), starts, cols, A[nz])
-    if hessian_diag is not None:
-        d = np.asarray(hessian_diag, dtype=float)
-        k = np.arange(d.size, dtype=np.int32)
-        h.passHessian(d.size, d.size, _highspy.HessianFormat.kTriangular, k, k, d)
-    h.run()
-    ms = h.getModelStatus()
-    S = _highspy.HighsModelStatus
-    if ms == S.kUnboundedOrInfeasible:
-        h.setOptionValue("presolve", "off")
-        h.run()
-        ms = h.getModelStatus()
-    if ms == S.kOptimal:
-        sol = h.getSolution()
-        return ("optimal", np.array(sol.col_value), float(h.getInfo().objective_function_value),
-                np.array(sol.row_dual))
-    status = {S.kInfeasible: "infeasible", S.kUnbounded: "unbounded"}.get(ms, "error")
-    return status, None, None, None
+    lp = ArrayLP(c, lb, ub, A, row_lo, row_hi, time_limit=time_limit, hessian_diag=hessian_diag,
+                 presolve=True)
+    status = lp.run()
+    if status == "optimal":
+        return status, lp.primal(), lp.value(), lp.row_duals()
+    return (status if status in ("infeasible", "unbounded") else "error"), None, None, None
+
+
+class ArrayLP:
+    """A HiGHS LP (or, with ``hessian_diag``, convex QP) built from dense arrays and kept
+    alive to be re-solved (warm started), with a retry ladder for numerical trouble.
+
+        min (or max) cost·z  s.t.  lo <= rows·z <= hi,  lb <= z <= ub
+
+    Presolve is off by default: rays and warm starts need the original model."""
+
+    def __init__(self, cost, lb, ub, rows, lo, hi, maximize=False, time_limit=None,
+                 hessian_diag=None, presolve: bool = False):
+        with quiet(True):
+            h = _highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        if not presolve:
+            h.setOptionValue("presolve", "off")
+        if time_limit is not None:
+            h.setOptionValue("time_limit", max(1e-3, float(time_limit)))
+        n = len(cost)
+        kinf = _highspy.kHighsInf
+        fix = lambda a: np.clip(np.asarray(a, float), -kinf, kinf)  # noqa: E731
+        h.addCols(n, np.asarray(cost, float), fix(np.asarray(lb, float)), fix(np.asarray(ub, float)), 0,
+                  np.array([], dtype=np.int32), np.array([], dtype=np.int32), np.array([], dtype=float))
+        rows = np.asarray(rows, float).reshape(-1, n)
+        if rows.shape[0]:
+            starts, idx, vals = [], [], []
+            for a in rows:
+                nz = np.flatnonzero(a)
+                starts.append(len(idx))
+                idx.extend(nz.tolist())
+                vals.extend(a[nz].tolist())
+            h.addRows(rows.shape[0], fix(np.asarray(lo, float)), fix(np.asarray(hi, float)), len(idx),
+                      np.array(starts, dtype=np.int32), np.array(idx, dtype=np.int32),
+                      np.array(vals, dtype=float))
+        if maximize:
+            h.changeObjectiveSense(_highspy.ObjSense.kMaximize)
+        if hessian_diag is not None:
+            d = np.asarray(hessian_diag, dtype=float)
+            k = np.arange(d.size, dtype=np.int32)
+            h.passHessian(d.size, d.size, _highspy.HessianFormat.kTriangular, k, k, d)
+        self.h = h
+        self.kinf = kinf
+        self.n = n
+        self.nrows = rows.shape[0]
+        self.solves = 0
+
+    def run(self):
+        self.h.run()
+        self.solves += 1
+        S = _highspy.HighsModelStatus
+        st = self.h.getModelStatus()
+        done = (S.kOptimal, S.kInfeasible, S.kUnbounded, S.kUnboundedOrInfeasible)
+        if st not in done:
+            # numerical trouble (rare): from scratch, then primal simplex, then IPM
+            for option, value, default in (("simplex_strategy", 1, 1), ("simplex_strategy", 4, 1),
+                                           ("solver", "ipm", "choose")):
+                self.h.clearSolver()
+                self.h.setOptionValue(option, value)
+                self.h.run()
+                self.solves += 1
+                self.h.setOptionValue(option, default)
+                st = self.h.getModelStatus()
+                if st in done:
+                    break
+        if st == S.kOptimal and self.h.getInfo().primal_solution_status == 2:
+            return "optimal"
+        if st == S.kInfeasible:
+            return "infeasible"
+        if st in (S.kUnbounded, S.kUnboundedOrInfeasible):
+            return "unbounded"
+        return "other"
+
+    def value(self) -> float:
+        return float(self.h.getInfo().objective_function_value)
+
+    def primal(self) -> np.ndarray:
+        return np.array(self.h.getSolution().col_value)
+
+    def row_duals(self) -> np.ndarray:
+        return np.array(self.h.getSolution().row_dual)
+
+    def dual_ray(self):
+        status, has, ray = self.h.getDualRay()
+        return np.array(ray) if has else None
+
+    def row_bounds(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+        k = self.kinf
+        self.h.changeRowsBounds(len(rows), rows.astype(np.int32), np.clip(lo, -k, k), np.clip(hi, -k, k))
+
+    def col_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+        k = self.kinf
+        self.h.changeColsBounds(len(cols), cols.astype(np.int32), np.clip(lo, -k, k), np.clip(hi, -k, k))
