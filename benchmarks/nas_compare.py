@@ -128,21 +128,29 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--table", default=None, help="CSV (default benchmarks/nas_truth/<space>.csv)")
     ap.add_argument("--out", default="results/nas_compare")
+    ap.add_argument("--records", nargs="*", default=None,
+                    help="score the records.json of earlier runs against the (now complete) "
+                         "table instead of searching")
     args = ap.parse_args(argv)
     table_path = Path(args.table or ROOT / "benchmarks" / "nas_truth" / f"{args.space}.csv")
     archs, mean, best, feasible = truth(args.space, table_path, args.resource)
     methods = args.methods.split(",")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(m, args.space, s, args.budget_epochs, args.resource, str(out), str(table_path))
-            for s in range(args.seeds) for m in methods]
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(max(1, args.jobs), maxtasksperchild=1) as pool:
-        records = []
-        for rec in pool.imap_unordered(run_one, jobs):
-            records.append(score(rec, archs, mean, best, feasible))
-            print(f"{rec['method']:10s} seed {rec['seed']}  {rec['genotype']:30s} acc {rec['test_acc']}  "
-                  f"regret {rec['regret']}  {rec['seconds']:.0f} s", flush=True)
+    records = []
+    if args.records is not None:  # re-score earlier searches
+        for path in args.records:
+            records += [score(r, archs, mean, best, feasible) for r in json.loads(Path(path).read_text())]
+        methods = [m for m in methods if any(r["method"] == m for r in records)]
+    else:
+        jobs = [(m, args.space, s, args.budget_epochs, args.resource, str(out), str(table_path))
+                for s in range(args.seeds) for m in methods]
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(max(1, args.jobs), maxtasksperchild=1) as pool:
+            for rec in pool.imap_unordered(run_one, jobs):
+                records.append(score(rec, archs, mean, best, feasible))
+                print(f"{rec['method']:10s} seed {rec['seed']}  {rec['genotype']:30s} acc {rec['test_acc']}  "
+                      f"regret {rec['regret']}  {rec['seconds']:.0f} s", flush=True)
     records.sort(key=lambda r: (methods.index(r["method"]), r["seed"]))
     md = (f"space {args.space}, {args.seeds} seeds, budget {args.budget_epochs:g} epochs, resource "
           f"{args.resource or 'none'}; best in table {best:.4f} ({len(mean)} architectures)\n\n"
