@@ -151,9 +151,10 @@ class CasadiNLP:
 
 
 # ------------------------------------------------------------------ continuation
-def run_casadi(nlp: CasadiNLP, x0, ts, deadline, warm_mult=False):
-    """Continuation with CasADi's IPOPT; returns (values or None, t, stages, failures)."""
-    x, lam_x, lam_g = np.array(x0, float), None, None
+def _continuation(x0, ts, deadline, stage):
+    """The continuation loop shared by the engines: ``stage(x, t, opts, warm)`` solves one
+    relaxation and returns its point or None. Returns (last accepted point, its t, failures)."""
+    x = np.array(x0, float)
     kept, kept_t, fails = None, None, 0
     for t in ts:
         left = deadline - time.perf_counter()
@@ -162,18 +163,9 @@ def run_casadi(nlp: CasadiNLP, x0, ts, deadline, warm_mult=False):
         warm = kept is not None
         opts = dict(R.WARM_OPTIONS if warm else R.COLD_OPTIONS)
         opts.setdefault("tol", 1e-9)
-        s = nlp.casadi_solver(opts, warm_mult and warm)
-        args = dict(x0=x, p=t, lbx=nlp.lbx, ubx=nlp.ubx, lbg=nlp.lbg, ubg=nlp.ubg)
-        if warm_mult and warm:
-            args.update(lam_x0=lam_x, lam_g0=lam_g)
-        try:
-            sol = s(**args)
-            ok = s.stats()["return_status"] == "Solve_Succeeded"
-        except RuntimeError:
-            ok = False
-        if ok:
-            x = np.array(sol["x"]).ravel()
-            lam_x, lam_g = np.array(sol["lam_x"]).ravel(), np.array(sol["lam_g"]).ravel()
+        z = stage(x, t, opts, warm, left)
+        if z is not None:
+            x = z
             kept, kept_t = x.copy(), t
         else:
             fails += 1
@@ -182,21 +174,35 @@ def run_casadi(nlp: CasadiNLP, x0, ts, deadline, warm_mult=False):
     return kept, kept_t, fails
 
 
+def run_casadi(nlp: CasadiNLP, x0, ts, deadline, warm_mult=False):
+    """Continuation with CasADi's IPOPT; returns (values or None, t, stages, failures)."""
+    mult = {}
+
+    def stage(x, t, opts, warm, left):
+        s = nlp.casadi_solver(opts, warm_mult and warm)
+        args = dict(x0=x, p=t, lbx=nlp.lbx, ubx=nlp.ubx, lbg=nlp.lbg, ubg=nlp.ubg)
+        if warm_mult and warm:
+            args.update(lam_x0=mult["x"], lam_g0=mult["g"])
+        try:
+            sol = s(**args)
+            if s.stats()["return_status"] != "Solve_Succeeded":
+                return None
+        except RuntimeError:
+            return None
+        mult["x"], mult["g"] = np.array(sol["lam_x"]).ravel(), np.array(sol["lam_g"]).ravel()
+        return np.array(sol["x"]).ravel()
+
+    return _continuation(x0, ts, deadline, stage)
+
+
 def run_cyipopt(nlp: CasadiNLP, x0, ts, deadline):
     from cyipopt import minimize_ipopt
 
     F = nlp.cyipopt_functions()
-    x = np.array(x0, float)
-    kept, kept_t, fails = None, None, 0
     bounds = [(None if not math.isfinite(a) else a, None if not math.isfinite(b) else b)
               for a, b in zip(nlp.lbx, nlp.ubx)]
-    for t in ts:
-        left = deadline - time.perf_counter()
-        if left <= 0.05:
-            break
-        warm = kept is not None
-        opts = dict(R.WARM_OPTIONS if warm else R.COLD_OPTIONS)
-        opts.setdefault("tol", 1e-9)
+
+    def stage(x, t, opts, warm, left):
         opts.update({"max_wall_time": float(min(left, R.STAGE_TIME_LIMIT)), "sb": "yes"})
         cons = []
         for name, typ in (("eq", "eq"), ("ineq", "ineq")):
@@ -210,17 +216,11 @@ def run_cyipopt(nlp: CasadiNLP, x0, ts, deadline):
                                  jac=lambda z: np.array(F["df"](z, t)).ravel(),
                                  hess=lambda z: np.array(F["Hf"](z, t)),
                                  bounds=bounds, constraints=cons, options=opts)
-            ok = res.status == 0
         except Exception:  # noqa: BLE001
-            ok = False
-        if ok:
-            x = np.array(res.x, float)
-            kept, kept_t = x.copy(), t
-        else:
-            fails += 1
-            if kept is None and fails >= R.MAX_COLD_FAILURES:
-                break
-    return kept, kept_t, fails
+            return None
+        return np.array(res.x, float) if res.status == 0 else None
+
+    return _continuation(x0, ts, deadline, stage)
 
 
 def run_ripopt(mpec: R.ScholtesMPEC, ts, deadline):
