@@ -1,8 +1,8 @@
 """Every NAS searcher against the ground-truth table (issue: NAS ground truth).
 
     nice -n 10 python benchmarks/nas_compare.py --space cell4 --seeds 5 --budget-epochs 40 \
-        [--resource params:6000] [--methods mp,darts1,darts2,random,evolution] [--jobs 2] \
-        [--out results/nas_compare]
+        [--resource params:6000] [--methods mp,darts1,darts2,random,evolution,grid] [--jobs 2] \
+        [--first-seed 0] [--mp delta=0.5 --mp k=5] [--out results/nas_compare]
 
 Each (method, seed) runs through ``nas_frontend.run_search`` with the same budget
 (epochs counted as ``nas_frontend.common`` says: supernet minibatch passes for mp and
@@ -12,10 +12,19 @@ returned is then looked up in the table: its test accuracy as the *mean over the
 table's seeds* (the seed-to-seed spread of the top cells is as large as their
 differences), the regret to the best architecture of the table (the best among those
 meeting the resource budget, when one is given), its rank percentile (100 = best),
-whether it is parameter-free (the DARTS collapse), and the search's wall time.
+whether it is parameter-free (the DARTS collapse), and the search's wall time. The
+*validation* percentile of the returned architecture (its rank by the table's mean
+validation accuracy) separates what the search optimised from the validation-to-test noise.
 
-Prints per-method mean ± std and counts, writes ``OUT/records.json``, ``OUT/table.md``
-and a strip plot of regret per method ``OUT/regret.png``.
+Every run also records its incumbent over the search (:func:`nas_frontend.plots.incumbents`:
+MP's and DARTS' argmax architecture at each logged iteration, the best-by-validation
+architecture of the sampling methods), from which the regret-versus-budget curves are
+drawn, and the architecture probabilities of MP and DARTS for the alpha-trajectory figure.
+
+Prints per-method mean ± std and counts, writes ``OUT/records.json``, ``OUT/table.md``,
+a strip plot of regret per method ``OUT/regret.png``, regret versus epochs and versus
+seconds ``OUT/regret_curves.png`` and the alpha trajectories of the first seed of ``mp``
+and of ``darts2`` (or ``darts1``) ``OUT/alpha_trajectories.png``.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ sys.path.insert(0, str(ROOT / "benchmarks" / "nas_truth"))
 from summarize import load_table  # noqa: E402
 
 METHODS = ("mp", "darts1", "darts2", "random", "evolution")
+MAX_POINTS = 300           # incumbent points kept per run
 TABLE_ORACLE = ("random", "evolution", "grid")
 
 
@@ -53,26 +63,48 @@ def truth(space: str, table_path: Path, resource: str | None):
     return archs, mean, best, feasible
 
 
+def val_means(archs, mean) -> dict:
+    """Mean validation accuracy over the table's seeds (architectures with every seed)."""
+    return {g: statistics.mean(s["val_acc"] for s in archs[g]["seeds"].values()) for g in mean}
+
+
 def run_one(job):
-    method, space, seed, budget, resource, out, table = job
+    method, space, seed, budget, resource, out, table, mp_settings = job
     from nas_frontend import run_search
     from nas_frontend.common import one_thread
+    from nas_frontend.plots import incumbents
 
     one_thread()
     kw = {"oracle": "table", "table": table} if method in TABLE_ORACLE else {}
+    if method == "mp":
+        kw.update(mp_settings)
     r = run_search(method, space, "mnist1d", budget=budget, seed=seed, resource=resource,
                    out_dir=Path(out) / f"{space}_{method}_seed{seed}", retrain_epochs=0,
                    progress=False, **kw)
+    traj = incumbents(r.history, space)
+    if len(traj) > MAX_POINTS:
+        keep = sorted({round(i * (len(traj) - 1) / (MAX_POINTS - 1)) for i in range(MAX_POINTS)})
+        traj = [traj[i] for i in keep]
     return {"method": method, "seed": seed, "genotype": "|".join(r.genotype),
-            "epochs": r.epochs_used, "seconds": r.seconds}
+            "epochs": r.epochs_used, "seconds": r.seconds, "settings": kw if method == "mp" else {},
+            "trajectory": traj}
 
 
-def score(rec, archs, mean, best, feasible):
+def percentile(values: dict, g: str) -> float | None:
+    """Rank percentile of ``values[g]`` among all values (100 = best)."""
+    if g not in values:
+        return None
+    return 100.0 * sum(v <= values[g] for v in values.values()) / len(values)
+
+
+def score(rec, archs, mean, best, feasible, val_mean=None):
     g = rec["genotype"]
     acc = mean.get(g)
     rec["test_acc"] = acc
     rec["regret"] = None if acc is None else best - acc
-    rec["percentile"] = None if acc is None else 100.0 * sum(v <= acc for v in mean.values()) / len(mean)
+    rec["percentile"] = percentile(mean, g)
+    if val_mean is not None:
+        rec["val_percentile"] = percentile(val_mean, g)
     rec["params"] = archs[g]["params"] if g in archs else None
     rec["meets_resource"] = g in feasible
     rec["parameter_free"] = bool(archs[g]["param_free"]) if g in archs else None
@@ -81,7 +113,8 @@ def score(rec, archs, mean, best, feasible):
 
 def table(records, methods) -> str:
     rows = ["| method | runs | test acc (mean over table seeds) | regret | rank percentile | "
-            "parameter-free | meets budget | search s | epochs |", "|---|---|---|---|---|---|---|---|---|"]
+            "top 1% | val. percentile | parameter-free | meets budget | search s | epochs |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ms(v, f="{:.4f}"):
         v = [x for x in v if x is not None]
@@ -95,10 +128,108 @@ def table(records, methods) -> str:
         if not rs:
             continue
         rows.append(f"| {m} | {len(rs)} | {ms([r['test_acc'] for r in rs])} | {ms([r['regret'] for r in rs])} | "
-                    f"{ms([r['percentile'] for r in rs], '{:.1f}')} | {sum(bool(r['parameter_free']) for r in rs)} | "
+                    f"{ms([r['percentile'] for r in rs], '{:.1f}')} | {sum(top1(r) for r in rs)} | "
+                    f"{ms([r.get('val_percentile') for r in rs], '{:.1f}')} | "
+                    f"{sum(bool(r['parameter_free']) for r in rs)} | "
                     f"{sum(r['meets_resource'] for r in rs)} | {ms([r['seconds'] for r in rs], '{:.0f}')} | "
                     f"{ms([r['epochs'] for r in rs], '{:.1f}')} |")
     return "\n".join(rows)
+
+
+def top1(rec) -> bool:
+    """In the top 1 % of the table by mean test accuracy."""
+    return rec["percentile"] is not None and rec["percentile"] >= 99.0
+
+
+def regret_curve(rec, mean, best, grid, axis: str):
+    """Regret of the run's incumbent at each point of ``grid`` (budget ``axis``: "epochs" or
+    "seconds"); nan before its first logged point, the final architecture after its end."""
+    import numpy as np
+
+    k = 0 if axis == "epochs" else 1
+    pts = [(p[k], best - mean[p[2]]) for p in rec.get("trajectory", []) if p[2] in mean]
+    end = rec["epochs"] if axis == "epochs" else rec["seconds"]
+    pts.append((end, rec["regret"] if rec["regret"] is not None else np.nan))
+    out = np.full(len(grid), np.nan)
+    for x, r in sorted(pts):
+        out[grid >= x] = r
+    return out
+
+
+def plot_curves(records, methods, mean, best, path):
+    """Mean regret of the incumbent versus budget epochs and versus seconds, per method
+    (lines: mean over seeds; bands: min to max)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, axis in zip(axes, ("epochs", "seconds")):
+        top = max(r[axis] for r in records)
+        grid = np.linspace(0, top, 200)
+        for m in methods:
+            rs = [r for r in records if r["method"] == m]
+            if not rs:
+                continue
+            C = np.stack([regret_curve(r, mean, best, grid, axis) for r in rs])
+            ok = ~np.isnan(C).any(axis=0)       # every seed has an incumbent
+            line, = ax.plot(grid[ok], C[:, ok].mean(axis=0), label=m, lw=1.5)
+            ax.fill_between(grid[ok], C[:, ok].min(axis=0), C[:, ok].max(axis=0),
+                            color=line.get_color(), alpha=0.12)
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_xlabel("budget epochs spent" if axis == "epochs" else "search seconds")
+        ax.set_ylabel("regret of the current architecture")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Regret (test accuracy, table mean over seeds) versus budget", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_alpha_pair(records, space, path) -> bool:
+    """Architecture probabilities per edge over the search: the first seed of ``mp``
+    (left) beside the first seed of ``darts2`` (else ``darts1``, right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from nas_frontend.plots import alpha_labels
+
+    picks = []
+    for m in ("mp", "darts2", "darts1"):
+        rs = sorted((r for r in records if r["method"] == m and r.get("trajectory")
+                     and r["trajectory"][0][3] is not None), key=lambda r: r["seed"])
+        if rs and not (m == "darts1" and any(p[0] == "darts2" for p in picks)):
+            picks.append((m, rs[0]))
+    if not picks:
+        return False
+    P0 = np.asarray(picks[0][1]["trajectory"][0][3])
+    rows, cols = alpha_labels(space, *P0.shape)
+    fig, axes = plt.subplots(len(rows), len(picks), figsize=(4.6 * len(picks), 2.2 * len(rows)),
+                             squeeze=False, sharex="col", sharey=True)
+    for j, (m, r) in enumerate(picks):
+        x = [p[0] for p in r["trajectory"]]
+        P = np.stack([np.asarray(p[3]) for p in r["trajectory"]])
+        for i in range(len(rows)):
+            ax = axes[i, j]
+            for o, name in enumerate(cols):
+                ax.plot(x, P[:, i, o], label=name, lw=1.2)
+            ax.set_ylim(0, 1)
+            ax.grid(alpha=0.3)
+            ax.set_title(f"{m} seed {r['seed']}: {rows[i]}", fontsize=8)
+        axes[-1, j].set_xlabel("budget epochs spent", fontsize=8)
+        axes[0, j].text(0.02, 0.92, f"returned {r['genotype']}", transform=axes[0, j].transAxes,
+                        fontsize=7, va="top")
+    axes[0, 0].legend(fontsize=7, ncol=len(cols), loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def plot(records, methods, path):
@@ -118,6 +249,20 @@ def plot(records, methods, path):
     fig.savefig(path, dpi=120)
 
 
+def parse_settings(items) -> dict:
+    """``["delta=0.5", "basis=cg"]`` -> ``{"delta": 0.5, "basis": "cg"}`` (numbers parsed)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--mp wants KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--space", default="cell4")
@@ -126,6 +271,10 @@ def main(argv=None) -> int:
     ap.add_argument("--resource", default=None, help="e.g. params:6000")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="search seeds first-seed .. first-seed + seeds - 1")
+    ap.add_argument("--mp", action="append", default=[], metavar="KEY=VALUE",
+                    help="an mp_search setting (repeatable), e.g. --mp delta=0.5 --mp k=5")
     ap.add_argument("--table", default=None, help="CSV (default benchmarks/nas_truth/<space>.csv)")
     ap.add_argument("--out", default="results/nas_compare")
     ap.add_argument("--records", nargs="*", default=None,
@@ -134,31 +283,50 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     table_path = Path(args.table or ROOT / "benchmarks" / "nas_truth" / f"{args.space}.csv")
     archs, mean, best, feasible = truth(args.space, table_path, args.resource)
+    vmean = val_means(archs, mean)
+    g_val = max(feasible, key=vmean.get)
+    mp_settings = parse_settings(args.mp)
     methods = args.methods.split(",")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     records = []
     if args.records is not None:  # re-score earlier searches
         for path in args.records:
-            records += [score(r, archs, mean, best, feasible) for r in json.loads(Path(path).read_text())]
+            records += [score(r, archs, mean, best, feasible, vmean)
+                        for r in json.loads(Path(path).read_text())]
         methods = [m for m in methods if any(r["method"] == m for r in records)]
     else:
-        jobs = [(m, args.space, s, args.budget_epochs, args.resource, str(out), str(table_path))
-                for s in range(args.seeds) for m in methods]
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(max(1, args.jobs), maxtasksperchild=1) as pool:
-            for rec in pool.imap_unordered(run_one, jobs):
-                records.append(score(rec, archs, mean, best, feasible))
-                print(f"{rec['method']:10s} seed {rec['seed']}  {rec['genotype']:30s} acc {rec['test_acc']}  "
-                      f"regret {rec['regret']}  {rec['seconds']:.0f} s", flush=True)
+        jobs = [(m, args.space, s, args.budget_epochs, args.resource, str(out), str(table_path),
+                 mp_settings) for s in range(args.first_seed, args.first_seed + args.seeds)
+                for m in methods]
+        if args.jobs > 1:
+            pool = mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1)
+            done = pool.imap_unordered(run_one, jobs)
+        else:                                   # in this process (no pickling)
+            pool, done = None, map(run_one, jobs)
+        for rec in done:
+            records.append(score(rec, archs, mean, best, feasible, vmean))
+            print(f"{rec['method']:10s} seed {rec['seed']}  {rec['genotype']:30s} acc {rec['test_acc']}  "
+                  f"regret {rec['regret']}  {rec['seconds']:.0f} s", flush=True)
+        if pool is not None:
+            pool.close()
+            pool.join()
     records.sort(key=lambda r: (methods.index(r["method"]), r["seed"]))
     md = (f"space {args.space}, {args.seeds} seeds, budget {args.budget_epochs:g} epochs, resource "
-          f"{args.resource or 'none'}; best in table {best:.4f} ({len(mean)} architectures)\n\n"
+          f"{args.resource or 'none'}; best in table {best:.4f} ({len(mean)} architectures)"
+          + (f"; mp settings {mp_settings}" if mp_settings else "")
+          + f"\nreference: the best{' feasible' if args.resource else ''} architecture by the table's "
+          f"mean validation accuracy, {g_val}, has regret {best - mean[g_val]:.4f} (rank "
+          f"percentile {percentile(mean, g_val):.1f}): what a perfect validation-driven search "
+          "would return\n\n"
           + table(records, methods))
     print(md)
     (out / "records.json").write_text(json.dumps(records, indent=1))
     (out / "table.md").write_text(md + "\n")
     plot(records, methods, out / "regret.png")
+    if any(r.get("trajectory") for r in records) and not args.resource:
+        plot_curves(records, methods, mean, best, out / "regret_curves.png")
+        plot_alpha_pair(records, args.space, out / "alpha_trajectories.png")
     return 0
 
 

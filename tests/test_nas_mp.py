@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from bilevel_mp.algorithms.descent import DescentProgram, solve_direction  # noqa: E402
 from models.spaces import exact_params, make_supernet  # noqa: E402
-from nas_frontend.common import Budget, one_thread  # noqa: E402
+from nas_frontend.common import Budget, BudgetMeter, one_thread  # noqa: E402
 from nas_frontend.linearize import (FlatLayout, Linearizer, cg_solve, flatten,  # noqa: E402
                                     gradient_basis, krylov_basis, unflatten)
 from nas_frontend.mp_search import MPSearch, mp_search  # noqa: E402
@@ -179,7 +179,7 @@ def test_resource_budget_is_never_exceeded():
     data = _small_data()
     bound = exact_params("cell3", ("conv3", "none", "none"))     # at most one conv3
     r = mp_search("cell3", data, Budget(epochs=4), resource={"kind": "params", "max": bound},
-                  **FAST)
+                  select_k=1, **FAST)
     assert r.info["iterations"] >= 2
     assert exact_params("cell3", r.genotype) <= bound
     assert r.info["resource_ok"] and r.info["cost"] <= bound
@@ -187,12 +187,12 @@ def test_resource_budget_is_never_exceeded():
 
 
 def test_resource_repair_returns_most_probable_feasible_architecture():
-    from models.cell import OP_NAMES
+    from models.cell import OP_NAMES, effective_genotype
     from models.spaces import all_genotypes
 
     data = _small_data()
     bound = exact_params("cell3", ("conv3", "none", "none"))
-    s = MPSearch("cell3", data, 0, ("params", bound), batch_size=32)
+    s = MPSearch("cell3", data, 0, ("params", bound), batch_size=32, select="argmax")
     a = torch.zeros(3, 5)
     a[:, OP_NAMES.index("conv5")] = 2.0                  # argmax conv5|conv5|conv5
     a[0, OP_NAMES.index("conv3")] = 1.5
@@ -204,8 +204,68 @@ def test_resource_repair_returns_most_probable_feasible_architecture():
     P = torch.softmax(a, -1).numpy()
     p_geno = _genotype_probability(P, geno, OP_NAMES)
     for g in all_genotypes("cell3"):
-        if exact_params("cell3", g) <= bound:
+        if exact_params("cell3", g) <= bound and effective_genotype(g, "cell3") == g:
             assert _genotype_probability(P, g, OP_NAMES) <= p_geno + 1e-12
+
+
+def test_budget_candidates_skip_ops_on_dead_paths():
+    """none on edge 0 makes node 1 zero, so a conv on edge 1->2 is paid for but computes
+    nothing: under a budget such cells are not offered, however probable."""
+    from models.cell import OP_NAMES
+
+    data = _small_data()
+    bound = exact_params("cell3", ("conv3", "conv3", "none"))
+    s = MPSearch("cell3", data, 0, ("params", bound), batch_size=32, select="argmax")
+    a = torch.zeros(3, 5)
+    a[0, OP_NAMES.index("none")] = 5.0                 # node 1 almost surely dead
+    a[1, OP_NAMES.index("conv3")] = 3.0
+    a[2, OP_NAMES.index("conv3")] = 3.0
+    s.lin.alpha = a.reshape(-1)
+    ranked = s.ranked()
+    assert ranked and all(g[0] != "none" or g[2] == "none" for _, g, _ in ranked)
+    assert ("none", "conv3", "conv3") not in [g for _, g, _ in ranked]
+    assert len(s.ranked(feasible_only=False)) == 125    # without the budget filter: all
+
+
+def test_oneshot_selection_under_a_resource_budget():
+    """select="auto" with a budget: the select_k most probable feasible architectures (checked
+    by brute force over the space) are evaluated one-hot on the validation set, the lowest
+    loss is returned, and the passes are charged to (and reserved from) the budget."""
+    from models.cell import OP_NAMES, effective_genotype
+    from models.spaces import all_genotypes
+
+    data = _small_data()
+    bound = exact_params("cell3", ("conv3", "conv3", "none"))
+    s = MPSearch("cell3", data, 0, ("params", bound), batch_size=32, select_k=4)
+    assert s.select == "oneshot" and s.selection_batches() == 4 * len(s.val_b)
+    a = torch.randn(3, 5, generator=torch.Generator().manual_seed(1))
+    s.lin.alpha = a.reshape(-1)
+    P = torch.softmax(a, -1).numpy()
+    feas = [g for g in all_genotypes("cell3") if exact_params("cell3", g) <= bound
+            and effective_genotype(g, "cell3") == g]           # no op on a dead path
+    top = sorted(feas, key=lambda g: -_genotype_probability(P, g, OP_NAMES))[:4]
+    assert [g for _, g, _ in s.ranked(4)] == top
+    meter = BudgetMeter(Budget(epochs=100), len(s.train_b))
+    geno, info = s.final_genotype(meter)
+    losses = {d["genotype"]: d["val_loss"] for d in info["oneshot"]}
+    assert list(losses) == ["|".join(g) for g in top]
+    assert losses["|".join(geno)] == min(losses.values())
+    assert meter.batches == 4 * len(s.val_b)
+    # the loss of a candidate is the supernet's with those logits one-hot, on all of val
+    s.lin.write_back()
+    one_hot = torch.full((3, 5), -30.0)
+    one_hot[range(3), [OP_NAMES.index(o) for o in geno]] = 30.0
+    with torch.no_grad():
+        s.model.alpha.copy_(one_hot)
+        x, y = torch.as_tensor(data["x_val"]), torch.as_tensor(data["y_val"])
+        ref = sum(torch.nn.functional.cross_entropy(s.model(xb), yb, reduction="sum")
+                  for xb, yb in zip(x.tensor_split(len(s.val_b)), y.tensor_split(len(s.val_b))))
+    assert losses["|".join(geno)] == pytest.approx(float(ref) / len(y), rel=1e-4)
+    # in a search, the selection passes are reserved: the total stays near the budget
+    r = mp_search("cell3", data, Budget(epochs=3), resource=("params", bound), select_k=4, **FAST)
+    reserve = 4 * len(s.val_b) / len(s.train_b)
+    assert r.info["select"] == "oneshot" and exact_params("cell3", r.genotype) <= bound
+    assert 3 <= r.epochs_used < 3 + reserve
 
 
 VOLATILE = ("seconds",)
