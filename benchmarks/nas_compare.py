@@ -22,9 +22,10 @@ architecture of the sampling methods), from which the regret-versus-budget curve
 drawn, and the architecture probabilities of MP and DARTS for the alpha-trajectory figure.
 
 Prints per-method mean ± std and counts, writes ``OUT/records.json``, ``OUT/table.md``,
-a strip plot of regret per method ``OUT/regret.png``, regret versus epochs and versus
-seconds ``OUT/regret_curves.png`` and the alpha trajectories of the first seed of ``mp``
-and of ``darts2`` (or ``darts1``) ``OUT/alpha_trajectories.png``.
+a strip plot of regret per method ``OUT/regret.png`` and, without a resource budget (MP's
+incumbent is its argmax cell, not its final budget-aware selection), regret versus epochs
+and versus seconds ``OUT/regret_curves.png`` and the alpha trajectories of the first seed of
+``mp`` and of ``darts2`` (or ``darts1``) ``OUT/alpha_trajectories.png``.
 """
 
 from __future__ import annotations
@@ -147,11 +148,12 @@ def regret_curve(rec, mean, best, grid, axis: str):
     import numpy as np
 
     k = 0 if axis == "epochs" else 1
-    pts = [(p[k], best - mean[p[2]]) for p in rec.get("trajectory", []) if p[2] in mean]
+    pts = [(p[k], best - mean[p[2]] if p[2] in mean else np.nan)
+           for p in rec.get("trajectory", [])]
     end = rec["epochs"] if axis == "epochs" else rec["seconds"]
     pts.append((end, rec["regret"] if rec["regret"] is not None else np.nan))
     out = np.full(len(grid), np.nan)
-    for x, r in sorted(pts):
+    for x, r in sorted(pts, key=lambda t: t[0]):     # stable: the final point wins a tie
         out[grid >= x] = r
     return out
 
@@ -304,13 +306,15 @@ def main(argv=None) -> int:
             done = pool.imap_unordered(run_one, jobs)
         else:                                   # in this process (no pickling)
             pool, done = None, map(run_one, jobs)
-        for rec in done:
-            records.append(score(rec, archs, mean, best, feasible, vmean))
-            print(f"{rec['method']:10s} seed {rec['seed']}  {rec['genotype']:30s} acc {rec['test_acc']}  "
-                  f"regret {rec['regret']}  {rec['seconds']:.0f} s", flush=True)
-        if pool is not None:
-            pool.close()
-            pool.join()
+        try:
+            for rec in done:
+                records.append(score(rec, archs, mean, best, feasible, vmean))
+                print(f"{rec['method']:10s} seed {rec['seed']}  {rec['genotype']:30s} acc "
+                      f"{rec['test_acc']}  regret {rec['regret']}  {rec['seconds']:.0f} s", flush=True)
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
     records.sort(key=lambda r: (methods.index(r["method"]), r["seed"]))
     md = (f"space {args.space}, {args.seeds} seeds, budget {args.budget_epochs:g} epochs, resource "
           f"{args.resource or 'none'}; best in table {best:.4f} ({len(mean)} architectures)"

@@ -50,9 +50,9 @@ line-search trial, every warm-up/refresh step.
 
 Selecting the architecture (``select``). ``"argmax"``: the argmax genotype; with a
 resource budget, if it does not meet the budget, the most probable architecture that does
-(exact counts; the probability of a genotype is the product of its per-edge/slot
-probabilities, summed over the slot patterns that give the same MLP), and
-``info["resource_repair"]`` says so. ``"oneshot"``: the ``select_k`` most probable
+and has no op on a dead path (exact counts; the probability of a genotype is the product
+of its per-edge/slot probabilities, summed over the slot patterns that give the same MLP),
+and ``info["resource_repair"]`` says so. ``"oneshot"``: the ``select_k`` most probable
 architectures that meet the budget are each evaluated with the supernet's weights
 (architecture logits set one-hot) on the whole validation set, and the one with the lowest
 validation loss is returned; these passes are charged to the budget and reserved before
@@ -258,8 +258,7 @@ class MPSearch:
 
         A = torch.full_like(self._alpha_tensor(), -30.0)
         A[torch.arange(A.shape[0]), torch.as_tensor(choice)] = 30.0
-        name = next(iter(self.lin.a_layout.unflatten(self.lin.alpha)))
-        flat = self.lin.a_layout.flatten({name: A})
+        flat = self.lin.a_layout.flatten({self.lin.a_layout.names[0]: A})
         chunks = self._val_chunks()
         total = sum(self.lin.value(b, "val", self.lin.w, flat) * len(b[1]) for b in chunks)
         if meter is not None:
@@ -272,8 +271,9 @@ class MPSearch:
         info = {"argmax_genotype": list(g), "resource_repair": None, "select": self.select}
         if self.select == "oneshot":
             cands = self.ranked(self.select_k)
-            losses = [self.oneshot_loss(choice, meter) for _, _, choice in cands]
-            i = int(np.argmin(losses))
+            losses = ([math.nan] if len(cands) == 1 else
+                      [self.oneshot_loss(choice, meter) for _, _, choice in cands])
+            i = 0 if len(cands) == 1 else int(np.argmin(losses))
             info["oneshot"] = [{"genotype": "|".join(geno), "probability": p, "val_loss": v}
                                for (p, geno, _), v in zip(cands, losses)]
             return cands[i][1], info
@@ -477,7 +477,8 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
     box region; "2": proximal QP), ``alpha_bound``, ``weight_decay`` (in the training
     loss), ``lr`` (Adam on w), ``refresh_factor``, ``min_radius``/``max_radius``,
     ``cg_iters``, ``damping``, ``hvp_mode``, ``line_search_evals`` (trials per search),
-    ``resource_slack``.
+    ``resource_slack``, ``select`` ("auto" | "argmax" | "oneshot") and ``select_k``
+    (candidates of the one-shot selection; see the module docstring).
 
     ``checkpoint``: path written after the warm-up, after every iteration and at the end
     (model, optimizer, minibatch RNG states, meter, history); ``resume=True`` continues
@@ -530,11 +531,18 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
                 bar.update("warm-up")
         if warmup_done < warmup_batches:       # budget spent during the warm-up
             s.torch_seconds += time.perf_counter() - t0
-        reserve = s.selection_batches() / meter.batches_per_epoch
+        reserve = s.selection_batches()
 
         def search_exhausted():
-            return meter.exhausted() or (budget.epochs is not None
-                                         and meter.epochs + reserve >= budget.epochs)
+            """Budget spent, counting the selection's passes as spent already (in seconds:
+            at the mean seconds per pass so far)."""
+            if meter.exhausted():
+                return True
+            if budget.epochs is not None and \
+                    meter.epochs + reserve / meter.batches_per_epoch >= budget.epochs:
+                return True
+            return (budget.seconds is not None and meter.batches > 0
+                    and meter.seconds * (1 + reserve / meter.batches) >= budget.seconds)
 
         while warmup_done >= warmup_batches and not search_exhausted():
             entry = s.step(meter)

@@ -166,7 +166,9 @@ def incumbents(history: list[dict], space: str) -> list[tuple[float, float, str,
     """The architecture a search would return at each logged point, as
     ``(epochs, seconds, "op|op|...", probs or None)``: the ``best_genotype`` of sampling
     searches, the ``genotype`` of MP entries, else the argmax of ``probs``/``alpha``
-    (DARTS). Used for regret-versus-budget curves."""
+    (DARTS). For MP that is the argmax cell, which is what it returns with
+    ``select="argmax"`` and no resource budget (its one-shot selection and budget repair
+    happen only at the end). Used for regret-versus-budget curves."""
     import numpy as np
 
     from models.spaces import validate
@@ -174,17 +176,17 @@ def incumbents(history: list[dict], space: str) -> list[tuple[float, float, str,
     out = []
     for i, h in enumerate(history):
         probs = None
+        P = _probs(h) if ("probs" in h or "alpha" in h) else None
         if "best_genotype" in h:
             g = h["best_genotype"]
         elif "genotype" in h and not isinstance(h["genotype"], str):
             g = "|".join(h["genotype"])
-        elif "probs" in h or "alpha" in h:
-            P = _probs(h)
+        elif P is not None:
             _, cols = alpha_labels(space, P.shape[0], P.shape[1])
             g = "|".join(validate(space, [cols[j] for j in P.argmax(axis=1)]))
         else:
             continue
-        if "probs" in h or "alpha" in h:
-            probs = np.round(_probs(h), 4).tolist()
+        if P is not None:
+            probs = np.round(P, 4).tolist()
         out.append((float(h.get("epochs", i)), float(h.get("seconds", i)), g, probs))
     return out

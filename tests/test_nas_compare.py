@@ -88,6 +88,13 @@ def test_regret_curve_is_a_step_function_of_the_incumbent():
     assert np.allclose(c[2:], [0.09, 0.09, 0.04, 0.04, 0.0, 0.0])
     s = nc.regret_curve(rec, mean, 0.99, np.array([5.0, 10.0, 35.0, 50.0]), "seconds")
     assert np.isnan(s[0]) and np.allclose(s[1:], [0.09, 0.04, 0.0])
+    # a last logged point at the final epoch: the returned architecture wins the tie
+    rec2 = {**rec, "trajectory": rec["trajectory"] + [(8.0, 40.0, "a", None)]}
+    assert nc.regret_curve(rec2, mean, 0.99, np.array([8.0]), "epochs")[0] == 0.0
+    # an incumbent missing from the table is unknown (nan), not the previous value
+    rec3 = {**rec, "trajectory": [(2.0, 10.0, "a", None), (5.0, 30.0, "zz", None)]}
+    c3 = nc.regret_curve(rec3, mean, 0.99, np.array([3.0, 6.0, 8.0]), "epochs")
+    assert c3[0] == pytest.approx(0.09) and np.isnan(c3[1]) and c3[2] == 0.0
 
 
 def test_parse_settings():
@@ -120,7 +127,7 @@ def test_end_to_end_table_oracle_runs(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
 
 
-@pytest.mark.parametrize("name", ["cell4_e20", "cell4_e100", "cell4_e100_params4500", "mlp_e200"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "benchmarks" / "nas_records").glob("*.json")))
 def test_committed_records_rescore_to_their_stored_values(name):
     """The runs behind docs/nas.md (benchmarks/nas_records/): re-scored against the CSV,
     every record keeps its accuracy, regret and budget verdict, and every run stayed within

@@ -192,7 +192,7 @@ def test_resource_repair_returns_most_probable_feasible_architecture():
 
     data = _small_data()
     bound = exact_params("cell3", ("conv3", "none", "none"))
-    s = MPSearch("cell3", data, 0, ("params", bound), batch_size=32, select="argmax")
+    s = MPSearch("cell3", data, 0, ("params", bound), device="cpu", batch_size=32, select="argmax")
     a = torch.zeros(3, 5)
     a[:, OP_NAMES.index("conv5")] = 2.0                  # argmax conv5|conv5|conv5
     a[0, OP_NAMES.index("conv3")] = 1.5
@@ -215,7 +215,7 @@ def test_budget_candidates_skip_ops_on_dead_paths():
 
     data = _small_data()
     bound = exact_params("cell3", ("conv3", "conv3", "none"))
-    s = MPSearch("cell3", data, 0, ("params", bound), batch_size=32, select="argmax")
+    s = MPSearch("cell3", data, 0, ("params", bound), device="cpu", batch_size=32, select="argmax")
     a = torch.zeros(3, 5)
     a[0, OP_NAMES.index("none")] = 5.0                 # node 1 almost surely dead
     a[1, OP_NAMES.index("conv3")] = 3.0
@@ -236,7 +236,7 @@ def test_oneshot_selection_under_a_resource_budget():
 
     data = _small_data()
     bound = exact_params("cell3", ("conv3", "conv3", "none"))
-    s = MPSearch("cell3", data, 0, ("params", bound), batch_size=32, select_k=4)
+    s = MPSearch("cell3", data, 0, ("params", bound), device="cpu", batch_size=32, select_k=4)
     assert s.select == "oneshot" and s.selection_batches() == 4 * len(s.val_b)
     a = torch.randn(3, 5, generator=torch.Generator().manual_seed(1))
     s.lin.alpha = a.reshape(-1)
