@@ -52,12 +52,15 @@ Selecting the architecture (``select``). ``"argmax"``: the argmax genotype; with
 resource budget, if it does not meet the budget, the most probable architecture that does
 and has no op on a dead path (exact counts; the probability of a genotype is the product
 of its per-edge/slot probabilities, summed over the slot patterns that give the same MLP),
-and ``info["resource_repair"]`` says so. ``"oneshot"``: the ``select_k`` most probable
+and ``info["resource_repair"]`` says so. ``"average"``: the argmax of the architecture
+probabilities averaged over all iterations (Polyak-Ruppert averaging of the noisy MP
+iterates; the last iterate's argmax is ``info["argmax_genotype"]``). ``"oneshot"``: the ``select_k`` most probable
 architectures that meet the budget are each evaluated with the supernet's weights
 (architecture logits set one-hot) on the whole validation set, and the one with the lowest
 validation loss is returned; these passes are charged to the budget and reserved before
 the search stops. ``"auto"`` (default): ``"oneshot"`` with a resource budget, ``"argmax"``
-without. Why: the resource row bounds the *expected* cost of the mixture, which the search
+without (``"average"`` helped on the runs it was chosen on but not on new seeds:
+docs/nas.md). Why: the resource row bounds the *expected* cost of the mixture, which the search
 meets by spreading probability over cheap and expensive ops, so the probabilities rank the
 feasible discrete architectures poorly (on the cell4 ground truth, Spearman 0.2 with test
 accuracy); one validation pass per candidate ranks them better (docs/nas.md).
@@ -76,7 +79,7 @@ from .runner import (BudgetProgress, as_budget, check_resume_state, check_space,
                      parse_resource, require_torch, resource_cost, resource_report)
 
 BASES = ("krylov", "gradients", "cg")
-SELECTS = ("auto", "argmax", "oneshot")
+SELECTS = ("auto", "argmax", "average", "oneshot")
 DEFAULTS = dict(radius=0.2, delta=1.0, basis="krylov", k=3, refresh_steps=5, batch_size=64,
                 norm="inf", alpha_bound=4.0, weight_decay=3e-4, lr=3e-3, refresh_factor=1.25,
                 min_radius=1e-3, max_radius=1.0, cg_iters=5, damping=1e-2,
@@ -153,6 +156,9 @@ class MPSearch:
         self.select = c["select"]
         if self.select == "auto":
             self.select = "argmax" if self.res is None else "oneshot"
+        if self.select == "average" and self.res is not None:
+            raise ValueError('mp_search: select="average" is for searches without a resource '
+                             'budget; use "oneshot" or "argmax" with one')
         self.select_k = c["select_k"]
         if self.res is not None:
             kind, bound = self.res
@@ -178,6 +184,7 @@ class MPSearch:
         self.ref_residual: float | None = None
         self.memory: list = []                    # recent training gradients ("gradients")
         self.iteration = 0
+        self.prob_sum = None                      # sum of the probabilities over iterations
         self.torch_seconds = self.solver_seconds = 0.0
 
     # -- architecture helpers ---------------------------------------------------------------
@@ -190,6 +197,17 @@ class MPSearch:
 
     def derive(self) -> tuple:
         return tuple(self.model.derive(self._alpha_tensor()))
+
+    def derive_average(self) -> tuple:
+        """Argmax of the probabilities averaged over the iterations so far (the last
+        iterate's argmax before the first)."""
+        if self.prob_sum is None:
+            return self.derive()
+        return tuple(self.model.derive(self.prob_sum.clamp_min(1e-30).log()))
+
+    def incumbent(self) -> tuple:
+        """What the search would return now, without the end-of-search selection passes."""
+        return self.derive_average() if self.select == "average" else self.derive()
 
     def expected_cost(self, alpha=None, with_grad: bool = False):
         """E(alpha) of the resource (and its gradient w.r.t. flat alpha, on the CPU)."""
@@ -269,6 +287,8 @@ class MPSearch:
         """The architecture returned (see ``select`` in the module docstring)."""
         g = self.derive()
         info = {"argmax_genotype": list(g), "resource_repair": None, "select": self.select}
+        if self.select == "average":
+            return self.derive_average(), info
         if self.select == "oneshot":
             cands = self.ranked(self.select_k)
             losses = ([math.nan] if len(cands) == 1 else
@@ -404,6 +424,8 @@ class MPSearch:
         self.torch_seconds += seconds - t_solver
         self.solver_seconds += t_solver
         self.iteration += 1
+        probs = self.probabilities()
+        self.prob_sum = probs.clone() if self.prob_sum is None else self.prob_sum + probs
         entry = {
             "iter": self.iteration, "epochs": meter.epochs, "seconds": meter.seconds,
             "train_loss": curv.loss, "val_loss": val_loss, "val_loss_after": new_val,
@@ -417,7 +439,8 @@ class MPSearch:
             "seconds_linearise": t_lin - t_start, "seconds_basis": t_basis - t_lin,
             "seconds_line_search": time.perf_counter() - t_solved,
             "seconds_program": d.seconds_products, "seconds_solver": t_solver,
-            "genotype": list(self.derive()), "probs": self.probabilities().cpu().tolist(),
+            "genotype": list(self.derive()), "incumbent": list(self.incumbent()),
+            "probs": probs.cpu().tolist(),
         }
         if cg_info is not None:
             entry["cg"] = cg_info
@@ -435,6 +458,7 @@ class MPSearch:
                 "train_b": self.train_b.state(), "val_b": self.val_b.state(),
                 "radius": self.radius, "ref_residual": self.ref_residual,
                 "memory": [m.cpu() for m in self.memory], "iteration": self.iteration,
+                "prob_sum": None if self.prob_sum is None else self.prob_sum.cpu(),
                 "torch_seconds": self.torch_seconds, "solver_seconds": self.solver_seconds,
                 "torch_rng": torch.get_rng_state()}
 
@@ -450,6 +474,7 @@ class MPSearch:
         self.radius, self.ref_residual = s["radius"], s["ref_residual"]
         self.memory = [m.to(self.device) for m in s["memory"]]
         self.iteration = s["iteration"]
+        self.prob_sum = None if s["prob_sum"] is None else s["prob_sum"].to(self.device)
         self.torch_seconds, self.solver_seconds = s["torch_seconds"], s["solver_seconds"]
         torch.set_rng_state(s["torch_rng"])
 

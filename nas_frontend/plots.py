@@ -165,10 +165,10 @@ def plot_decision_boundaries(panels: list[tuple[str, object]], data: dict, path,
 def incumbents(history: list[dict], space: str) -> list[tuple[float, float, str, list | None]]:
     """The architecture a search would return at each logged point, as
     ``(epochs, seconds, "op|op|...", probs or None)``: the ``best_genotype`` of sampling
-    searches, the ``genotype`` of MP entries, else the argmax of ``probs``/``alpha``
-    (DARTS). For MP that is the argmax cell, which is what it returns with
-    ``select="argmax"`` and no resource budget (its one-shot selection and budget repair
-    happen only at the end). Used for regret-versus-budget curves."""
+    searches, the ``incumbent`` (else ``genotype``) of MP entries, else the argmax of
+    ``probs``/``alpha`` (DARTS). MP's incumbent is what it returns without a resource
+    budget (its one-shot selection and budget repair happen only at the end). Used for
+    regret-versus-budget curves."""
     import numpy as np
 
     from models.spaces import validate
@@ -179,6 +179,8 @@ def incumbents(history: list[dict], space: str) -> list[tuple[float, float, str,
         P = _probs(h) if ("probs" in h or "alpha" in h) else None
         if "best_genotype" in h:
             g = h["best_genotype"]
+        elif "incumbent" in h:
+            g = "|".join(h["incumbent"])
         elif "genotype" in h and not isinstance(h["genotype"], str):
             g = "|".join(h["genotype"])
         elif P is not None:

@@ -268,6 +268,24 @@ def test_oneshot_selection_under_a_resource_budget():
     assert 3 <= r.epochs_used < 3 + reserve
 
 
+def test_average_selection_is_the_argmax_of_the_mean_probabilities():
+    """select="average": the argmax of the probabilities averaged over the iterations
+    (recomputed here from the history), which is also the last incumbent; the default
+    without a budget stays the last iterate's argmax."""
+    from models.cell import OP_NAMES
+
+    data = _small_data()
+    r = mp_search("cell3", data, Budget(epochs=5), select="average", **FAST)
+    assert r.info["select"] == "average" and len(r.history) >= 2
+    P = np.mean([h["probs"] for h in r.history], axis=0)
+    assert r.genotype == tuple(OP_NAMES[j] for j in P.argmax(axis=1))
+    assert tuple(r.history[-1]["incumbent"]) == r.genotype
+    assert r.info["argmax_genotype"] == r.history[-1]["genotype"]
+    with pytest.raises(ValueError, match="average"):
+        MPSearch("cell3", data, 0, ("params", 5000), device="cpu", select="average")
+    assert MPSearch("cell3", data, 0, device="cpu").select == "argmax"
+
+
 VOLATILE = ("seconds",)
 
 
