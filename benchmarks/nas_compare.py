@@ -58,8 +58,10 @@ def truth(space: str, table_path: Path, resource: str | None):
             for g, a in archs.items() if len(a["seeds"]) == n_seeds}
     feasible = set(mean)
     if resource:
-        kind, bound = resource.split(":")
-        feasible = {g for g in mean if archs[g][kind] <= float(bound)}
+        from nas_frontend.runner import parse_resource
+
+        kind, bound = parse_resource(resource)
+        feasible = {g for g in mean if archs[g][kind] <= bound}
     best = max(mean[g] for g in feasible)
     return archs, mean, best, feasible
 
@@ -161,10 +163,9 @@ def regret_curve(rec, mean, best, grid, axis: str):
 def plot_curves(records, methods, mean, best, path):
     """Mean regret of the incumbent versus budget epochs and versus seconds, per method
     (lines: mean over seeds; bands: min to max)."""
-    import matplotlib
+    from nas_frontend.plots import _plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     import numpy as np
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -194,10 +195,9 @@ def plot_curves(records, methods, mean, best, path):
 def plot_alpha_pair(records, space, path) -> bool:
     """Architecture probabilities per edge over the search: the first seed of ``mp``
     (left) beside the first seed of ``darts2`` (else ``darts1``, right)."""
-    import matplotlib
+    from nas_frontend.plots import _plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     import numpy as np
 
     from nas_frontend.plots import alpha_labels
@@ -235,10 +235,9 @@ def plot_alpha_pair(records, space, path) -> bool:
 
 
 def plot(records, methods, path):
-    import matplotlib
+    from nas_frontend.plots import _plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for i, m in enumerate(methods):
