@@ -12,6 +12,7 @@ each mode runs with its own time limit (default 60 s) in a fresh process:
     strong_duality         strong-duality reformulation, SCIP                   (exact)
     bigm                   KKT + big-M with a guessed dual bound, HiGHS         (unproven)
     complementarity_bb     bilevel_mp.algorithms.complementarity_bb, HiGHS LPs  (exact)
+    auto                   the default path (bilevel_mp.solve(p)), a portfolio of the above
 
 A mode stops at the first n where none of its seeds is solved (proven optimal; for bigm:
 certified, which is the most it can claim). The table shows, per n and mode, how many
@@ -35,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MODES = ("sos1", "indicator", "strong_duality", "bigm", "complementarity_bb")
+MODES = ("sos1", "indicator", "strong_duality", "bigm", "complementarity_bb", "auto")
 DEFAULT_N = (5, 10, 15, 20, 25, 30, 40, 50, 60, 80)
 
 
@@ -47,10 +48,8 @@ def run_one(mode: str, n: int, seed: int, time_limit: float, dual_bound: float) 
     p = random_lplp(n, seed)
     t0 = time.perf_counter()
     try:
-        if mode == "complementarity_bb":
-            from bilevel_mp.algorithms import solve_complementarity_bb
-
-            r = solve_complementarity_bb(p, time_limit=time_limit)
+        if mode in ("complementarity_bb", "auto"):
+            r = bmp.solve(p, method=mode, time_limit=time_limit)
         elif mode == "strong_duality":
             r = bmp.solve(p, method="strong_duality", time_limit=time_limit)
         elif mode == "bigm":

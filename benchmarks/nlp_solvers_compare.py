@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bilevel_mp.frontends.expr import load_problems  # noqa: E402
-from bilevel_mp.reformulations import regularized as R  # noqa: E402
+from bilevel_mp.methods.regularized import certify_point  # noqa: E402
+from bilevel_mp.reformulations import scholtes as R  # noqa: E402
 
 PROBLEMS = Path("/work/shared/bolib/problems.json")
 
@@ -250,7 +251,7 @@ def bench_problem(entry, engines, n_samples, limit, seed=0):
         nlp.cyipopt_functions()
     build = time.perf_counter() - t
     variables = mpec.variables()
-    starts = list(R._starts(mpec, n_samples, np.random.default_rng(seed)))
+    starts = list(R.starts(mpec, n_samples, np.random.default_rng(seed)))
     rows = []
     Fb = p.known_F
     for engine in engines:
@@ -273,7 +274,7 @@ def bench_problem(entry, engines, n_samples, limit, seed=0):
             if z is not None:
                 vals = {id(v): float(val) for v, val in zip(variables, z)}
                 x, y = mpec.xy(vals)
-                y, cert, _, _ = R._certify_point(p, x, y, 10.0)
+                y, cert, _, _ = certify_point(p, x, y, 10.0)
                 F = p.evaluate(x, y)["F"]
                 row.update(certified=bool(cert.certified), F=F)
                 row["solved"] = bool(cert.certified and Fb is not None and not math.isnan(Fb)

@@ -14,14 +14,20 @@ from .errors import (
     SolverUnavailableError,
     UnsupportedStructureError,
 )
+from .backends import BACKENDS, available_solvers
+from .methods import METHODS
 from .problem import BilevelProblem, Constraint
-from .result import BilevelResult, Certificate
+from .result import STATUSES, BilevelResult, Certificate
 from .solve import solve
 from .structure import detect
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BACKENDS",
+    "METHODS",
+    "STATUSES",
+    "available_solvers",
     "BigMError",
     "BilevelError",
     "BilevelInputError",

@@ -13,7 +13,7 @@ on. ``jobs`` children run at once. Each record has the result fields of
 - failed      no point (infeasible, error, time limit, crash), or an unbounded verdict
 
 Certified means: the follower re-solved at x, gap <= 1e-4 · max(1, |f|), G and g
-feasible to 1e-6 (see ``bilevel_mp.certify``).
+feasible to 1e-6 (see ``bilevel_mp.core.certify``).
 """
 
 from __future__ import annotations
@@ -232,6 +232,6 @@ def markdown_report(records: list[dict], command: str, machine: str) -> str:
     for r in records:
         gap = "-" if r.get("ll_gap") is None else f"{r['ll_gap']:.1e}"
         lines.append(f"| {r['name']} | {r.get('n_x')} | {r.get('n_y')} | {r.get('structure', '')} | "
-                     f"{r.get('method', '')} | {r['status']} | {_fmt(r.get('F'))} | {_fmt(r.get('F_best'))} | "
+                     f"{r.get('found_by') or r.get('method', '')} | {r['status']} | {_fmt(r.get('F'))} | {_fmt(r.get('F_best'))} | "
                      f"{r['verdict']} | {gap} | {r['seconds']:.2f} |")
     return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 
     bilevel-mp demo                                   classic problems, a table
     bilevel-mp solve FILE.json [--time-limit S] [--json OUT] [--method M] [--mode MODE]
+                     [--dual-bound M] [--solver highs|scip|nlp] [--x0 1,2] [--set KEY=VALUE ...]
     bilevel-mp solve FILE.mps [--aux FILE.aux] [--time-limit S] [--json OUT]
     bilevel-mp bench FILE.json [--time-limit S] [--jobs N] [--json OUT]
     bilevel-mp bench FILE.json --scheduler tcp://HOST:8786 | local   (Dask, docs/cluster.md)
@@ -20,7 +21,17 @@ import time
 import warnings
 from pathlib import Path
 
-from .errors import BilevelError
+from importlib.metadata import entry_points
+
+from . import bench
+from .backends import BACKENDS
+from .errors import BilevelError, BilevelInputError
+from .frontends.expr import load_problems
+from .frontends.mps_aux import is_mps_path
+from .library import classic
+from .methods import METHODS
+from .reformulations.complementarity import MODES
+from .solve import solve
 
 
 def _console():
@@ -31,16 +42,38 @@ def _console():
     return Console(width=max(120, shutil.get_terminal_size((120, 24)).columns))
 
 
-def cmd_solve(args) -> int:
-    from .frontends.expr import load_problems
-    from .solve import solve
+def method_settings(args) -> dict:
+    """The method settings given on the command line (only those given)."""
+    out = {}
+    for key in ("mode", "dual_bound", "solver"):
+        if getattr(args, key, None) is not None:
+            out[key] = getattr(args, key)
+    if getattr(args, "x0", None) is not None:
+        try:
+            out["x0"] = [float(v) for v in args.x0.split(",")]
+        except ValueError:
+            raise BilevelInputError(f"--x0 takes comma-separated numbers, got {args.x0!r}") from None
+    if getattr(args, "verbose", False):
+        out["verbose"] = True
+    for item in getattr(args, "set", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BilevelInputError(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value  # a bare word: a string setting
+    return out
 
+
+def cmd_solve(args) -> int:
     problems = load_problems(args.file, aux=args.aux)
+    settings = method_settings(args)
     console = _console()
     records = []
     for p in problems:
-        res = solve(p, method=args.method, mode=args.mode, time_limit=args.time_limit,
-                    certify_time_limit=args.time_limit or 60.0)
+        res = solve(p, method=args.method, time_limit=args.time_limit,
+                    certify_time_limit=args.certify_time_limit, **settings)
         console.print(res.summary(), highlight=False)
         if p.known_F is not None:
             console.print(f"  known F* = {p.known_F:.6g}", highlight=False)
@@ -53,13 +86,12 @@ def cmd_solve(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from . import bench
-
     path = Path(args.file)
     if not path.exists():
         raise BilevelError(f"no such file: {path}")
-    from .frontends.mps_aux import is_mps_path
-
+    settings = method_settings(args)
+    if args.certify_time_limit is not None:
+        settings["certify_time_limit"] = args.certify_time_limit
     if is_mps_path(path):
         raise BilevelError(f"{path}: bench takes a BOLIB JSON list; solve an MPS+AUX instance with "
                            "'bilevel-mp solve FILE.mps', or batch several with bilevel_mp.batch.solve_many")
@@ -71,14 +103,15 @@ def cmd_bench(args) -> int:
     if args.filter:
         entries = [e for e in entries if args.filter in e.get("name", "")]
     if args.scheduler:
-        from .batch import solve_many
+        from .batch import solve_many  # dask, an optional extra
 
         client = None if args.scheduler == "local" else args.scheduler
         records = solve_many(entries, client=client, time_limit=args.time_limit, method=args.method,
-                             jobs=args.jobs, isolate=not args.no_isolate, progress=not args.no_progress)
+                             jobs=args.jobs, isolate=not args.no_isolate, progress=not args.no_progress,
+                             **settings)
     else:
         records = bench.run(entries, time_limit=args.time_limit, jobs=args.jobs, method=args.method,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, **settings)
     console = _console()
     console.print(bench.table(records, title=f"bilevel-mp bench {path.name}"))
     console.print(bench.summary(records))
@@ -104,9 +137,6 @@ def cmd_demo(args) -> int:
     """Solve a handful of classic problems and print a table."""
     from rich.table import Table
 
-    from .library import classic
-    from .solve import solve
-
     names = ["Bard1984a", "Bard1984b", "TuyEtal1993", "BilevelJuMPReadme", "MooreBard1990Cont",
              "IntegerLeaderLP", "FrankeEtal2018Ex53", "ClarkWesterberg1990a", "Bard1988Ex2",
              "CalamaiVicente1994b"]
@@ -121,11 +151,29 @@ def cmd_demo(args) -> int:
             t0 = time.perf_counter()
             r = solve(p, time_limit=args.time_limit)
             gap = "-" if r.ll_gap is None else f"{r.ll_gap:.1e}"
-            table.add_row(name, r.structure, r.method, "-" if r.F is None else f"{r.F:.6g}",
+            table.add_row(name, r.structure, r.found_by, "-" if r.F is None else f"{r.F:.6g}",
                           "-" if p.known_F is None else f"{p.known_F:.6g}", gap,
                           "yes" if r.certified else "NO", f"{time.perf_counter() - t0:.2f}")
     console.print(table)
     return 0
+
+
+def add_method_options(p: argparse.ArgumentParser) -> None:
+    """--method and the settings every method may take (choices from the registries)."""
+    g = p.add_argument_group("method")
+    g.add_argument("--method", default="auto", choices=list(METHODS))
+    g.add_argument("--mode", default=None, choices=list(MODES),
+                   help="KKT complementarity (methods kkt, auto); default sos1")
+    g.add_argument("--dual-bound", type=float, default=None,
+                   help="bound on the follower's multipliers, needed by --mode bigm (your assumption)")
+    g.add_argument("--solver", default=None, choices=list(BACKENDS), help="force a back end (kkt, "
+                   "strong_duality, auto)")
+    g.add_argument("--certify-time-limit", type=float, default=None,
+                   help="seconds for each follower re-solve of the certificate (default 60)")
+    g.add_argument("--x0", default=None, help="leader start for local methods, e.g. 0.5,1")
+    g.add_argument("--verbose", action="store_true", help="print the method's progress")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other setting of the method (JSON value), e.g. --set node_limit=1000")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,8 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--aux", default=None, help="the AUX file of an MPS instance (default: FILE.aux next to it)")
     s.add_argument("--time-limit", type=float, default=None, help="seconds per solve")
     s.add_argument("--json", default=None, help="write the result(s) to this JSON file")
-    s.add_argument("--method", default="auto")
-    s.add_argument("--mode", default="sos1", help="KKT complementarity: sos1, indicator, bigm, product")
+    add_method_options(s)
     s.set_defaults(func=cmd_solve)
 
     b = sub.add_parser("bench", help="solve a list of problems, one process each, with verdicts")
@@ -146,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--time-limit", type=float, default=60.0)
     b.add_argument("--jobs", type=int, default=1)
     b.add_argument("--json", default=None)
-    b.add_argument("--method", default="auto")
+    add_method_options(b)
     b.add_argument("--filter", default=None, help="only problems whose name contains this")
     b.add_argument("--no-progress", action="store_true")
     b.add_argument("--report", default=None, help="write a markdown report (e.g. benchmarks/BOLIB.md)")
@@ -161,9 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--time-limit", type=float, default=60.0)
     d.set_defaults(func=cmd_demo)
 
-    from nas_frontend.cli import add_parser as add_nas_parser  # torch is imported only when run
-
-    add_nas_parser(sub)
+    for ep in entry_points(group="bilevel_mp.cli"):  # e.g. "nas" from nas_frontend
+        ep.load()(sub)
     return ap
 
 

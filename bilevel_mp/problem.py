@@ -247,6 +247,23 @@ class BilevelProblem:
         )
 
 
+def involves(expr, var) -> bool:
+    """True when ``expr`` references any component of the indexed Var ``var``."""
+    if isinstance(expr, (int, float)):
+        return False
+    ids = {id(v) for v in var.values()}
+    return any(id(v) in ids for v in identify_variables(expr, include_fixed=True))
+
+
+def split_lower(problem: BilevelProblem) -> tuple[list[Constraint], list[Constraint]]:
+    """Lower-level constraints that involve y (plus y bounds), and those that do not:
+    a follower constraint on x alone restricts the leader, so it joins G."""
+    with_y, x_only = [], []
+    for c in problem.g:
+        (with_y if involves(c.body, problem.y) else x_only).append(c)
+    return with_y + problem.y_bound_constraints(), x_only
+
+
 def _names(names, n, prefix):
     if names is None:
         return [f"{prefix}[{i}]" for i in range(n)]

@@ -40,12 +40,21 @@ class Certificate:
 
 
 @dataclass
+class Iteration:
+    """One entry of ``BilevelResult.history``; methods log subclasses with more fields."""
+
+    k: int
+    F: float | None
+    seconds: float
+
+
+@dataclass
 class BilevelResult:
     """Result of ``bilevel_mp.solve``. Objective values are in the user's senses."""
 
     name: str
     status: str
-    method: str
+    method: str  # the method= name that was asked for (a key of bilevel_mp.METHODS)
     x: np.ndarray | None = None
     y: np.ndarray | None = None
     F: float | None = None
@@ -54,12 +63,14 @@ class BilevelResult:
     duals: dict = field(default_factory=dict)  # follower constraint name -> multiplier
     certificate: Certificate = field(default_factory=Certificate)
     structure: str = ""
-    solver: str = ""
+    solver: str = ""  # back end of the method's main solves (a key of backends.BACKENDS), "" if none
+    mode: str | None = None  # complementarity mode(s) of a KKT model, e.g. "sos1", "bigm+sos1"
+    found_by: str = ""  # the method whose point is returned (auto: the stage that found it)
     seconds: float = 0.0
     optimistic: bool = True
     assumptions: list = field(default_factory=list)
     message: str = ""
-    history: list = field(default_factory=list)  # per-iteration log of iterative methods
+    history: list = field(default_factory=list)  # per-iteration log of iterative methods (Iteration)
 
     @property
     def ll_gap(self):
@@ -77,6 +88,8 @@ class BilevelResult:
             "name": self.name,
             "status": self.status,
             "method": self.method,
+            "mode": self.mode,
+            "found_by": self.found_by or self.method,
             "F": _num(self.F),
             "f": _num(self.f),
             "x": None if self.x is None else [float(v) for v in self.x],
@@ -105,7 +118,10 @@ class BilevelResult:
         }
 
     def summary(self) -> str:
-        lines = [f"{self.name}: {self.status}  (method {self.method}, {self.structure}, {self.seconds:.2f} s)"]
+        how = self.method + (f" [{self.mode}]" if self.mode else "")
+        if self.found_by and self.found_by != self.method:
+            how += f" via {self.found_by}"
+        lines = [f"{self.name}: {self.status}  (method {how}, {self.structure}, {self.seconds:.2f} s)"]
         if self.F is not None:
             lines.append(f"  F = {self.F:.6g}   f = {self.f:.6g}" + (
                 f"   bound = {self.bound:.6g}" if self.bound is not None else ""))

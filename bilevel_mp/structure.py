@@ -27,6 +27,13 @@ class Structure:
     x_integer: bool
     n_x: int
     n_y: int
+    y_integer: bool = False
+
+    @property
+    def is_continuous_lplp(self) -> bool:
+        """Linear leader and follower (jointly in x and y), all variables continuous."""
+        return (self.lower_linear_in_xy and self.upper == "linear" and not self.x_integer
+                and not self.y_integer)
 
     @property
     def label(self) -> str:
@@ -34,6 +41,7 @@ class Structure:
         up = {"linear": "LP", "quadratic": "QP", "nonlinear": "NLP"}[self.upper]
         if self.x_integer:
             up = "MI" + up
+        low_int = "MI" if self.y_integer else ""
         low = {
             "linear": "LP",
             "convex_quadratic": "QP",
@@ -42,7 +50,7 @@ class Structure:
         }[self.lower]
         if self.lower == "nonlinear" and self.lower_convex:
             low = "CNLP"
-        return f"{up}-{low}"
+        return f"{up}-{low_int}{low}"
 
     def as_dict(self) -> dict:
         return {**asdict(self), "label": self.label}
@@ -167,6 +175,7 @@ def detect(problem: BilevelProblem) -> Structure:
         x_integer=any(problem.x_is_integer()),
         n_x=problem.n_x,
         n_y=problem.n_y,
+        y_integer=any(not problem.y[j].is_continuous() for j in range(problem.n_y)),
     )
 
 

@@ -110,7 +110,7 @@ def test_mismatched_point_dimensions():
     p = small()
     with pytest.raises(BilevelInputError, match="x has 2 entries"):
         p.evaluate([1, 2], [0])
-    from bilevel_mp.certify import certify
+    from bilevel_mp.core.certify import certify
 
     with pytest.raises(BilevelInputError, match="y has 3 entries"):
         certify(p, [1.0], [0, 0, 0])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import bilevel_mp as bmp
-from bilevel_mp.certify import certify
+from bilevel_mp.core.certify import certify
 from bilevel_mp.library import classic
 
 from .conftest import linear_follower_lp
@@ -42,6 +42,6 @@ def test_value_function_proves_nonconvex_follower_optimum():
     # auto picks value-function cuts: the relaxation's optimum is certified globally
     p = classic.get("MitsosBarton2006Ex35")
     r = bmp.solve(p)
-    assert r.method == "value_function" and r.status == "optimal"
+    assert r.method == "auto" and r.found_by == "value_function" and r.status == "optimal"
     assert r.certified and r.certificate.exact and r.certificate.solver == "scip"
     assert r.F == pytest.approx(p.known_F, abs=1e-2)

@@ -301,7 +301,7 @@ def test_variable_only_in_follower_warns():
 def test_solve_dispatch_and_method_keyword():
     x, y, leader, follower = _bard1984a()
     bp = from_cvxpy(leader, follower, [y])
-    result = bp.solve(method="strong_duality")
+    result = bilevel_mp.solve(bp, method="strong_duality")
     assert result.certified and result.F == pytest.approx(28 / 9, abs=1e-6)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

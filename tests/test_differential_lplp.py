@@ -24,13 +24,14 @@ import pytest
 from scipy.optimize import linprog
 
 import bilevel_mp as bmp
-from bilevel_mp.algorithms import solve_complementarity_bb
 from bilevel_mp.library.random_lplp import random_lplp, random_lplp_data
+
+def solve_complementarity_bb(p, **kw):
+    return bmp.solve(p, method='complementarity_bb', **kw)
 
 INSTANCES = [(n, seed) for n in range(3, 9) for seed in range(10)]  # 60 instances
 DUAL_BOUND = 1e4  # "generous": the largest multiplier on these instances is below 200
 TIME = 60.0
-
 
 def _modes():
     return {
@@ -41,10 +42,8 @@ def _modes():
         "complementarity_bb": lambda p: solve_complementarity_bb(p, time_limit=TIME),
     }
 
-
 EXPECTED_STATUS = {"sos1": "optimal", "indicator": "optimal", "bigm": "feasible",
                    "strong_duality": "optimal", "complementarity_bb": "optimal"}
-
 
 def _scipy_check(n, seed, x, y, F, tol=1e-6):
     """Re-check (x, y) on the raw data with scipy: bounds, leader and follower rows,
@@ -61,7 +60,6 @@ def _scipy_check(n, seed, x, y, F, tol=1e-6):
                   method="highs")
     assert res.status == 0
     assert d["c_l"] @ y <= res.fun + 1e-6 * max(1.0, abs(res.fun))
-
 
 def _brute_force(n, seed):
     """The bilevel optimum by enumeration (scipy only): y is follower-optimal at x iff
@@ -95,7 +93,6 @@ def _brute_force(n, seed):
                 best = lp.fun
     return best
 
-
 @pytest.mark.parametrize("n,seed", INSTANCES, ids=[f"n{n}-s{s}" for n, s in INSTANCES])
 def test_modes_agree(n, seed):
     results = {name: run(random_lplp(n, seed)) for name, run in _modes().items()}
@@ -121,7 +118,6 @@ def test_modes_agree(n, seed):
             _scipy_check(n, seed, r.x, r.y, r.F)
     if n == 3:
         assert _brute_force(n, seed) == pytest.approx(ref, rel=1e-6, abs=1e-6)
-
 
 def test_enough_feasible_and_infeasible_instances():
     """The instance set exercises both outcomes."""

@@ -5,11 +5,15 @@ import numpy as np
 import pytest
 
 import bilevel_mp as bmp
-from bilevel_mp.algorithms.descent import DescentProgram, line_search, solve_descent, solve_direction
-from bilevel_mp.algorithms.trust_region import solve_trust_region
+from bilevel_mp.algorithms.descent import DescentProgram, line_search, solve_direction
 from bilevel_mp.errors import BilevelInputError
 from bilevel_mp.library import classic
 
+def solve_descent(p, **kw):
+    return bmp.solve(p, method='descent', **kw)
+
+def solve_trust_region(p, **kw):
+    return bmp.solve(p, method='trust_region', **kw)
 
 def lq_unconstrained():
     """F = (x-1)² + (y-2)², follower min (y-x)² ⇒ y = x, F = (x-1)² + (x-2)²,
@@ -20,7 +24,6 @@ def lq_unconstrained():
     p.set_lower((y - x) ** 2)
     return p
 
-
 def lq_kink():
     """F = (x-3)² + (y-2)², follower min (y-x)² s.t. y <= 1 ⇒ y = min(x, 1).
     For x >= 1: F = (x-3)² + 1, minimised at x = 3 (F = 1); for x <= 1, F >= 5.
@@ -30,7 +33,6 @@ def lq_kink():
     p.set_upper((x - 3) ** 2 + (y - 2) ** 2, [x >= -10, x <= 10])
     p.set_lower((y - x) ** 2, [1 - y >= 0])
     return p
-
 
 def lq_two():
     """Two leaders, two followers: follower min ½‖y‖² - y·x s.t. y >= 0 ⇒ y = max(x, 0);
@@ -44,7 +46,6 @@ def lq_two():
                 [x[0] >= -5, x[0] <= 5, x[1] >= -5, x[1] <= 5])
     p.set_lower(0.5 * (y[0] ** 2 + y[1] ** 2) - y[0] * x[0] - y[1] * x[1], [y[0] >= 0, y[1] >= 0])
     return p
-
 
 @pytest.mark.parametrize("build,x0,x_star,F_star", [
     (lq_unconstrained, [0.0], [1.5], 0.5),
@@ -63,7 +64,6 @@ def test_local_methods_reach_known_optima(build, x0, x_star, F_star, method):
     Fs = [it.F for it in r.history]
     assert all(b <= a + 1e-12 for a, b in zip(Fs, Fs[1:])), "F must decrease monotonically"
 
-
 @pytest.mark.parametrize("name", ["Bard1984a", "Bard1984b", "Bard1988Ex2", "HendersonQuandt1958",
                                   "Outrata1990Ex1d"])
 def test_trust_region_on_bolib(name):
@@ -75,14 +75,12 @@ def test_trust_region_on_bolib(name):
     assert r.certified
     assert r.F == pytest.approx(best, rel=1e-4, abs=1e-4)
 
-
 def _random_program(rng, n=3, m=5, p=2):
     A = rng.normal(size=(m, m))
     H = A @ A.T + np.eye(m)
     return dict(grad_x=rng.normal(size=n), grad_y=rng.normal(size=m), H_yy=H,
                 H_yx=rng.normal(size=(m, n)), A_x=rng.normal(size=(p, n)), A_y=rng.normal(size=(p, m)),
                 mu=np.array([1.0, 0.0]), strong=np.array([True, False]))
-
 
 def test_direction_decreases_model_and_meets_stationarity_band():
     rng = np.random.default_rng(0)
@@ -101,7 +99,6 @@ def test_direction_decreases_model_and_meets_stationarity_band():
             assert data["A_x"][1] @ d.dx + data["A_y"][1] @ d.dy >= -1e-7  # weakly active: stays feasible
             if norm == "inf":
                 assert np.abs(np.concatenate([d.dx, d.dy])).max() <= 0.5 + 1e-9
-
 
 def test_matrix_free_equals_dense():
     """Same program given as arrays and as products: same direction (QP: unique) and
@@ -122,7 +119,6 @@ def test_matrix_free_equals_dense():
             assert solve_direction(other, 0.3).predicted == pytest.approx(
                 solve_direction(dense, 0.3).predicted, rel=1e-7, abs=1e-9)
 
-
 def test_reduced_basis_direction_lies_in_basis():
     rng = np.random.default_rng(2)
     data = _random_program(rng, m=6)
@@ -131,14 +127,12 @@ def test_reduced_basis_direction_lies_in_basis():
     assert d.status == "optimal"
     assert np.allclose(V @ (V.T @ d.dy), d.dy, atol=1e-9)
 
-
 def test_elastic_when_band_unreachable():
     """Residual r0 = 1 with H = I, |dy| <= 0.1: the band |dy + r0| <= δ cannot be met."""
     prog = DescentProgram(grad_x=[1.0], grad_y=[0.0], H_yy=[[1.0]], H_yx=[[0.0]], r0=[1.0])
     d = solve_direction(prog, 0.1)
     assert d.status == "optimal" and d.elastic
     assert d.dy[0] == pytest.approx(-0.1)  # moves as far towards stationarity as allowed
-
 
 def test_line_search():
     phi = lambda t: (t - 0.3) ** 2  # noqa: E731
@@ -149,7 +143,6 @@ def test_line_search():
     none = line_search(lambda t: 1.0 + t, 1.0, slope=1.0)
     assert not none.improved
 
-
 @pytest.mark.parametrize("kwargs,match", [
     (dict(radius=0.0), "radius"), (dict(radius=1.0, norm="1"), "norm"), (dict(radius=1.0, delta=-1), "delta"),
 ])
@@ -157,7 +150,6 @@ def test_direction_bad_input(kwargs, match):
     prog = DescentProgram(grad_x=[1.0], grad_y=[0.0], H_yy=[[1.0]], H_yx=[[0.0]])
     with pytest.raises(ValueError, match=match):
         solve_direction(prog, **kwargs)
-
 
 def test_program_bad_input():
     with pytest.raises(ValueError, match="H_yy"):
@@ -167,7 +159,6 @@ def test_program_bad_input():
     with pytest.raises(ValueError, match="line search"):
         line_search(lambda t: t, 0.0, -1.0, method="wolfe")
 
-
 def test_integer_leader_rejected():
     p = classic.get("IntegerLeaderLP")
     for fn in (solve_descent, solve_trust_region):
@@ -175,7 +166,6 @@ def test_integer_leader_rejected():
             fn(p)
     with pytest.raises(BilevelInputError, match="x0"):
         solve_descent(lq_unconstrained(), x0=[1.0, 2.0])
-
 
 def test_qp_failure_falls_back_to_lp():
     """HiGHS's QP solver ends in "solve error" on this program (tight band δ = 1e-6,

@@ -9,11 +9,12 @@ import pytest
 
 import bilevel_mp as bmp
 from bilevel_mp import BilevelProblem, UnsupportedStructureError
-from bilevel_mp.algorithms import solve_complementarity_bb
 from bilevel_mp.algorithms.complementarity_bb import ComplementarityBB
 from bilevel_mp.algorithms.lplp_data import extract
 from bilevel_mp.library.random_lplp import random_lplp
 
+def solve_complementarity_bb(p, **kw):
+    return bmp.solve(p, method='complementarity_bb', **kw)
 
 def _bard1984():
     # Bard (1984) example 1 (BASBLib b_1984_01): F* = 3.111, x* = 0.889, y* = 2.222
@@ -24,7 +25,6 @@ def _bard1984():
                              x + 0.5 * y - 8 <= 0, x - 2 * y - 2 <= 0])
     return p
 
-
 def test_known_optimum():
     r = solve_complementarity_bb(_bard1984())
     assert r.status == "optimal" and r.certified
@@ -33,7 +33,6 @@ def test_known_optimum():
     assert r.y[0] == pytest.approx(20 / 9, abs=1e-6)
     assert r.bound <= r.F + 1e-9
     assert r.method == "complementarity_bb" and r.structure == "LP-LP"
-
 
 def test_senses_equalities_and_leader_rows_in_follower():
     """max senses, an equality row in the follower, a follower row in x only (it joins
@@ -52,14 +51,12 @@ def test_senses_equalities_and_leader_rows_in_follower():
     assert r.bound >= r.F - 1e-6 * max(1, abs(r.F))  # max problem: bound is an upper bound
     assert set(r.duals) >= {"g[0]", "g[1]", "g[3]"}
 
-
 def test_random_agrees_with_sos1_larger():
     for n, seed in [(10, 0), (12, 1), (15, 2)]:
         a = solve_complementarity_bb(random_lplp(n, seed), time_limit=60)
         b = bmp.solve(random_lplp(n, seed), method="kkt", mode="sos1", time_limit=60)
         assert a.status == b.status == "optimal"
         assert a.F == pytest.approx(b.F, rel=1e-7)
-
 
 def test_infeasible_and_unbounded_follower():
     p = BilevelProblem(1, 1, name="hpr_infeasible", x_bounds=[(0, 1)], y_bounds=[(0, 1)])
@@ -71,7 +68,6 @@ def test_infeasible_and_unbounded_follower():
     q.set_upper(q.x[0] + q.y[0], [q.y[0] <= 10])  # leader bounds y, the follower does not
     q.set_lower(-q.y[0], [q.y[0] >= q.x[0]])
     assert solve_complementarity_bb(q).status == "lower_level_unbounded"
-
 
 def test_rejects_non_lplp():
     p = BilevelProblem(1, 1, name="qp", x_bounds=[(0, 1)], y_bounds=[(0, 1)])
@@ -85,7 +81,6 @@ def test_rejects_non_lplp():
     with pytest.raises(UnsupportedStructureError):
         solve_complementarity_bb(q)
 
-
 def test_node_limit_gives_valid_bound_and_incumbent():
     opt = solve_complementarity_bb(random_lplp(18, 2), time_limit=120)
     assert opt.status == "optimal"
@@ -94,7 +89,6 @@ def test_node_limit_gives_valid_bound_and_incumbent():
     assert r.bound is not None and r.bound <= opt.F + 1e-6 * abs(opt.F)
     if r.F is not None:
         assert r.certified and r.F >= opt.F - 1e-6 * abs(opt.F)
-
 
 def test_learned_nogoods_are_valid():
     """Every learned primal nogood is infeasible as a set of active rows under the final
@@ -112,7 +106,6 @@ def test_learned_nogoods_are_valid():
     for row in D[:40]:
         bb._set_f0(row)
         assert bb.Df.run() == "infeasible"
-
 
 def test_bolib_json_roundtrip(tmp_path):
     """Instances written as BOLIB JSON (as benchmarks/lplp_scaling.py --write-json does)

@@ -15,15 +15,19 @@ import pytest
 
 import bilevel_mp as bmp
 from bilevel_mp.algorithms.lplp_data import extract
-from bilevel_mp.algorithms.penalty import LPLPPenalty, PenaltyNLP, _lp_start, solve_penalty
+from bilevel_mp.algorithms.penalty import LPLPPenalty, PenaltyNLP
+from bilevel_mp.core.starts import leader_start
 from bilevel_mp.backends import nlp
-from bilevel_mp.certify import certify
+from bilevel_mp.core.certify import certify
 from bilevel_mp.errors import BilevelInputError, UnsupportedStructureError
 from bilevel_mp.library import classic
 from bilevel_mp.library.random_lplp import random_lplp
-from bilevel_mp.reformulations.regularized import _starts
+from bilevel_mp.reformulations.scholtes import starts
 
 from .conftest import linear_follower_lp
+
+def solve_penalty(p, **kw):
+    return bmp.solve(p, method='penalty', **kw)
 
 needs_nlp = pytest.mark.skipif(not nlp.available(), reason="no local NLP solver (pyomo-ripopt)")
 
@@ -35,7 +39,6 @@ LPLP = [("Bard1984a", 1e-7), ("Bard1984b", 1e-7), ("TuyEtal1993", 1e-7),
 CONVEX = [("AiyoshiShimizu1984Ex2", 1e-5), ("Bard1988Ex2", 1e-5), ("TuyEtal2007", 1e-5),
           ("FrankeEtal2018Ex53", 1e-5), ("AllendeStill2013", 1e-5), ("FrankeEtal2018Ex511", 1e-5),
           ("HendersonQuandt1958", 1e-5)]
-
 
 def _independent_check(p, r):
     """The returned point passes the certificate, re-computed here; for a linear
@@ -51,7 +54,6 @@ def _independent_check(p, r):
         f_min = ev["f"] if p.lower_sense == "min" else -ev["f"]
         assert f_min - f_star <= 1e-4 * max(1.0, abs(f_star))
 
-
 @pytest.mark.parametrize("name,rel", LPLP, ids=[k[0] for k in LPLP])
 def test_lplp_reaches_known_optimum(name, rel):
     p = classic.get(name)
@@ -64,7 +66,6 @@ def test_lplp_reaches_known_optimum(name, rel):
     assert any("local method" in a for a in r.assumptions)
     _independent_check(p, r)
 
-
 @needs_nlp
 @pytest.mark.parametrize("name,rel", CONVEX, ids=[k[0] for k in CONVEX])
 def test_convex_follower_reaches_known_optimum(name, rel):
@@ -76,7 +77,6 @@ def test_convex_follower_reaches_known_optimum(name, rel):
     assert abs(r.F - p.known_F) <= rel * max(1.0, abs(p.known_F)), (r.F, p.known_F)
     _independent_check(p, r)
 
-
 @needs_nlp
 def test_better_than_bolib_best_on_toll_setting():
     """TollSettingP3 (QP-LP): from xy_init the penalty reaches a certified point better
@@ -86,7 +86,6 @@ def test_better_than_bolib_best_on_toll_setting():
     r = solve_penalty(p, time_limit=20)
     assert r.certified and r.F < p.known_F - 0.5, r.summary()
     _independent_check(p, r)
-
 
 def test_maximisation_senses():
     """Leader and follower maximising: the LP variant works in min form and reports
@@ -101,30 +100,27 @@ def test_maximisation_senses():
     assert r.F == pytest.approx(-28 / 9, rel=1e-7)
     _independent_check(p, r)
 
-
 def test_lplp_gap_path_decreases():
     """GlackinEtal2009 from xy_init: the gap is positive at rho0 and falls to zero."""
     p = classic.get("GlackinEtal2009")
-    path = LPLPPenalty(extract(p)).run(_lp_start(p), rho0=1.0, growth=10.0)
+    path = LPLPPenalty(extract(p)).run(leader_start(p), rho0=1.0, growth=10.0)
     gaps = path.gaps
     assert len(gaps) >= 2 and gaps[0] > 1e-3
     assert all(b <= a + 1e-9 * max(1.0, abs(a)) for a, b in zip(gaps, gaps[1:])), gaps
     assert path.converged and gaps[-1] <= 1e-6
     assert path.rhos == pytest.approx([10.0 ** k for k in range(len(gaps))])
 
-
 @needs_nlp
 @pytest.mark.parametrize("name", ["TuyEtal2007", "ClarkWesterberg1990a", "MooreBard1990Cont"])
 def test_nlp_gap_path_decreases(name):
     p = classic.get(name)
     mpec = PenaltyNLP(p)
-    _, x0, y0 = next(_starts(mpec, 0, np.random.default_rng(0)))
+    _, x0, y0 = next(starts(mpec, 0, np.random.default_rng(0)))
     path = mpec.run(x0, y0, rho0=1.0, growth=10.0)
     gaps = path.gaps
     assert len(gaps) >= 2 and gaps[0] > 1e-3
     assert all(b <= a + 1e-6 * max(1.0, abs(a)) for a, b in zip(gaps, gaps[1:])), gaps
     assert path.converged and gaps[-1] <= 1e-6 * max(1.0, abs(p.evaluate(path.x, path.y)["f"]))
-
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_alternating_lps_never_increase_penalised_objective(seed):
@@ -141,13 +137,12 @@ def test_alternating_lps_never_increase_penalised_objective(seed):
     for s in path.steps:  # after the last LP over u, pi is the follower's true gap
         assert s.gap >= 0.0
 
-
 def test_lplp_statuses_never_claim_too_much():
     # bilevel infeasible (the follower picks y = 1, the leader needs y <= 0)
-    r = solve_penalty(classic.get("MitsosBarton2006Ex32"), max_outer=4)
+    r = solve_penalty(classic.get("MitsosBarton2006Ex32"), max_iter=4)
     assert r.status == "error" and not r.certified
     # penalised LPs unbounded: no bilevel conclusion is drawn
-    r = solve_penalty(classic.get("TuyEtal2007Ex3"), max_outer=3)
+    r = solve_penalty(classic.get("TuyEtal2007Ex3"), max_iter=3)
     assert r.status == "error" and "unbounded" in r.message
     # follower's dual infeasible: the follower's LP is unbounded
     p = bmp.BilevelProblem(1, 1, name="unb", x_bounds=[(0, 1)])
@@ -158,7 +153,6 @@ def test_lplp_statuses_never_claim_too_much():
     p.set_upper(p.x[0], [p.x[0] + p.y[0] >= 3]).set_lower(p.y[0])
     assert solve_penalty(p).status == "infeasible"
 
-
 @needs_nlp
 def test_integer_leader_is_rounded_and_not_called_local_optimum():
     p = classic.get("IntegerLeaderLP")
@@ -166,7 +160,6 @@ def test_integer_leader_is_rounded_and_not_called_local_optimum():
     assert r.status == "feasible" and r.certified
     assert np.allclose(r.x, np.round(r.x))
     assert any("rounded" in a for a in r.assumptions)
-
 
 def test_bad_input():
     p = classic.get("Bard1984a")

@@ -8,7 +8,11 @@ import pytest
 from bilevel_mp import BilevelProblem
 from bilevel_mp.backends import nlp
 from bilevel_mp.library import classic
-from bilevel_mp.reformulations.regularized import ScholtesMPEC, schedule, solve_regularized
+from bilevel_mp.reformulations.scholtes import ScholtesMPEC, schedule
+import bilevel_mp as bmp
+
+def solve_regularized(p, **kw):
+    return bmp.solve(p, method='regularized', **kw)
 
 pytestmark = pytest.mark.skipif(not nlp.available(), reason="no local NLP solver (pyomo-ripopt)")
 
@@ -24,7 +28,6 @@ KNOWN = [
     ("SinhaMaloDeb2014TP9", 0.0, "feasible"),
 ]
 
-
 @pytest.mark.parametrize("name,F_star,status", KNOWN, ids=[k[0] for k in KNOWN])
 def test_known_value(name, F_star, status):
     p = classic.get(name)
@@ -39,7 +42,6 @@ def test_known_value(name, F_star, status):
     assert r.structure == __import__("bilevel_mp").detect(p).label
     assert any("local method" in a for a in r.assumptions)
 
-
 def test_never_optimal():
     """A local method never claims a global optimum: not on an LP-LP problem the
     global method proves optimal, not on a bilevel-infeasible one."""
@@ -51,7 +53,6 @@ def test_never_optimal():
     assert not r.certified
     assert r.seconds <= 2.0 + 2.0  # time limit respected (slack: one last certificate)
 
-
 def test_maximisation_sense():
     """A leader that maximises: values come back in the user's sense."""
     p = BilevelProblem(1, 1, name="max_leader", x_bounds=[(0, 4)], y_bounds=[(0, None)])
@@ -62,7 +63,6 @@ def test_maximisation_sense():
     r = solve_regularized(p, n_starts=3)
     assert r.certified and r.status == "locally_optimal"
     assert r.F == pytest.approx(-3.1111111, abs=1e-4)
-
 
 def test_continuation_reduces_complementarity_residual():
     p = classic.get("TuyEtal2007")
@@ -81,7 +81,6 @@ def test_continuation_reduces_complementarity_residual():
     x, y = mpec.xy(run.values)
     assert x[0] == pytest.approx(1.5, abs=1e-4) and y[0] == pytest.approx(4.5, abs=1e-4)
 
-
 def test_value_function_cut_nonconvex_follower():
     """MitsosBarton2006Ex320: the follower y^3/3 - x^2 y on [-1, 1] is nonconvex; its
     KKT point from xy_init is not follower-optimal. The certificate's better response
@@ -93,7 +92,6 @@ def test_value_function_cut_nonconvex_follower():
     assert r.F == pytest.approx(0.3125, abs=1e-3)
     assert "value-function cut" in r.message
 
-
 def test_value_cut_only_when_valid():
     # TuyEtal2007: follower constraints involve x, so f(x, y) <= f(x, y_hat) is not valid
     mpec = ScholtesMPEC(classic.get("TuyEtal2007"))
@@ -102,20 +100,17 @@ def test_value_cut_only_when_valid():
     assert mpec.cuts_valid and mpec.add_value_cut(np.array([1.0]))
     assert len(mpec.model.value_cuts) == 1
 
-
 def test_schedule():
     ts = schedule()
     assert ts[0] == 1.0 and ts[-1] == 0.0 and min(t for t in ts if t > 0) == pytest.approx(1e-8)
     assert all(b < a for a, b in zip(ts, ts[1:]))
     assert schedule(1e-2, 0.1, 1e-4) == pytest.approx([1e-2, 1e-3, 1e-4, 0.0])
 
-
 def test_seeded_and_deterministic():
     a = solve_regularized(classic.get("ClarkWesterberg1990a"), seed=3, n_starts=2)
     b = solve_regularized(classic.get("ClarkWesterberg1990a"), seed=3, n_starts=2)
     assert a.status == b.status
     assert np.allclose(a.x, b.x) and np.allclose(a.y, b.y)
-
 
 def test_infeasible_high_point_relaxation():
     p = BilevelProblem(1, 1, name="empty")
@@ -124,7 +119,6 @@ def test_infeasible_high_point_relaxation():
     p.set_lower(y, [y >= 0])
     r = solve_regularized(p)
     assert r.status == "infeasible" and r.x is None
-
 
 def test_integer_leader_rounded():
     p = classic.get("MooreBard1990Cont")

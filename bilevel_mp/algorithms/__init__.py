@@ -1,6 +1,4 @@
-"""Exact algorithms that work on the problem directly rather than through one
-single-level model: ``complementarity_bb`` (LP-LP branch-and-bound over HiGHS LPs)."""
-
-from .complementarity_bb import solve_complementarity_bb
-
-__all__ = ["solve_complementarity_bb"]
+"""Engines that the methods drive: the LP-LP complementarity branch-and-bound, the
+penalty paths, the local model of a bilevel problem at an iterate, the auxiliary descent
+program and the trust-region model. No engine builds a result: ``bilevel_mp.methods``
+turns what they find into a ``Claim``."""

@@ -22,8 +22,8 @@ itself bilevel; the LP is the "hyper local search" of Sinha & Gunwal (2025, ORL
 Two interfaces: ``DescentProgram`` holds dense arrays or matrix-free callables
 (Hessian-vector ``hvp_yy(v)``, mixed products ``mvp_yx(u)`` = H_yx u and
 ``mvp_xy(v)`` = H_yx^T v); ``solve_direction`` reduces it to a small dense LP with
-k = dim V products. ``descent`` runs the whole method on a ``BilevelProblem``: the
-step length comes from ``line_search`` on F with the follower re-solved exactly at
+k = dim V products. ``methods.descent`` runs the whole method on a ``BilevelProblem``:
+the step length comes from ``line_search`` on F with the follower re-solved exactly at
 each trial x.
 """
 
@@ -322,80 +322,3 @@ def line_search(phi: Callable[[float], float], phi0: float, slope: float, t_max:
     if not cache:
         f(t_max)
     return best()
-
-
-@dataclass
-class DescentIteration:
-    """One logged iteration of ``descent``."""
-
-    k: int
-    F: float
-    radius: float
-    predicted: float
-    step: float
-    residual: float
-    seconds: float
-
-
-def solve_descent(problem, x0=None, radius: float = 1.0, delta: float = 1e-6, norm: str = "inf",
-                  line_search_method: str = "backtracking", max_iter: int = 100, tol: float = 1e-9,
-                  min_radius: float = 1e-7, time_limit: float | None = None, verbose: bool = False):
-    """Auxiliary-LP/QP descent on a ``BilevelProblem`` with continuous x (a local method).
-
-    From x0 (default: the problem's ``xy_init``), each iteration solves the auxiliary
-    program at (x, y*(x)) for (dx, dy), searches the step on F(x + t·dx, y*(x + t·dx))
-    with the follower re-solved exactly, and enlarges the trust region after a full
-    step or shrinks it after a failed one. Stops when the program predicts no
-    decrease (a stationary point of the relaxation), when the region collapses, or at
-    ``max_iter`` / ``time_limit``. Returns a certified ``BilevelResult`` with status
-    "locally_optimal" (stationary) or "feasible", and the iteration log in ``history``."""
-    from .local_model import LocalRun, build_local_model
-
-    run = LocalRun(problem, "descent", x0)
-    if run.failed:
-        return run.failed
-    deriv, x, y, F = run.deriv, run.x, run.y, run.F
-    history, converged, reason = [], False, "max_iter"
-    for k in range(max_iter):
-        if time_limit is not None and run.elapsed() > time_limit:
-            reason = "time_limit"
-            break
-        t_it = time.perf_counter()
-        lm = build_local_model(deriv, x, y, radius=radius)
-        # the band is never tighter than the current residual (the least-squares
-        # multipliers leave r0 ≠ 0 when y is optimal only to the solver's tolerance)
-        band = max(delta, float(np.abs(lm.program.r0).max(initial=0.0)))
-        d = solve_direction(lm.program, radius, band, norm)
-        if d.status != "optimal":
-            radius /= 4
-            if radius < min_radius:
-                reason = f"auxiliary program {d.status}"
-                break
-            continue
-        if d.predicted >= -tol * max(1.0, abs(F)):
-            converged, reason = not d.elastic, "no descent direction" + (
-                " (elastic program: stationarity band not met)" if d.elastic else "")
-            break
-        trial: dict = {}
-
-        def phi(t):
-            v, yt = run.merit(x + t * d.dx)
-            trial[t] = yt
-            return v
-
-        ls = line_search(phi, F, d.predicted, 1.0, line_search_method)
-        history.append(DescentIteration(k, F, radius, d.predicted, ls.t if ls.improved else 0.0,
-                                        d.residual, time.perf_counter() - t_it))
-        if verbose:
-            print(f"it {k:3d}  F {F:.8g}  radius {radius:.3g}  pred {d.predicted:.3g}  step {ls.t:.3g}")
-        if ls.improved:
-            x, y, F = x + ls.t * d.dx, trial[ls.t], ls.value
-            radius = 2 * radius if ls.t >= 1.0 else max(ls.t * radius, min_radius)
-        else:
-            radius /= 4
-            if radius < min_radius:
-                converged, reason = run.collapsed(x, y, F)
-                break
-    run.x, run.y = x, y
-    return run.finish(converged, reason, history,
-                      "highs (auxiliary LP)" if norm == "inf" else "highs (auxiliary QP)")

@@ -13,28 +13,14 @@ import numpy as np
 import pyomo.environ as pyo
 from scipy.optimize import lsq_linear
 
-from ..backends import nlp
-from ..certify import optimistic_response, solve_follower
-from ..derivatives import Derivatives, PointDerivatives
+from ..backends import nlp, solve_single_level
+from ..core.certify import optimistic_response, solve_follower
+from ..core.derivatives import Derivatives, PointDerivatives
+from ..core.lifted import lift
+from ..core.starts import leader_start
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
-from .descent import DescentProgram
-
-
-def start_point(problem: BilevelProblem, x0=None) -> np.ndarray:
-    """``x0`` if given, else the x part of the problem's ``xy_init``, else 0 pushed into
-    the leader's bounds."""
-    if x0 is not None:
-        x0 = np.asarray(x0, dtype=float).ravel()
-        if x0.shape != (problem.n_x,):
-            raise BilevelInputError(f"x0 has {x0.size} entries, expected n_x = {problem.n_x}")
-        return x0
-    init = problem.meta.get("xy_init")
-    if init is not None:
-        return np.asarray(init[: problem.n_x], dtype=float)
-    lo = np.array([-math.inf if v.lb is None else v.lb for v in problem.x.values()])
-    hi = np.array([math.inf if v.ub is None else v.ub for v in problem.x.values()])
-    return np.clip(np.zeros(problem.n_x), lo, hi)
+from .descent import DescentProgram, solve_direction
 
 
 def follower_response(problem: BilevelProblem, x, time_limit: float | None = 30.0):
@@ -128,9 +114,6 @@ def build_local_model(deriv: Derivatives, x, y, active_tol: float = 1e-7,
 def nearest_hpr_x(problem: BilevelProblem, x0, time_limit: float = 10.0):
     """The x of the high-point relaxation (G, g, bounds) nearest to ``x0`` in 2-norm,
     solved globally (SCIP); None when the relaxation is infeasible or unsolved."""
-    from ..reformulations.base import lift
-    from ..solvers import solve_single_level
-
     lifted = lift(problem, "nearest-start", "start", upper_objective=False, time_limit=time_limit)
     if lifted.hpr.get("infeasible"):
         return None
@@ -146,8 +129,6 @@ def stationarity_measure(deriv: Derivatives, x, y, delta: float = 1e-6) -> float
     """χ = −(best linearised decrease of F in the unit ∞-box) of the auxiliary program at
     (x, y). Its directions are a relaxation of the follower-feasible ones (weakly active
     rows may go either way), so χ ≈ 0 means no first-order descent direction at all."""
-    from .descent import solve_direction
-
     prog = build_local_model(deriv, x, y, radius=1.0).program
     band = max(delta, float(np.abs(prog.r0).max(initial=0.0)))
     d = solve_direction(prog, 1.0, band)
@@ -164,40 +145,33 @@ UPPER_TOL = 1e-7  # feasibility of G at trial points (relative to max(1, ‖x‖
 
 
 class LocalRun:
-    """Start, merit and finish shared by the local methods (descent, trust region).
+    """Start and merit shared by the local methods (descent, trust region).
 
     Checks the input (continuous x), builds the derivatives, finds the follower's
-    response at the start point; ``failed`` is a ready ``BilevelResult`` when there is
-    none. ``merit(x)`` = (F(x, y*(x)), y*(x)) with the follower re-solved, inf when the
-    follower has no solution or G is violated. ``finish`` certifies and fills the result."""
+    response at the start point; ``failed`` is a message when there is none.
+    ``merit(x)`` = (F(x, y*(x)), y*(x)) with the follower re-solved, inf when the
+    follower has no solution or G is violated."""
 
     def __init__(self, problem: BilevelProblem, method: str, x0=None):
-        from ..result import BilevelResult
-        from ..structure import detect
-
         self.t_start = time.perf_counter()
-        problem.validate()
         ints = [problem.x_names[i] for i, b in enumerate(problem.x_is_integer()) if b]
         if ints:
             raise BilevelInputError(f"{method} moves x continuously: integer leader variables {ints} "
                                     "need a global method (method='kkt' or 'auto')")
         self.problem = problem
         self.deriv = Derivatives(problem)
-        self.x = start_point(problem, x0)
-        self.result = BilevelResult(problem.name, "error", method, structure=detect(problem).label)
+        self.x = leader_start(problem, x0)
+        self.assumptions: list[str] = []
         self.y = follower_response(problem, self.x)
         if self.y is None:  # the follower is infeasible at x0: start from the nearest HPR point
             x_near = nearest_hpr_x(problem, self.x)
             if x_near is not None:
-                self.result.assumptions.append(f"start moved from x0 = {self.x.tolist()} (follower "
-                                               f"infeasible there) to the nearest HPR point")
+                self.assumptions.append(f"start moved from x0 = {self.x.tolist()} (follower "
+                                        f"infeasible there) to the nearest HPR point")
                 self.x, self.y = x_near, follower_response(problem, x_near)
         self.failed = None
         if self.y is None:
-            self.result.message = (f"the follower's problem has no optimal solution at the start "
-                                   f"x = {self.x.tolist()}")
-            self.result.seconds = time.perf_counter() - self.t_start
-            self.failed = self.result
+            self.failed = f"the follower's problem has no optimal solution at the start x = {self.x.tolist()}"
         else:
             self.F = self.deriv.at(self.x, self.y).F
 
@@ -222,18 +196,3 @@ class LocalRun:
         if chi <= STATIONARITY_TOL * max(1.0, abs(F)):
             return True, f"trust region collapsed at a stationary point (χ = {chi:.2g})"
         return False, f"trust region collapsed: predicted decrease not realised (χ = {chi:.2g})"
-
-    def finish(self, converged: bool, reason: str, history: list, solver: str):
-        from ..certify import certify_and_polish
-
-        res, p = self.result, self.problem
-        y, cert, _ = certify_and_polish(p, self.x, self.y)
-        ev = p.evaluate(self.x, y)
-        res.x, res.y, res.F, res.f = self.x, y, ev["F"], ev["f"]
-        res.certificate = cert
-        res.status = ("locally_optimal" if converged else "feasible") if cert.certified else "error"
-        res.solver = solver
-        res.history = history
-        res.message = f"{len(history)} iterations; stopped: {reason}"
-        res.seconds = self.elapsed()
-        return res

@@ -18,9 +18,8 @@ import numpy as np
 from pyomo.repn import generate_standard_repn
 
 from ..errors import UnsupportedStructureError
-from ..problem import BilevelProblem
-from ..reformulations.base import split_lower
-from ..structure import detect
+from ..problem import BilevelProblem, split_lower
+from ..structure import Structure
 
 
 @dataclass
@@ -72,21 +71,20 @@ def _linear(expr, index, n, where):
     return vec, float(repn.constant)
 
 
-def check_lplp(problem: BilevelProblem):
-    """The structure, if ``problem`` is LP-LP with continuous variables; raises otherwise."""
-    st = detect(problem)
+def check_lplp(problem: BilevelProblem, st: Structure) -> None:
+    """Raise ``UnsupportedStructureError`` unless ``problem`` (of structure ``st``) is LP-LP
+    with continuous variables."""
     if not (st.lower_linear_in_xy and st.upper == "linear"):
         raise UnsupportedStructureError(
             f"this method needs an LP-LP problem (linear leader and follower); {problem.name} "
             f"is {st.label}")
     if st.x_integer or any(not problem.y[j].is_continuous() for j in range(problem.n_y)):
         raise UnsupportedStructureError("this method needs continuous leader and follower variables")
-    return st
 
 
 def extract(problem: BilevelProblem) -> LPLPData:
-    """Arrays of an LP-LP ``BilevelProblem`` (see module docstring)."""
-    check_lplp(problem)
+    """Arrays of an LP-LP ``BilevelProblem`` (see module docstring); raises
+    ``UnsupportedStructureError`` on a term that is not linear."""
     nx, ny = problem.n_x, problem.n_y
     nz = nx + ny
     index = {id(problem.x[i]): i for i in range(nx)}

@@ -29,7 +29,7 @@ follower, and reported ``locally_optimal`` at best, never ``optimal``.
   reach the global optimum of each bilinear program by cutting planes, which is not
   done here: only the partial optimum, hence a local method.
 * **Convex followers** (LP or convex QP follower, any leader): the KKT system of
-  ``reformulations.regularized.ScholtesMPEC`` with its relaxed complementarity rows
+  ``reformulations.scholtes.ScholtesMPEC`` with its relaxed complementarity rows
   switched off and the objective F + rho * sum_j lambda_j g_j; each subproblem is one
   solve of the local NLP solver (ripopt, ``backends.nlp``), the first from
   ``problem.meta["xy_init"]``. Integer leader variables are relaxed and rounded at the end.
@@ -44,22 +44,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyomo.environ as pyo
 
-from ..errors import BilevelInputError, UnsupportedStructureError
+from ..backends.highs import ArrayLP
+from ..core.lifted import HPR
+from ..errors import UnsupportedStructureError
 from ..problem import BilevelProblem
-from ..reformulations.regularized import (
+from ..reformulations.scholtes import (
     COLD_OPTIONS,
     MAX_COLD_FAILURES,
     STAGE_TIME_LIMIT,
     WARM_OPTIONS,
     ScholtesMPEC,
-    _certify_point,
-    _nlp_solve,
-    _starts,
+    nlp_solve,
 )
-from ..result import BilevelResult
-from ..structure import Structure, detect
-from ..backends.highs import ArrayLP
-from .lplp_data import LPLPData, extract
+from ..structure import Structure
+from .lplp_data import LPLPData
 
 RHO0 = 1.0  # first penalty parameter
 GROWTH = 10.0  # rho <- rho * GROWTH per outer iteration
@@ -112,22 +110,6 @@ class PenaltyPath:
             f" after {len(self.steps)} penalty parameter(s), {n} {kind}"
         path = ", ".join(f"{s.rho:.3g}:{s.gap:.2g}" for s in self.steps)
         return f"{head}; rho:gap path {path}" + (f"; {self.message}" if self.message else "")
-
-
-def _check_parameters(time_limit, rho0, growth, tol, max_outer) -> None:
-    def positive(v):
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-    if time_limit is not None and not positive(time_limit):
-        raise BilevelInputError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
-    if not positive(rho0):
-        raise BilevelInputError(f"rho0 must be a positive finite number, got {rho0!r}")
-    if not (positive(growth) and growth > 1):
-        raise BilevelInputError(f"growth must be a finite number > 1, got {growth!r}")
-    if not positive(tol):
-        raise BilevelInputError(f"tol must be a positive finite number, got {tol!r}")
-    if not (isinstance(max_outer, int) and not isinstance(max_outer, bool) and max_outer >= 1):
-        raise BilevelInputError(f"max_outer must be a positive integer, got {max_outer!r}")
 
 
 def _small(gap: float, scale: float, tol: float) -> bool:
@@ -281,8 +263,9 @@ class PenaltyNLP(ScholtesMPEC):
     """The KKT model of ``ScholtesMPEC`` without its relaxed complementarity rows,
     minimising F + rho * sum_j lambda_j g_j (``m.rho`` a mutable Param)."""
 
-    def __init__(self, problem: BilevelProblem, time_limit: float | None = None):
-        super().__init__(problem, time_limit=time_limit)
+    def __init__(self, problem: BilevelProblem, time_limit: float | None = None,
+                 cache: HPR | None = None):
+        super().__init__(problem, time_limit=time_limit, cache=cache)
         if self.infeasible:
             return
         m, slm = self.model, self.lifted.slm
@@ -320,7 +303,7 @@ class PenaltyNLP(ScholtesMPEC):
             opts = dict(COLD_OPTIONS if kept is None else WARM_OPTIONS)
             before = self.snapshot()
             limit = min(left, stage_time_limit)
-            out = _nlp_solve(self.lifted.slm, limit if math.isfinite(limit) else None, opts)
+            out = nlp_solve(self.lifted.slm, limit if math.isfinite(limit) else None, opts)
             path.solver = path.solver or out.solver
             ok = out.status == "locally_optimal" and out.has_solution
             if ok:
@@ -351,16 +334,6 @@ class PenaltyNLP(ScholtesMPEC):
         return path
 
 
-# ------------------------------------------------------------------------ solve
-def _lp_start(problem: BilevelProblem) -> np.ndarray:
-    """The leader part of ``xy_init`` (else the values ``problem.x`` holds, else 0)."""
-    init = problem.meta.get("xy_init") if isinstance(problem.meta, dict) else None
-    if init is not None and len(init) == problem.n_x + problem.n_y:
-        return np.array(init[: problem.n_x], float)
-    return np.array([0.0 if problem.x[i].value is None else float(problem.x[i].value)
-                     for i in range(problem.n_x)])
-
-
 def choose_variant(problem: BilevelProblem, structure: Structure) -> str:
     """"lplp" (continuous LP-LP) or "nlp" (other convex followers); raises
     ``UnsupportedStructureError`` for integer or nonconvex followers."""
@@ -375,94 +348,7 @@ def choose_variant(problem: BilevelProblem, structure: Structure) -> str:
             f"{structure.lower.replace('_', ' ')} follower ({structure.label}), for which a zero "
             "complementarity gap does not make y follower-optimal; use method='value_function' "
             "(global) or method='regularized' (local)")
-    lplp = structure.lower_linear_in_xy and structure.upper == "linear" and not structure.x_integer
-    return "lplp" if lplp else "nlp"
+    return "lplp" if structure.is_continuous_lplp else "nlp"
 
 
-def solve_penalty(problem, time_limit: float | None = None, rho0: float = RHO0,
-                  growth: float = GROWTH, tol: float = TOL, max_outer: int = MAX_OUTER,
-                  certify_time_limit: float = 30.0) -> BilevelResult:
-    """Penalty method on the follower's duality gap (see module docstring), certified.
-
-    Continuous LP-LP problems use White & Anandalingam's alternating LPs (HiGHS); other
-    problems whose follower is proven convex in y use the penalised KKT NLP (ripopt),
-    both from ``problem.meta["xy_init"]`` when present. rho runs through rho0 *
-    growth^k, k < max_outer, until the gap is <= tol * max(1, |f|).
-
-    Status: ``locally_optimal`` (NLP variant: penalty converged and the point certified),
-    ``feasible`` (LP-LP variant, whose alternating LPs stop at a partial optimum; or certified
-    but the penalty did not converge, y being then the
-    follower's optimistic response at the last x, or integer leader variables were
-    rounded), ``infeasible`` (high-point relaxation infeasible, an LP proof),
-    ``lower_level_unbounded``, ``time_limit`` or ``error`` (also when the penalised
-    problems are unbounded: that proves nothing about the bilevel problem). Never
-    ``optimal``. Raises ``UnsupportedStructureError`` for integer or nonconvex
-    followers and ``BilevelInputError`` for bad parameters."""
-    from ..frontends import as_problem
-
-    t_start = time.perf_counter()
-    _check_parameters(time_limit, rho0, growth, tol, max_outer)
-    problem, _ = as_problem(problem)
-    problem.validate()
-    structure = detect(problem)
-    variant = choose_variant(problem, structure)
-    deadline = math.inf if time_limit is None else t_start + float(time_limit)
-    reserve = 0.0 if time_limit is None else min(certify_time_limit, 0.2 * float(time_limit))
-    res = BilevelResult(name=problem.name, status="error", method="penalty", structure=structure.label)
-    rounded = False
-    if variant == "lplp":
-        res.assumptions = ["local method (White & Anandalingam 1993 duality-gap penalty, disjoint "
-                           "bilinear subproblems solved to a partial optimum by alternating LPs): "
-                           "no global optimality claim"]
-        path = LPLPPenalty(extract(problem)).run(_lp_start(problem), rho0, growth, tol, max_outer,
-                                                 deadline - reserve)
-    else:
-        mpec = PenaltyNLP(problem, time_limit=time_limit)
-        res.assumptions = ["local method (complementarity-gap penalty on the follower's KKT system, "
-                           "local NLP solves): no global optimality claim"]
-        if mpec.relaxed_integers:
-            res.assumptions.append("integer leader variables relaxed in the NLP and rounded afterwards")
-        res.assumptions += list(mpec.lifted.assumptions) + list(mpec.lifted.slm.notes)
-        if mpec.infeasible:
-            path = PenaltyPath("nlp", status="infeasible", solver="highs",
-                               message="the high-point relaxation is infeasible (LP proof)")
-        else:
-            _, x0, y0 = next(_starts(mpec, 0, np.random.default_rng(0)))
-            stage = STAGE_TIME_LIMIT if time_limit is None else max(STAGE_TIME_LIMIT, time_limit / 4)
-            path = mpec.run(x0, y0, rho0, growth, tol, max_outer, deadline - reserve, stage)
-            if mpec.relaxed_integers and path.x is not None:
-                path.x = np.where(problem.x_is_integer(), np.round(path.x), path.x)
-                rounded = True
-    res.solver = path.solver
-    res.message = path.describe()
-    if path.x is None:
-        res.status = path.status if path.status in (
-            "infeasible", "lower_level_unbounded", "time_limit") else "error"
-        res.seconds = time.perf_counter() - t_start
-        return res
-
-    left = deadline - time.perf_counter()
-    y, cert, cleaned, _ = _certify_point(problem, path.x, path.y,
-                                         certify_time_limit if not math.isfinite(left)
-                                         else max(0.1, min(certify_time_limit, left)))
-    ev = problem.evaluate(path.x, y)
-    res.x, res.y, res.F, res.f, res.certificate = path.x, y, ev["F"], ev["f"], cert
-    res.duals = dict(cert.duals) if cert.duals else dict(path.duals)
-    if cleaned:
-        res.message += "; y replaced by the exact optimistic follower response at x"
-    if cert.certified:
-        # LP-LP: alternating LPs stop at a partial optimum of the bilinear program, which
-        # can be a saddle point, so only the NLP variant's converged point is called local
-        res.status = ("locally_optimal" if path.converged and not rounded and variant == "nlp"
-                      else "feasible")
-    elif cert.ll_status == "unbounded":
-        res.status = "lower_level_unbounded"
-        res.message += f"; {cert.message}"
-    else:
-        res.status = "time_limit" if path.status == "time_limit" else "error"
-        res.message += f"; returned point not certified: {cert.message}"
-    res.seconds = time.perf_counter() - t_start
-    return res
-
-
-__all__ = ["solve_penalty", "choose_variant", "LPLPPenalty", "PenaltyNLP", "PenaltyPath", "OuterStep"]
+__all__ = ["choose_variant", "LPLPPenalty", "PenaltyNLP", "PenaltyPath", "OuterStep"]

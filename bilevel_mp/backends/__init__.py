@@ -1,33 +1,57 @@
-"""Solver back ends: each turns a ``SingleLevelModel`` into a ``SolveOutcome``."""
+"""Solver back ends: each turns a ``SingleLevelModel`` into a ``SolveOutcome``.
+
+- LP / MILP without SOS1 or indicators: HiGHS (``highspy``).
+- Anything with SOS1, indicators, quadratic or nonlinear terms: SCIP (``pyscipopt``),
+  which solves MIQP, MINLP and nonconvex products to global optimality.
+- Local NLP (regularised MPECs, penalty subproblems): ripopt / ipopt through Pyomo.
+
+``BACKENDS`` keys are the names results report in ``result.solver`` and ``solve(solver=)``
+accepts.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
+from ..errors import BilevelInputError, SolverUnavailableError
+from . import highs, nlp, scip
+from .single_level import SingleLevelModel, SolveOutcome
+
+BACKENDS = {"highs": highs, "scip": scip, "nlp": nlp}
 
 
-@contextlib.contextmanager
-def quiet(enabled: bool = True):
-    """Silence what compiled solvers print straight to file descriptors 1 and 2
-    (HiGHS's banner, SoPlex's tolerance notices) while ``enabled``."""
-    if not enabled:
-        yield
+def available_solvers() -> dict[str, bool]:
+    """Availability of each back end, e.g. ``{"highs": True, "scip": True, "nlp": True}``."""
+    return {name: mod.available() for name, mod in BACKENDS.items()}
+
+
+def check_solver(solver: str | None) -> None:
+    """Raise ``BilevelInputError`` for an unknown back-end name, ``SolverUnavailableError``
+    for one that is not installed; None passes."""
+    if solver is None:
         return
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = [os.dup(1), os.dup(2)]
-    except (OSError, ValueError):  # no real descriptors (some embedded consoles)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved + [devnull]:
-            os.close(fd)
+    if solver not in BACKENDS:
+        raise BilevelInputError(f"unknown solver {solver!r}; choose one of {sorted(BACKENDS)}")
+    if not BACKENDS[solver].available():
+        raise SolverUnavailableError(f"solver {solver!r} is not installed")
+
+
+def pick(slm: SingleLevelModel, solver: str | None = None) -> str:
+    """Name of the back end for ``slm``: the user's choice, or the class default."""
+    if solver is not None:
+        check_solver(solver)
+        return solver
+    if highs.available() and highs.accepts(slm):
+        return "highs"
+    if scip.available():
+        return "scip"
+    raise SolverUnavailableError(
+        "this model needs SCIP (SOS1, indicators or nonlinear terms): pip install pyscipopt"
+    )
+
+
+def solve_single_level(slm: SingleLevelModel, time_limit: float | None = None,
+                       solver: str | None = None, verbose: bool = False) -> SolveOutcome:
+    """Solve a single-level model with the right back end."""
+    name = pick(slm, solver)
+    out = BACKENDS[name].solve(slm, time_limit=time_limit, verbose=verbose)
+    out.solver = name
+    return out

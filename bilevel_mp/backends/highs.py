@@ -13,8 +13,8 @@ import pyomo.environ as pyo
 from pyomo.repn import generate_standard_repn
 
 from ..errors import SolverUnavailableError, UnsupportedStructureError
-from ..single_level import SingleLevelModel, SolveOutcome
-from . import quiet
+from .single_level import SingleLevelModel, SolveOutcome
+from .output import quiet
 
 try:
     import highspy as _highspy

@@ -15,7 +15,7 @@ import pyomo.environ as pyo
 from pyomo.opt import TerminationCondition as TC
 
 from ..errors import SolverUnavailableError
-from ..single_level import SingleLevelModel, SolveOutcome
+from .single_level import SingleLevelModel, SolveOutcome
 
 _ENGINES = ("ripopt", "ipopt")
 

@@ -15,8 +15,8 @@ from pyomo.core.expr import numeric_expr as ne
 from pyomo.core.expr.numvalue import native_numeric_types
 
 from ..errors import BilevelInputError, SolverUnavailableError
-from ..single_level import SingleLevelModel, SolveOutcome
-from . import quiet
+from .single_level import SingleLevelModel, SolveOutcome
+from .output import quiet
 
 try:  # pragma: no cover - exercised implicitly
     import pyscipopt as _scip

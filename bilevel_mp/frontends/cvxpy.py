@@ -500,12 +500,6 @@ class CvxpyBilevel:
         """Follower constraint index -> the names of its rows in ``result.duals``."""
         return dict(self.follower_rows)
 
-    def solve(self, **kwargs):
-        """``bilevel_mp.solve(self, **kwargs)``."""
-        from ..solve import solve
-
-        return solve(self, **kwargs)
-
     def __repr__(self) -> str:
         return f"CvxpyBilevel({self.problem!r})"
 

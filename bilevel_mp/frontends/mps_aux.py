@@ -258,7 +258,7 @@ def _read_lp(mps_path: Path):
     """HiGHS's LP data of an MPS/LP file, with HiGHS's errors turned into ours."""
     import highspy
 
-    from ..backends import quiet
+    from ..backends.output import quiet
 
     if not mps_path.exists():
         raise BilevelInputError(f"no such MPS file: {mps_path}")
@@ -492,7 +492,7 @@ def write_mps_aux(problem: BilevelProblem, mps_path, aux_path=None, dialect: str
     lp.integrality_ = [highspy.HighsVarType.kContinuous if v.is_continuous() else highspy.HighsVarType.kInteger
                        for v in xs + ys]
     lp.model_name_ = _token(problem.name)
-    from ..backends import quiet
+    from ..backends.output import quiet
 
     with quiet(True):
         h = highspy.Highs()

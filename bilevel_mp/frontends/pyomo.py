@@ -29,7 +29,7 @@ from pyomo.core.expr.visitor import identify_variables
 
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem, Constraint
-from ..single_level import substitute
+from ..backends.single_level import substitute
 
 _FLAG = "_bilevel_mp_lower"
 

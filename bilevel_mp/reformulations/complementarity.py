@@ -16,7 +16,7 @@ import math
 import pyomo.environ as pyo
 
 from ..errors import BigMError, BilevelInputError
-from ..single_level import Indicator, SingleLevelModel
+from ..backends.single_level import Indicator, SingleLevelModel
 
 
 class Mode:

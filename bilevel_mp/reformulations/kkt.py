@@ -17,11 +17,10 @@ import math
 import pyomo.environ as pyo
 from pyomo.core.expr.calculus.derivatives import Modes, differentiate
 
-from ..bounds import slack_upper_bounds
+from ..core.lifted import HPR, Lifted, lift
 from ..errors import BilevelInputError, UnsupportedStructureError
 from ..problem import BilevelProblem
-from ..structure import Structure, detect
-from .base import Lifted, lift
+from ..structure import Structure
 from .complementarity import get_mode
 
 
@@ -61,11 +60,14 @@ class KKT:
     def accepts(self, structure: Structure) -> bool:
         return structure.lower in ("linear", "convex_quadratic", "nonconvex_quadratic", "nonlinear")
 
-    def apply(self, problem: BilevelProblem, structure: Structure | None = None,
-              time_limit: float | None = None) -> Lifted:
-        structure = structure or detect(problem)
-        names_used = {self.mode.name} | {m.name for m in self.modes.values()}
-        lifted = lift(problem, "kkt", f"kkt-{'+'.join(sorted(names_used))}", time_limit=time_limit)
+    @property
+    def mode_label(self) -> str:
+        """The modes in use, e.g. ``"sos1"`` or ``"bigm+sos1"``."""
+        return "+".join(sorted({self.mode.name} | {m.name for m in self.modes.values()}))
+
+    def apply(self, problem: BilevelProblem, structure: Structure,
+              time_limit: float | None = None, cache: HPR | None = None) -> Lifted:
+        lifted = lift(problem, "kkt", "kkt", time_limit=time_limit, cache=cache)
         unknown = set(self.modes) - {c.name for c in lifted.lower}
         if unknown:
             raise BilevelInputError(
@@ -78,7 +80,7 @@ class KKT:
                 "follower problem not proven convex in y: KKT points may not be follower-optimal"
             )
         tightened = lifted.hpr
-        slack_ub = slack_upper_bounds(lifted, time_limit)
+        slack_ub = lifted.slack_bounds(time_limit)
         ge, eq = add_stationarity(lifted)
         slm, m = lifted.slm, lifted.slm.m
         for k, c in enumerate(ge):
@@ -130,11 +132,12 @@ def add_stationarity(lifted: Lifted):
     return ge, eq
 
 
-def reject_integer_follower(problem: BilevelProblem) -> None:
-    """KKT conditions need continuous follower variables."""
+def reject_integer_follower(problem: BilevelProblem, method: str) -> None:
+    """Methods built on the follower's optimality conditions need continuous y."""
     for j in range(problem.n_y):
         if not problem.y[j].is_continuous():
             raise UnsupportedStructureError(
-                f"follower variable {problem.y_names[j]} is integer: the KKT and strong-duality "
-                "reformulations need a continuous lower level"
+                f"follower variable {problem.y_names[j]} is integer: method {method!r} rests on the "
+                "follower's KKT conditions or duality and needs a continuous lower level; "
+                "no method of this version solves integer followers"
             )

@@ -27,12 +27,11 @@ import math
 
 import pyomo.environ as pyo
 
-from ..bounds import slack_upper_bounds
+from ..core.lifted import HPR, Lifted, lift
 from ..errors import UnsupportedStructureError
 from ..problem import BilevelProblem
-from ..single_level import substitute
-from ..structure import Structure, degree, detect, fixed, y_hessian
-from .base import Lifted, lift
+from ..backends.single_level import substitute
+from ..structure import Structure, degree, fixed, y_hessian
 from .kkt import add_stationarity
 
 
@@ -54,14 +53,15 @@ class StrongDuality:
     def accepts(self, structure: Structure) -> bool:
         return structure.lower in ("linear", "convex_quadratic")
 
-    def apply(self, problem: BilevelProblem, structure: Structure | None = None,
-              time_limit: float | None = None) -> Lifted:
-        structure = structure or detect(problem)
+    mode_label = None
+
+    def apply(self, problem: BilevelProblem, structure: Structure,
+              time_limit: float | None = None, cache: HPR | None = None) -> Lifted:
         if not self.accepts(structure):
             raise UnsupportedStructureError(
                 f"strong duality needs an LP or convex-QP follower; this one is {structure.lower}"
             )
-        lifted = lift(problem, "strong_duality", "strong_duality", time_limit=time_limit)
+        lifted = lift(problem, "strong_duality", "strong_duality", time_limit=time_limit, cache=cache)
         with fixed(problem.x):
             for c in lifted.lower:
                 if degree(c.body) is None or degree(c.body) > 1:
@@ -72,7 +72,7 @@ class StrongDuality:
             raise UnsupportedStructureError(
                 "strong duality needs a follower objective whose Hessian in y is constant"
             )
-        slack_ub = slack_upper_bounds(lifted, time_limit)
+        slack_ub = lifted.slack_bounds(time_limit)
         ge, eq = add_stationarity(lifted)
         m = lifted.slm.m
         if self.form == "dual_objective":

@@ -1,4 +1,4 @@
-"""What every single-level reformulation shares: the lifted primal model and the map back.
+"""The lifted primal model every single-level reformulation starts from, and the map back.
 
 Each reformulation is a two-way map in the style of CVXPY's reductions:
 ``apply(problem) -> Lifted`` builds a ``SingleLevelModel`` holding copies of x and y,
@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.visitor import identify_variables
 
-from ..problem import BilevelProblem, Constraint
-from ..single_level import SingleLevelModel, SolveOutcome, substitute
+from ..backends import highs
+from ..backends.single_level import SingleLevelModel, SolveOutcome, substitute
+from ..problem import BilevelProblem, Constraint, split_lower
+from .bounds import slack_upper_bounds, tighten_variable_bounds
 
 
 @dataclass
@@ -31,7 +32,8 @@ class Lifted:
     duals: dict = field(default_factory=dict)  # lower constraint name -> model dual var
     exact: bool = True  # optimum of the model is the bilevel optimum (no guessed bounds)
     assumptions: list[str] = field(default_factory=list)
-    hpr: dict = field(default_factory=dict)  # bound tightening: infeasible, unbounded vars
+    hpr: dict = field(default_factory=dict)  # bound tightening: infeasible, unbounded vars, point
+    cache: HPR | None = None  # shared with the other models lifted in the same solve
 
     def sub(self, expr):
         """Rewrite a problem expression over the model's variables."""
@@ -45,29 +47,43 @@ class Lifted:
         duals = {name: outcome.values[id(v)] for name, v in self.duals.items() if id(v) in outcome.values}
         return x, y, duals
 
+    def slack_bounds(self, time_limit: float | None = None) -> dict[str, float]:
+        """Proven upper bounds on the follower's slacks (``bounds.slack_upper_bounds``)
+        over this model's high-point relaxation, computed once per ``HPR`` cache."""
+        ge = [c for c in self.lower if c.kind == "ge"]
+        names = tuple(c.name for c in ge)
+        cache = self.cache
+        if cache is not None and cache.slacks is not None and cache.slacks[0] == names:
+            return dict(cache.slacks[1])
+        out = slack_upper_bounds(self.slm, [self.sub(c.body) for c in ge], list(names), time_limit)
+        if cache is not None:
+            cache.slacks = (names, dict(out))
+        return out
 
-def involves(expr, var) -> bool:
-    """True when ``expr`` references any component of the indexed Var ``var``."""
-    if isinstance(expr, (int, float)):
-        return False
-    ids = {id(v) for v in var.values()}
-    return any(id(v) in ids for v in identify_variables(expr, include_fixed=True))
 
+@dataclass
+class HPR:
+    """What the high-point relaxation of one problem tells, computed once per solve and
+    shared by every model lifted from it: tightened variable bounds (x then y), whether
+    it is infeasible, which variables stay unbounded, one of its x points, and the
+    follower slack bounds."""
 
-def split_lower(problem: BilevelProblem):
-    """Lower-level constraints that involve y (plus y bounds), and those that do not:
-    a follower constraint on x alone restricts the leader, so it joins G."""
-    with_y, x_only = [], []
-    for c in problem.g:
-        (with_y if involves(c.body, problem.y) else x_only).append(c)
-    return with_y + problem.y_bound_constraints(), x_only
+    bounds: list | None = None  # [(lb, ub)] for x then y
+    infeasible: bool = False
+    unbounded: list = field(default_factory=list)
+    point: np.ndarray | None = None
+    slacks: tuple | None = None  # (constraint names, {name: bound})
+
+    def as_dict(self) -> dict:
+        return {"infeasible": self.infeasible, "unbounded": list(self.unbounded), "point": self.point}
 
 
 def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool = True,
-         time_limit: float | None = None) -> Lifted:
+         time_limit: float | None = None, cache: HPR | None = None) -> Lifted:
     """The high-point relaxation over copies of x and y: G, g and bounds, objective F,
-    with x and y bounds tightened over it (``bounds.tighten_variable_bounds``)."""
-    problem.validate()
+    with x and y bounds tightened over it (``bounds.tighten_variable_bounds``). With a
+    filled ``cache`` the tightening is read from it instead of solved again; an empty
+    one is filled."""
     slm = SingleLevelModel(f"{problem.name}:{name}")
     m = slm.m
     m.x = pyo.Var(range(problem.n_x), dense=True)
@@ -82,7 +98,7 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
                 dst[i].set_value(v.value, skip_validation=True)
             mapping[id(v)] = dst[i]
     lower, x_only = split_lower(problem)
-    lifted = Lifted(slm, problem, method, lower, mapping)
+    lifted = Lifted(slm, problem, method, lower, mapping, cache=cache)
     for c in list(problem.G) + x_only:
         _add(slm, lifted.sub(c.body), c.kind)
     for c in problem.g:
@@ -96,17 +112,24 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
         )
     if upper_objective:
         slm.minimize(lifted.sub(problem.F))
-    from ..bounds import tighten_variable_bounds
-
-    lifted.hpr = tighten_variable_bounds(lifted, time_limit)
-    lifted.hpr["point"] = _hpr_point(lifted) if not lifted.hpr["infeasible"] else None
+    variables = [m.x[i] for i in m.x] + [m.y[j] for j in m.y]
+    if cache is not None and cache.bounds is not None:
+        for v, (lb, ub) in zip(variables, cache.bounds):
+            v.setlb(lb)
+            v.setub(ub)
+        lifted.hpr = cache.as_dict()
+        return lifted
+    info = tighten_variable_bounds(slm, variables, problem.x_names + problem.y_names, time_limit)
+    info["point"] = _hpr_point(lifted) if not info["infeasible"] else None
+    lifted.hpr = info
+    if cache is not None:
+        cache.bounds = [(v.lb, v.ub) for v in variables]
+        cache.infeasible, cache.unbounded, cache.point = info["infeasible"], info["unbounded"], info["point"]
     return lifted
 
 
 def _hpr_point(lifted: Lifted):
     """Some x of the high-point relaxation (linear relaxations only), else None."""
-    from ..backends import highs
-
     slm = lifted.slm
     if not (highs.available() and highs.accepts(slm)):
         return None

@@ -17,22 +17,22 @@ from __future__ import annotations
 
 import math
 
-from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
+from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr, fbbt
 
-from .backends import highs
-from .reformulations.base import Lifted
+from ..backends import highs
+from ..backends.single_level import SingleLevelModel
 
 
-def slack_upper_bounds(lifted: Lifted, time_limit: float | None = None) -> dict[str, float]:
-    """Upper bound on each follower constraint's slack (name -> bound, ``inf`` when none).
+def slack_upper_bounds(slm: SingleLevelModel, bodies: list, names: list[str],
+                       time_limit: float | None = None) -> dict[str, float]:
+    """Upper bound on each follower slack ``bodies[k]`` (over ``slm``'s variables):
+    name -> bound, ``inf`` when none.
 
-    Uses the high-point relaxation already in ``lifted.slm`` (before any optimality
-    system is added) when it is linear, interval arithmetic otherwise."""
-    bodies = [lifted.sub(c.body) for c in lifted.lower if c.kind == "ge"]
-    names = [c.name for c in lifted.lower if c.kind == "ge"]
+    ``slm`` must hold the high-point relaxation only (before any optimality system is
+    added): an LP over it when it is linear, interval arithmetic otherwise."""
     out = {n: _interval_ub(b) for n, b in zip(names, bodies)}
-    if highs.available() and highs.accepts(lifted.slm) and all(_is_linear(b) for b in bodies):
-        lp = highs.extreme_values(lifted.slm, bodies, time_limit=time_limit)
+    if highs.available() and highs.accepts(slm) and all(_is_linear(b) for b in bodies):
+        lp = highs.extreme_values(slm, bodies, time_limit=time_limit)
         for n, v in zip(names, lp):
             if v is None:  # relaxation infeasible: nothing to bound
                 break
@@ -54,23 +54,23 @@ def _is_linear(expr) -> bool:
     return d is not None and d <= 1
 
 
-def tighten_variable_bounds(lifted: Lifted, time_limit: float | None = None) -> dict:
-    """Shrink the bounds of the model's x and y to their range over the high-point
-    relaxation (every bilevel-feasible point lies in it, so nothing is cut off).
+def tighten_variable_bounds(slm: SingleLevelModel, variables: list, names: list[str],
+                            time_limit: float | None = None) -> dict:
+    """Shrink the bounds of ``variables`` (named ``names``) to their range over the
+    high-point relaxation held by ``slm`` (every bilevel-feasible point lies in it, so
+    nothing is cut off).
 
     Linear relaxations: one LP per bound (HiGHS); others: Pyomo's FBBT. Bounds are
     widened by a hair (1e-7 relative) so solver tolerances cannot cut the optimum.
     Returns ``{"infeasible": bool, "unbounded": [names of variables left unbounded]}``."""
-    m = lifted.slm.m
-    variables = [m.x[i] for i in m.x] + [m.y[j] for j in m.y]
-    names = lifted.problem.x_names + lifted.problem.y_names
+    m = slm.m
     info = {"infeasible": False, "unbounded": []}
-    if highs.available() and highs.accepts(lifted.slm):
-        ups = highs.extreme_values(lifted.slm, variables, time_limit=time_limit)
+    if highs.available() and highs.accepts(slm):
+        ups = highs.extreme_values(slm, variables, time_limit=time_limit)
         if ups and ups[0] is None:
             info["infeasible"] = True
             return info
-        downs = highs.extreme_values(lifted.slm, [-v for v in variables], time_limit=time_limit)
+        downs = highs.extreme_values(slm, [-v for v in variables], time_limit=time_limit)
         for v, up, down in zip(variables, ups, downs):
             if math.isfinite(up):
                 hi = up + 1e-7 * max(1.0, abs(up))
@@ -80,8 +80,6 @@ def tighten_variable_bounds(lifted: Lifted, time_limit: float | None = None) -> 
                 v.setlb(lo if v.lb is None else max(v.lb, lo))
     else:
         try:
-            from pyomo.contrib.fbbt.fbbt import fbbt
-
             fbbt(m, deactivate_satisfied_constraints=False)
         except Exception:  # FBBT refuses some models (e.g. infeasible bounds); keep the originals
             pass

@@ -1,4 +1,5 @@
-"""The local method: a regularised MPEC (Scholtes relaxation of the KKT reformulation).
+"""The regularised MPEC model (Scholtes relaxation of the KKT reformulation), its
+continuation and its start points; ``methods.regularized`` drives it.
 
 The follower is replaced by its KKT conditions (``kkt.add_stationarity`` on the lifted
 high-point relaxation of ``base.lift``, whose bound tightening it keeps) and each
@@ -38,22 +39,15 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ..backends import nlp
-from ..certify import GAP_TOL, certify, certify_and_polish, solve_follower
-from ..problem import BilevelProblem
-from ..result import BilevelResult, Certificate
-from ..single_level import SolveOutcome, substitute
-from ..structure import Structure, detect
-from .base import Lifted, involves, lift
-from .kkt import add_stationarity, reject_integer_follower
+from ..backends.single_level import SolveOutcome, substitute
+from ..core.certify import solve_follower
+from ..core.lifted import HPR, Lifted, lift
+from ..problem import BilevelProblem, involves
+from .kkt import add_stationarity
 
 T0 = 1.0  # first relaxation parameter
 T_FACTOR = 0.1  # t <- t * T_FACTOR per stage
 T_MIN = 1e-8  # last positive t; a final stage with t = 0 follows
-PATIENCE = 3  # starts without improvement, after a certified point, before stopping
-FOLLOWER_TIME = 2.0  # seconds for the follower's response at a sampled x
-SAME_X = 1e-7  # end points closer than this (relative, inf-norm) are not re-certified
-MAX_VALUE_CUTS = 10  # value-function cuts added (nonconvex followers, see add_value_cut)
-VALUE_CUT_SLACK = 1e-9
 MAX_COLD_FAILURES = 3  # a start is abandoned after this many failed stages in a row
 #                        before any stage converged (1 for a re-run after a value cut)
 STAGE_TIME_LIMIT = 5.0  # seconds per NLP solve under a time limit (or time_limit / 4)
@@ -64,9 +58,6 @@ STAGE_TIME_LIMIT = 5.0  # seconds per NLP solve under a time limit (or time_limi
 COLD_OPTIONS: dict = {"print_level": 0}
 WARM_OPTIONS: dict = {"print_level": 0, "mu_init": 1e-8, "bound_push": 1e-10,
                       "bound_frac": 1e-10, "max_iter": 500}
-#: how the k-th sampled start is used, cycling: (y0, first t). y0 "sampled" keeps the
-#: sampled y; "follower" replaces it by the follower's optimal response at the sampled x.
-SAMPLE_STRATEGIES = [("sampled", 1e-2), ("follower", 1e-2), ("sampled", 1.0)]
 
 
 def schedule(t0: float = T0, factor: float = T_FACTOR, t_min: float = T_MIN) -> list[float]:
@@ -112,9 +103,10 @@ class ScholtesMPEC:
     ``self.lifted.slm.m.t`` is the relaxation parameter (a mutable ``Param``) and
     ``m.scholtes[k]`` the relaxed complementarity rows ``lam[k] * g_k <= t``."""
 
-    def __init__(self, problem: BilevelProblem, time_limit: float | None = None):
+    def __init__(self, problem: BilevelProblem, time_limit: float | None = None,
+                 cache: HPR | None = None):
         self.problem = problem
-        lifted: Lifted = lift(problem, "regularized", "regularized", time_limit=time_limit)
+        lifted: Lifted = lift(problem, "regularized", "regularized", time_limit=time_limit, cache=cache)
         self.lifted = lifted
         self.infeasible = bool(lifted.hpr.get("infeasible"))
         m = lifted.slm.m
@@ -219,7 +211,7 @@ class ScholtesMPEC:
             opts.update(options or {})
             before = self.snapshot()
             limit = min(left, stage_time_limit)
-            out = _nlp_solve(self.lifted.slm, limit if math.isfinite(limit) else None, opts)
+            out = nlp_solve(self.lifted.slm, limit if math.isfinite(limit) else None, opts)
             ok = out.status == "locally_optimal" and out.has_solution
             if ok:
                 run.values, run.t, run.outcome = self.snapshot(), float(t), out
@@ -237,15 +229,9 @@ def _num(v) -> float:
     return 0.0 if v is None else float(v)
 
 
-def _nlp_solve(slm, time_limit, options) -> SolveOutcome:
-    t0 = time.perf_counter()
-    try:
-        return nlp.solve(slm, time_limit=time_limit, options=options)
-    except AttributeError as exc:
-        # backends.nlp maps non-optimal terminations through TerminationCondition
-        # members that Pyomo 6.10 lacks (locallyInfeasible): treat as a failed stage
-        return SolveOutcome("error", solver="nlp", message=f"nlp back end: {exc}",
-                            seconds=time.perf_counter() - t0)
+def nlp_solve(slm, time_limit, options) -> SolveOutcome:
+    """One local NLP solve (``backends.nlp``) with ripopt/ipopt ``options``."""
+    return nlp.solve(slm, time_limit=time_limit, options=options)
 
 
 # ---------------------------------------------------------------------- starts
@@ -263,7 +249,7 @@ def _box(var, center: float, scale: float = 1.0) -> tuple[float, float]:
     return center - w, center + w
 
 
-def _starts(mpec: ScholtesMPEC, n: int, rng: np.random.Generator):
+def starts(mpec: ScholtesMPEC, n: int, rng: np.random.Generator):
     """xy_init (or the values the problem carries) first, then ``n`` sampled points."""
     problem, m = mpec.problem, mpec.model
     init = problem.meta.get("xy_init") if isinstance(problem.meta, dict) else None
@@ -293,7 +279,7 @@ def _scale(variables) -> float:
     return max([1.0] + [b for b in mags if math.isfinite(b)])
 
 
-def _follower_y(problem, x, y, time_limit):
+def follower_y(problem, x, y, time_limit):
     """The follower's optimal response at ``x`` (``y`` where it has none)."""
     out, _, slm = solve_follower(problem, x, time_limit=time_limit)
     if not out.has_solution:
@@ -309,200 +295,3 @@ def _clip(var, v: float) -> float:
     if var.ub is not None:
         v = min(v, float(var.ub))
     return v
-
-
-# ------------------------------------------------------------------ certificate
-def _certify_point(problem: BilevelProblem, x, y, time_limit):
-    """Certificate of (x, y); y replaced by the optimistic follower response at x when
-    that is certified and better (as ``solve._result`` does). Returns (y, cert, cleaned,
-    y_hat), y_hat the follower's response at x when it beats y beyond the certificate's
-    tolerance (the KKT point was not follower-optimal), else None."""
-    first = certify(problem, x, y, time_limit=time_limit)
-    y_hat = None
-    if first.ll_gap is not None and first.y_best is not None and \
-            first.ll_gap > GAP_TOL * max(1.0, abs(first.ll_value or 0.0)):
-        y_hat = np.array(first.y_best, dtype=float)
-    y, cert, replaced = certify_and_polish(problem, x, y, time_limit=time_limit, cert=first)
-    return y, cert, replaced, y_hat
-
-
-@dataclass
-class _Candidate:
-    x: np.ndarray
-    y: np.ndarray
-    F: float  # min form
-    cert: Certificate
-    cleaned: bool
-    run: Run
-
-    @property
-    def key(self):
-        """Certified first, then lower F, then smaller violation."""
-        viol = max(self.cert.upper_violation, self.cert.lower_violation)
-        return (0 if self.cert.certified else 1, self.F if self.cert.certified else viol, self.F)
-
-
-# ------------------------------------------------------------------------ solve
-def solve_regularized(problem: BilevelProblem, time_limit: float | None = None,
-                      n_starts: int = 10, seed: int = 0,
-                      certify_time_limit: float = 30.0) -> BilevelResult:
-    """Local method: Scholtes-regularised KKT reformulation, multi-start, certified.
-
-    The continuation t = 1, 0.1, ..., 1e-8, 0 of ``ScholtesMPEC`` runs with the local
-    NLP solver from ``problem.meta["xy_init"]`` (else the values held by ``problem.x``
-    and ``problem.y``), then from up to ``n_starts`` points drawn uniformly (seeded by
-    ``seed``) within the variables' bounds after bound tightening, or around the first
-    start where unbounded (see ``SAMPLE_STRATEGIES`` for how they are used). Each end
-    point is certified by re-solving the follower at its x. The search stops once
-    ``PATIENCE`` starts in a row fail to improve a certified point, or at
-    ``time_limit`` seconds; each certification gets at most ``certify_time_limit``.
-
-    Status: ``locally_optimal`` (certified, follower proven convex), ``feasible``
-    (certified, follower not proven convex), ``infeasible`` (high-point relaxation
-    infeasible: an LP proof), ``lower_level_unbounded``, ``time_limit`` or ``error``
-    (no certified point; x, y then hold the least violating candidate, if any).
-    Never ``optimal``: nothing here proves global optimality."""
-    t_start = time.perf_counter()
-    deadline = math.inf if time_limit is None else t_start + float(time_limit)
-    problem.validate()
-    reject_integer_follower(problem)
-    structure = detect(problem)
-    mpec = ScholtesMPEC(problem, time_limit=time_limit)
-    res = BilevelResult(name=problem.name, status="error", method="regularized",
-                        structure=structure.label, solver="")
-    res.assumptions = _assumptions(mpec, structure)
-    if mpec.infeasible:
-        res.status, res.solver = "infeasible", "highs"
-        res.message = ("the high-point relaxation is infeasible (LP proof): no (x, y) "
-                       "satisfies G and g together")
-        res.seconds = time.perf_counter() - t_start
-        return res
-
-    # certification gets a reserve at the end of the time budget
-    reserve = 0.0 if time_limit is None else min(certify_time_limit, 0.2 * float(time_limit))
-    rng = np.random.default_rng(seed)
-    best: _Candidate | None = None
-    seen: list[np.ndarray] = []
-    since_improvement = 0
-    n_runs = 0
-    unbounded_msg = None
-    stage_limit = math.inf if time_limit is None else max(STAGE_TIME_LIMIT, time_limit / 4)
-    n_cuts = 0
-    cuts_on = mpec.cuts_valid and not structure.lower_convex
-    starts = _starts(mpec, n_starts, rng)
-    rerun = None  # a start to run again after a value-function cut
-    n_samples = 0
-    while time.perf_counter() < deadline - reserve:
-        after_cut = rerun is not None
-        if after_cut:
-            (base, x0, y0, t0), rerun = rerun, None
-            label = f"{base} [{n_cuts} value cut(s)]"
-        else:
-            nxt = next(starts, None)
-            if nxt is None:
-                break
-            label, x0, y0 = nxt
-            t0 = T0
-            if label != "xy_init":
-                how, t0 = SAMPLE_STRATEGIES[n_samples % len(SAMPLE_STRATEGIES)]
-                n_samples += 1
-                if how == "follower":
-                    left = deadline - reserve - time.perf_counter()
-                    y0 = _follower_y(problem, x0, y0, max(0.1, min(FOLLOWER_TIME, left)))
-                    label += " (follower's y)"
-            base = label
-        mpec.set_start(x0, y0)
-        run = mpec.continuation(schedule(t0=t0), deadline=deadline - reserve, label=label,
-                                max_cold_failures=1 if after_cut else MAX_COLD_FAILURES,
-                                stage_time_limit=stage_limit)
-        n_runs += 1
-        if after_cut and run.values is None:
-            # the cuts made the NLP unsolvable from here (they can leave the feasible
-            # set without interior): drop them
-            mpec.model.value_cuts.deactivate()
-            cuts_on = False
-        res.solver = res.solver or (run.outcome.solver if run.outcome else "")
-        improved = False
-        if run.values is not None:
-            x, y = mpec.xy(run.values)
-            if mpec.relaxed_integers:
-                x = np.where(problem.x_is_integer(), np.round(x), x)
-            if not any(_close(x, s) for s in seen):
-                seen.append(x)
-                left = deadline - time.perf_counter()
-                if left > 0.05:
-                    y, cert, cleaned, y_hat = _certify_point(problem, x, y,
-                                                             min(certify_time_limit, left))
-                    # the KKT point was not follower-optimal: cut it off (when the cut
-                    # is valid) and run this start again
-                    if y_hat is not None and cuts_on and n_cuts < MAX_VALUE_CUTS:
-                        if mpec.add_value_cut(y_hat, VALUE_CUT_SLACK):
-                            n_cuts += 1
-                            rerun = (base, x0, y0, t0)
-                    ev = problem.evaluate(x, y)
-                    F_min = ev["F"] if problem.upper_sense == "min" else -ev["F"]
-                    cand = _Candidate(x, y, F_min, cert, cleaned, run)
-                    if cert.ll_status == "unbounded":
-                        unbounded_msg = cert.message
-                    if best is None or cand.key < best.key:
-                        improved = best is None or not best.cert.certified or \
-                            cand.F < best.F - 1e-6 * max(1.0, abs(best.F))
-                        best = cand
-        if best is not None and best.cert.certified and rerun is None:
-            since_improvement = 0 if improved else since_improvement + 1
-            if since_improvement >= PATIENCE:
-                break
-
-    res.seconds = time.perf_counter() - t_start
-    tried = f"{n_runs} run(s)" + (f", {n_cuts} value-function cut(s)" if n_cuts else "")
-    if best is None:
-        out_of_time = time.perf_counter() >= deadline - reserve
-        res.status = "time_limit" if out_of_time else "error"
-        res.message = f"no start converged ({tried})" + (
-            "" if not unbounded_msg else f"; {unbounded_msg}")
-        return res
-    cert = best.cert
-    ev = problem.evaluate(best.x, best.y)
-    res.x, res.y, res.F, res.f, res.certificate = best.x, best.y, ev["F"], ev["f"], cert
-    res.duals = _duals(mpec, best)
-    notes = [f"best of {tried}: {best.run.start}, relaxation t = {best.run.t:g}, "
-             f"complementarity residual {best.run.residual:.2g}"]
-    if best.cleaned:
-        notes.append("y replaced by the exact optimistic follower response at x")
-    if cert.certified:
-        res.status = "locally_optimal" if structure.lower_convex else "feasible"
-    elif unbounded_msg and cert.ll_status == "unbounded":
-        res.status = "lower_level_unbounded"
-        notes.append(unbounded_msg)
-    else:
-        out_of_time = time.perf_counter() >= deadline - reserve
-        res.status = "time_limit" if out_of_time else "error"
-        notes.append(f"returned point not certified: {cert.message}")
-    res.message = "; ".join(notes)
-    res.seconds = time.perf_counter() - t_start
-    return res
-
-
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    scale = max(1.0, float(np.max(np.abs(b), initial=0.0)))
-    return bool(np.max(np.abs(a - b), initial=0.0) <= SAME_X * scale)
-
-
-def _assumptions(mpec: ScholtesMPEC, structure: Structure) -> list[str]:
-    out = ["local method (Scholtes-regularised KKT, multi-start): no global optimality claim"]
-    if not structure.lower_convex:
-        out.append("follower problem not proven convex in y: KKT points may not be "
-                   "follower-optimal (the certificate checks the returned point)")
-    if mpec.relaxed_integers:
-        out.append("integer leader variables relaxed in the NLP and rounded afterwards")
-    out += list(mpec.lifted.assumptions) + list(mpec.lifted.slm.notes)
-    return out
-
-
-def _duals(mpec: ScholtesMPEC, best: _Candidate) -> dict:
-    """Follower multipliers: the re-solve's duals (linear followers), else the NLP's."""
-    if best.cert.duals:
-        return dict(best.cert.duals)
-    vals = best.run.values or {}
-    return {name: float(vals[id(v)]) for name, v in mpec.lifted.duals.items()
-            if vals.get(id(v)) is not None}

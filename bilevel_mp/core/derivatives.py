@@ -14,7 +14,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.calculus.derivatives import Modes, differentiate
 
-from .problem import BilevelProblem, Constraint
+from ..problem import BilevelProblem, Constraint
 
 
 def _grad(expr, wrt: list) -> list:

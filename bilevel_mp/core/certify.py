@@ -17,12 +17,11 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 
-from .backends import highs, scip
-from .errors import BilevelInputError
-from .problem import BilevelProblem
-from .reformulations.base import involves
-from .result import Certificate
-from .single_level import SingleLevelModel, SolveOutcome, substitute
+from ..backends import solve_single_level
+from ..backends.single_level import SingleLevelModel, SolveOutcome, substitute
+from ..errors import BilevelInputError
+from ..problem import BilevelProblem, involves
+from ..result import Certificate
 
 GAP_TOL = 1e-4
 FEAS_TOL = 1e-6
@@ -62,11 +61,7 @@ def solve_follower(problem: BilevelProblem, x, time_limit: float | None = 60.0,
                    relax: float = 0.0) -> tuple[SolveOutcome, list, SingleLevelModel]:
     """Solve the follower's problem at ``x`` exactly (HiGHS for LPs, SCIP otherwise)."""
     slm, rows = follower_model(problem, x, relax)
-    if highs.available() and highs.accepts(slm):
-        out = highs.solve(slm, time_limit=time_limit)
-    else:
-        out = scip.solve(slm, time_limit=time_limit)
-    return out, rows, slm
+    return solve_single_level(slm, time_limit=time_limit), rows, slm
 
 
 def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
@@ -131,8 +126,6 @@ def optimistic_response(problem: BilevelProblem, x, f_star: float, time_limit: f
 
     Used to clean a solver's y that is optimal only up to its own tolerances, and to
     break ties in the leader's favour (the optimistic convention)."""
-    from .solvers import solve_single_level
-
     slm, _ = follower_model(problem, x)
     x = np.asarray(x, dtype=float).ravel()
     mapping = {id(problem.x[i]): float(x[i]) for i in range(problem.n_x)}

@@ -27,19 +27,53 @@ bilevel-feasible point, and it cuts off (x*, y*).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
 from ..backends import scip
-from ..certify import certify, optimistic_response
-from ..problem import BilevelProblem
-from ..result import BilevelResult
-from ..single_level import substitute
-from ..structure import degree, detect, fixed
-from .base import lift
-from .kkt import KKT
+from ..backends.single_level import Indicator, substitute
+from ..core.certify import certify, optimistic_response, solve_follower
+from ..core.context import Context
+from ..core.finish import Claim
+from ..core.lifted import lift
+from ..problem import BilevelProblem, split_lower
+from ..reformulations.kkt import KKT, reject_integer_follower
+from ..result import Iteration
+from ..structure import Structure, degree, fixed
+from .settings import count, flag, positive
+
+NAME = "value_function"
+LOCAL = False
+
+
+@dataclass
+class Settings:
+    """max_iter: relaxations solved at most; tol: relative gap between incumbent and bound
+    that ends the loop; verbose: print one line per relaxation."""
+
+    max_iter: int = 200
+    tol: float = 1e-6
+    verbose: bool = False
+
+    def __post_init__(self):
+        count("max_iter", self.max_iter, 1)
+        positive("tol", self.tol)
+        flag("verbose", self.verbose)
+
+
+@dataclass
+class Cut(Iteration):
+    """One relaxation: its bound (min form), the incumbent F (user's sense) and the cut added."""
+
+    bound: float | None = None
+    cut: str = ""
+
+
+def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -> None:
+    reject_integer_follower(problem, NAME)
 
 
 def _constraints_linear_in_y(problem, lower) -> bool:
@@ -66,19 +100,19 @@ def _cut_valid_everywhere(lifted, y_hat) -> bool:
     return True
 
 
-def solve_value_function(problem: BilevelProblem, time_limit: float | None = None,
-                         max_iter: int = 200, certify_time_limit: float | None = 30.0,
-                         tol: float = 1e-6) -> BilevelResult:
+def run(ctx: Context, settings: Settings) -> Claim:
     """Global method for nonconvex followers (see module docstring)."""
+    problem, structure = ctx.problem, ctx.structure
+    max_iter, tol, certify_time_limit = settings.max_iter, settings.tol, ctx.certify_time_limit
     t0 = time.perf_counter()
-    structure = detect(problem)
-    linear_y = _constraints_linear_in_y(problem, lift(problem, "probe", "probe").lower)
+    time_limit = ctx.left()
+    linear_y = _constraints_linear_in_y(problem, split_lower(problem)[0])
     if linear_y:
-        lifted = KKT(mode="sos1").apply(problem, structure, time_limit=time_limit)
+        lifted = KKT(mode="sos1").apply(problem, structure, time_limit=time_limit, cache=ctx.hpr)
         lifted.assumptions = [a for a in lifted.assumptions if "not proven convex" not in a]
         relaxation = "HPR + follower KKT (necessary: linear follower constraints) + value-function cuts"
     else:
-        lifted = lift(problem, "value_function", "value_function", time_limit=time_limit)
+        lifted = lift(problem, "value_function", "value_function", time_limit=time_limit, cache=ctx.hpr)
         relaxation = "HPR + value-function cuts"
     lifted.method = "value_function"
     m = lifted.slm.m
@@ -89,6 +123,7 @@ def solve_value_function(problem: BilevelProblem, time_limit: float | None = Non
     message = ""
     status_hint = "time_limit"
     it = 0
+    history = []
     seeded = _seed_cut(lifted, problem, f_model, certify_time_limit, time_limit)
     for it in range(1, max_iter + 1):
         remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
@@ -106,6 +141,10 @@ def solve_value_function(problem: BilevelProblem, time_limit: float | None = Non
             break
         if out.status == "optimal" and out.bound is not None:
             bound = out.bound if bound is None else max(bound, out.bound)
+        history.append(Cut(it, None if best is None else _user(problem, best[0]), time.perf_counter() - t0,
+                           bound))
+        if settings.verbose:
+            print(f"relaxation {it:3d}  bound {bound}  incumbent {None if best is None else best[0]}")
         x, y, _ = lifted.invert(out)
         if any(problem.x_is_integer()):
             x = np.where(problem.x_is_integer(), np.round(x), x)
@@ -129,6 +168,7 @@ def solve_value_function(problem: BilevelProblem, time_limit: float | None = Non
         y_hat = np.asarray(cert.y_best, dtype=float)
         if _cut_valid_everywhere(lifted, y_hat):
             _add_cut(lifted, y_hat, f_model)
+            history[-1].cut = "value-function cut"
             continue
         # the follower's feasible set moves with x: cut with a point strictly inside the
         # follower's set at x*, valid wherever that point stays feasible (a disjunction)
@@ -139,35 +179,35 @@ def solve_value_function(problem: BilevelProblem, time_limit: float | None = Non
             status_hint = "no_cut"
             break
         _add_disjunctive_cut(lifted, y_in, f_model, len(m.vf_cuts) + it)
+        history[-1].cut = "disjunctive cut"
 
-    res = BilevelResult(name=problem.name, status="error", method="value_function",
-                        structure=structure.label, solver="scip",
-                        assumptions=[f"relaxation: {relaxation}", f"iterations: {it}"
-                                     + (" (after a seed cut at the starting x)" if seeded else "")]
-                        + lifted.slm.notes)
-    if best is None:
-        res.status = {"infeasible": "infeasible", "time_limit": "time_limit"}.get(status_hint, "error")
-        res.message = message or f"no certified point ({status_hint})"
-        res.seconds = time.perf_counter() - t0
-        return res
-    F_min, x, y, cert = best
-    ev = problem.evaluate(x, y)
-    res.x, res.y, res.F, res.f, res.certificate = x, y, ev["F"], ev["f"], cert
-    proven = status_hint in ("optimal", "optimal_by_bound") and cert.exact
+    claim = Claim(solver="scip", history=history, message=message,
+                  assumptions=[f"relaxation: {relaxation}", f"iterations: {it}"
+                               + (" (after a seed cut at the starting x)" if seeded else "")]
+                  + lifted.slm.notes)
     if bound is not None:
-        res.bound = -bound if problem.upper_sense == "max" else bound
-    res.status = "optimal" if proven else ("time_limit" if status_hint == "time_limit" else "feasible")
-    res.message = message
-    res.seconds = time.perf_counter() - t0
-    return res
+        claim.bound = bound
+    if best is None:
+        claim.limit_hit = status_hint == "time_limit"
+        if status_hint == "infeasible":
+            claim.verdict = "infeasible"
+        claim.message = message or f"no certified point ({status_hint})"
+        return claim
+    _, claim.x, claim.y, claim.certificate = best
+    claim.settled = True  # certified in the loop (integer x rounded there)
+    claim.proven = status_hint in ("optimal", "optimal_by_bound")
+    claim.limit_hit = status_hint == "time_limit"
+    return claim
+
+
+def _user(problem, F_min: float) -> float:
+    return -F_min if problem.upper_sense == "max" else F_min
 
 
 def _seed_cut(lifted, problem, f_model, certify_time_limit, time_limit) -> bool:
     """Before the first relaxation, cut with the follower's global optimum at the
     starting x (``xy_init`` or the high-point point): one follower solve that often
     saves the most expensive relaxation solve. Returns whether a cut was added."""
-    from ..certify import solve_follower
-
     x0 = [problem.x[i].value for i in range(problem.n_x)]
     if any(v is None for v in x0):
         x0 = lifted.hpr.get("point")
@@ -201,8 +241,6 @@ def _add_disjunctive_cut(lifted, y_in, f_model, k: int) -> None:
     bilevel-feasible point satisfies one of them (if ŷ is infeasible at x, some
     g_j(x, ŷ) < 0), so the relaxation stays valid; at x* the point ŷ is strictly
     feasible, so only the first term can hold there and (x*, y*) is cut off."""
-    from ..single_level import Indicator
-
     problem, slm, m = lifted.problem, lifted.slm, lifted.slm.m
     mapping = _at(lifted, y_in)
     terms = []
@@ -231,8 +269,6 @@ def _add_disjunctive_cut(lifted, y_in, f_model, k: int) -> None:
 def _interior_cut_point(problem, x, cert, time_limit=None):
     """A follower point strictly feasible at x (constraints tightened by ε) whose value
     is still below f(x, y*): a cut point that excludes (x*, y*). None if none found."""
-    from ..certify import solve_follower
-
     f_here = cert.ll_value
     f_star = cert.ll_optimal_value
     scale = max(1.0, float(np.abs(x).max(initial=0.0)))

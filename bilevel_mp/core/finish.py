@@ -1,0 +1,157 @@
+"""The one exit: every method's ``Claim`` becomes a ``BilevelResult`` here.
+
+A method says what it found and what it can prove; this module certifies the point
+(the follower re-solved at x), cleans y, rounds integer x, flips the sense and sets the
+status from one table. No other code builds a status.
+
+Status table (first row that applies):
+
+=========================  ======================================================
+no point, ``verdict``      that verdict (``infeasible``, ``unbounded``,
+                           ``lower_level_unbounded``: the method proved it)
+no point, limit hit        ``time_limit``
+no point                   ``error``
+``verdict == "unbounded"`` ``unbounded`` (the leader's objective, solver's proof)
+follower unbounded at x    ``lower_level_unbounded``
+not certified              ``time_limit`` if a limit was hit, else ``error``
+limit hit                  ``time_limit`` (certified point returned)
+proven, exact certificate  ``optimal``
+local and converged        ``locally_optimal``
+otherwise                  ``feasible``
+=========================  ======================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..problem import BilevelProblem
+from ..result import BilevelResult, Certificate
+from ..structure import Structure
+from .certify import certify_and_polish
+
+VERDICTS = ("infeasible", "unbounded", "lower_level_unbounded")
+
+
+@dataclass
+class Claim:
+    """What a method returns: a point (or none) and what it proves about it.
+
+    ``bound`` is a proven lower bound on F in minimisation form. ``proven`` means the
+    method's search proves (x, y) globally optimal provided the follower's re-solve at x
+    is exact; ``local``/``converged`` describe local methods. ``verdict`` is a proven
+    conclusion without a point (or ``"unbounded"`` with one). ``certificate`` is set by
+    ``settle`` (or by a method that certified the point itself)."""
+
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    duals: dict = field(default_factory=dict)
+    proven: bool = False
+    local: bool = False
+    converged: bool = False
+    limit_hit: bool = False
+    verdict: str | None = None
+    bound: float | None = None
+    solver: str = ""
+    mode: str | None = None
+    assumptions: list = field(default_factory=list)
+    message: str = ""
+    history: list = field(default_factory=list)
+    certificate: Certificate | None = None
+    settled: bool = False
+    found_by: str = ""
+
+    def note(self, text: str) -> None:
+        """Append ``text`` to the message."""
+        self.message = f"{self.message}; {text}" if self.message else text
+
+    def F_min(self, problem: BilevelProblem) -> float | None:
+        """F at the (settled) point in minimisation form, None without a point."""
+        if self.x is None:
+            return None
+        F = problem.evaluate(self.x, self.y)["F"]
+        return -F if problem.upper_sense == "max" else F
+
+    @property
+    def certified(self) -> bool:
+        return self.certificate is not None and self.certificate.certified
+
+
+def settle(problem: BilevelProblem, claim: Claim, certify_time_limit: float | None) -> Claim:
+    """Round integer x, certify (x, y) and clean y (the exact optimistic response at x
+    when the solver's y is optimal only to its tolerances). Idempotent."""
+    if claim.settled or claim.x is None:
+        return claim
+    x = np.asarray(claim.x, dtype=float).ravel()
+    ints = problem.x_is_integer()
+    if any(ints):
+        x = np.where(ints, np.round(x), x)
+    y = np.asarray(claim.y, dtype=float).ravel()
+    cert = claim.certificate
+    if cert is not None and (x != np.asarray(claim.x, float)).any():
+        cert = None  # rounding moved x: the method's certificate no longer applies
+    y_new, cert, replaced = certify_and_polish(problem, x, y, time_limit=certify_time_limit, cert=cert)
+    if replaced:
+        claim.note("y replaced by the exact optimistic follower response at x")
+        if claim.proven and _worse(problem, x, y, y_new):
+            # the method's proof is about (x, y): with the exact response F is higher
+            claim.proven = False
+            claim.note("the exact response raises F: the method's proof does not cover it")
+    claim.x, claim.y, claim.certificate, claim.settled = x, y_new, cert, True
+    if cert.duals:
+        claim.duals = {**claim.duals, **cert.duals}
+    return claim
+
+
+def _worse(problem: BilevelProblem, x, y_old, y_new, tol: float = 1e-6) -> bool:
+    """F(x, y_new) above F(x, y_old) by more than ``tol`` relative (minimisation form)."""
+    sign = -1.0 if problem.upper_sense == "max" else 1.0
+    old = sign * problem.evaluate(x, y_old)["F"]
+    new = sign * problem.evaluate(x, y_new)["F"]
+    return new > old + tol * max(1.0, abs(old))
+
+
+def status_of(claim: Claim) -> str:
+    """The status table of the module docstring (the claim must be settled)."""
+    if claim.x is None:
+        if claim.verdict in VERDICTS:
+            return claim.verdict
+        return "time_limit" if claim.limit_hit else "error"
+    cert = claim.certificate
+    if claim.verdict == "unbounded":
+        return "unbounded"
+    if cert.ll_status == "unbounded":
+        return "lower_level_unbounded"
+    if not cert.certified:
+        return "time_limit" if claim.limit_hit else "error"
+    if claim.limit_hit:
+        return "time_limit"
+    if claim.proven and cert.exact:
+        return "optimal"
+    if claim.local and claim.converged:
+        return "locally_optimal"
+    return "feasible"
+
+
+def finish(problem: BilevelProblem, structure: Structure, method: str, claim: Claim,
+           certify_time_limit: float | None) -> BilevelResult:
+    """Settle ``claim`` and turn it into the ``BilevelResult`` of ``method``."""
+    settle(problem, claim, certify_time_limit)
+    res = BilevelResult(name=problem.name, status=status_of(claim), method=method,
+                        mode=claim.mode, structure=structure.label, solver=claim.solver,
+                        assumptions=list(claim.assumptions), message=claim.message,
+                        history=list(claim.history), found_by=claim.found_by or method)
+    if claim.bound is not None:
+        res.bound = -claim.bound if problem.upper_sense == "max" else claim.bound
+    if claim.x is not None:
+        ev = problem.evaluate(claim.x, claim.y)
+        res.x, res.y, res.F, res.f = claim.x, claim.y, ev["F"], ev["f"]
+        res.duals, res.certificate = dict(claim.duals), claim.certificate
+        if not claim.certificate.certified:
+            res.message = (res.message + "; " if res.message else "") + \
+                f"returned point not certified: {claim.certificate.message}"
+    elif claim.verdict == "lower_level_unbounded" and not res.message:
+        res.message = "the follower's problem is unbounded"
+    return res

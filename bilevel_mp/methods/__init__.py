@@ -1,0 +1,36 @@
+"""The methods ``solve(method=...)`` accepts: one module each, registered here.
+
+Every module exports ``NAME``, ``LOCAL`` (a local method: no global claim), ``Settings``
+(a dataclass of its declared, validated options), ``accepts(problem, structure,
+settings)`` (raises ``UnsupportedStructureError`` naming why not) and ``run(context,
+settings) -> Claim``; ``core.finish`` turns the claim into the result.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from ..errors import BilevelInputError
+from . import (auto, complementarity_bb, descent, kkt, penalty, regularized, strong_duality,
+               trust_region, value_function)
+from .settings import make_settings, setting_names
+
+METHODS: dict[str, ModuleType] = {m.NAME: m for m in (
+    auto, kkt, strong_duality, value_function, complementarity_bb, regularized, descent,
+    trust_region, penalty)}
+LOCAL_METHODS = tuple(name for name, m in METHODS.items() if m.LOCAL)
+
+
+def get_method(name: str) -> ModuleType:
+    """The module of ``method=name``; ``BilevelInputError`` listing the valid names."""
+    if not isinstance(name, str) or name not in METHODS:
+        raise BilevelInputError(f"unknown method {name!r}; choose one of {list(METHODS)}")
+    return METHODS[name]
+
+
+def settings_for(name: str, options: dict):
+    """The validated ``Settings`` of method ``name`` from keyword options."""
+    return make_settings(name, get_method(name).Settings, options)
+
+
+__all__ = ["METHODS", "LOCAL_METHODS", "get_method", "settings_for", "setting_names"]

@@ -1,0 +1,79 @@
+"""Shared by ``kkt`` and ``strong_duality``: apply a single-level reduction, solve the
+model with a back end, and map the solution back into a ``Claim``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backends import solve_single_level
+from ..core.certify import solve_follower
+from ..core.context import Context
+from ..core.finish import Claim
+from ..core.lifted import Lifted
+
+HPR_INFEASIBLE = ("the high-point relaxation is infeasible (LP proof): no (x, y) satisfies "
+                  "G and g together")
+
+
+def solve_reduction(ctx: Context, reduction, solver: str | None = None,
+                    verbose: bool = False) -> Claim:
+    """``reduction.apply`` (KKT or StrongDuality) → back end → ``Lifted.invert``.
+
+    The claim is ``proven`` when the back end reports optimal and the model is exact (no
+    assumed dual bound, follower proven convex); its bound counts only then."""
+    problem = ctx.problem
+    lifted = reduction.apply(problem, ctx.structure, time_limit=ctx.left(), cache=ctx.hpr)
+    claim = Claim(mode=reduction.mode_label, solver="highs",
+                  assumptions=list(lifted.assumptions) + list(lifted.slm.notes))
+    if lifted.hpr.get("infeasible"):
+        claim.verdict, claim.message = "infeasible", HPR_INFEASIBLE
+        return claim
+    unbounded = follower_unbounded(ctx, lifted)
+    if unbounded is not None:
+        claim.verdict, claim.message = "lower_level_unbounded", unbounded
+        return claim
+    outcome = solve_single_level(lifted.slm, time_limit=ctx.left(), solver=solver, verbose=verbose)
+    claim.solver = outcome.solver
+    claim.limit_hit = outcome.status == "time_limit"
+    if outcome.status != "optimal":
+        claim.message = outcome.message
+    if not outcome.has_solution:
+        if outcome.status == "infeasible":
+            claim.verdict = "infeasible"
+            if not lifted.exact:
+                claim.message = ("the single-level model is infeasible (method not exact: no proof "
+                                 "of bilevel infeasibility; see the assumptions)")
+        elif outcome.status == "unbounded":
+            claim.verdict = "unbounded"
+        return claim
+    claim.x, claim.y, claim.duals = lifted.invert(outcome)
+    if outcome.bound is not None and lifted.exact:
+        claim.bound = outcome.bound
+    claim.proven = outcome.status == "optimal" and lifted.exact
+    claim.local = claim.converged = outcome.status == "locally_optimal"
+    if outcome.status == "unbounded":
+        claim.verdict = "unbounded"
+        claim.message = "the leader's objective is unbounded over the inducible region (solver's verdict)"
+    return claim
+
+
+def follower_unbounded(ctx: Context, lifted: Lifted) -> str | None:
+    """A message if the follower's problem is unbounded at a point of the high-point
+    relaxation (checked before any reformulation is solved), else None."""
+    problem = ctx.problem
+    x0 = lifted.hpr.get("point")
+    if x0 is None:
+        return None
+    out, _, _ = solve_follower(problem, x0, time_limit=min(10.0, ctx.certify_time_limit))
+    if out.status != "unbounded":
+        return None
+    return (f"the follower's problem is unbounded at x = {np.round(x0, 6).tolist()}: its optimum "
+            f"does not exist, so the bilevel problem is ill-posed. {bound_hint(problem)}")
+
+
+def bound_hint(problem) -> str:
+    """What to do about an unbounded follower: the follower variables left unbounded."""
+    free = [problem.y_names[j] for j in range(problem.n_y)
+            if problem.y[j].lb is None or problem.y[j].ub is None]
+    named = ", ".join(free[:6]) or "all are bounded: check the constraints"
+    return f"Bound the follower variables ({named}) or add follower constraints."
