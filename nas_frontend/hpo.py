@@ -37,7 +37,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, check_cv, train_test
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from bilevel_mp.algorithms.descent import DescentProgram, line_search as _line_search, solve_direction
+from bilevel_mp.algorithms.descent import DescentProgram, RadiusRule, trust_region_step
 
 __all__ = ["BilevelRidge", "BilevelLogisticRegression", "BilevelMLPRegressor",
            "BilevelMLPClassifier", "LinearHPOProblem", "hypergradient", "krylov_basis"]
@@ -183,51 +183,48 @@ def _splits(X, y, X_val, y_val, fraction, cv, random_state, stratify, encode_val
 
 def _tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_evals=4,
           min_radius=1e-6, max_radius=8.0, seconds_setup=0.0):
-    """Auxiliary-program descent on (θ, w). ``problem`` gives program(θ, w), refit(θ, w0),
+    """Auxiliary-program descent on (θ, w) by ``bilevel_mp.algorithms.descent``'s
+    trust-region step and radius rule. ``problem`` gives program(θ, w), refit(θ, w0),
     val_loss(w), stationarity(θ, w) and the fit counter ``n_fits``. Returns the final
     (θ, w), the per-iteration history and the reason for stopping."""
     F = problem.val_loss(w)
     history = [dict(iter=0, val_loss=F, stationarity=problem.stationarity(theta, w), step=0.0,
                     radius=radius, predicted=0.0, accepted=True, fits=problem.n_fits,
                     seconds=seconds_setup)]
+    rule = RadiusRule(radius, min_radius, max_radius)
     reason = "max_iter"
     for k in range(1, max_iter + 1):
         t0 = time.perf_counter()
         prog = problem.program(theta, w)
-        d = solve_direction(prog, radius, delta, norm)
-        if d.status != "optimal":
-            radius /= 4
-            history.append(dict(iter=k, val_loss=F, stationarity=history[-1]["stationarity"],
-                                step=0.0, radius=radius, predicted=0.0, accepted=False,
-                                fits=problem.n_fits, seconds=time.perf_counter() - t0))
-            if radius < min_radius:
-                reason = f"auxiliary program {d.status}"
-                break
-            continue
-        if d.predicted >= -tol * max(1.0, abs(F)):
-            reason = "no predicted decrease"
-            break
         trial = {}
 
-        def phi(t, d=d):
+        def merit(t, d):
             th = theta + t * d.dx
             wt = problem.refit(th, w + t * d.dy)
             trial[t] = (th, wt)
             return problem.val_loss(wt)
 
-        ls = _line_search(phi, F, d.predicted, 1.0, method, max_evals=ls_evals)
-        used = radius
-        if ls.improved:
-            theta, w = trial[ls.t]
-            F = ls.value
-            radius = min(2 * radius, max_radius) if ls.t >= 1.0 else max(ls.t * radius, min_radius)
-        else:
-            radius *= 0.5 ** ls_evals
+        step = trust_region_step(prog, rule, delta, merit, F, norm, tol, method, max_evals=ls_evals)
+        d = step.direction
+        if d.status != "optimal":
+            history.append(dict(iter=k, val_loss=F, stationarity=history[-1]["stationarity"],
+                                step=0.0, radius=rule.radius, predicted=0.0, accepted=False,
+                                fits=problem.n_fits, seconds=time.perf_counter() - t0))
+            if step.collapsed:
+                reason = f"auxiliary program {d.status}"
+                break
+            continue
+        if step.stationary:
+            reason = "no predicted decrease"
+            break
+        if step.t > 0:
+            theta, w = trial[step.t]
+            F = step.search.value
         history.append(dict(iter=k, val_loss=F, stationarity=problem.stationarity(theta, w),
-                            step=ls.t if ls.improved else 0.0, radius=used,
-                            predicted=d.predicted, accepted=bool(ls.improved),
-                            fits=problem.n_fits, seconds=time.perf_counter() - t0))
-        if radius < min_radius:
+                            step=step.t, radius=step.radius, predicted=d.predicted,
+                            accepted=step.t > 0, fits=problem.n_fits,
+                            seconds=time.perf_counter() - t0))
+        if step.collapsed:
             reason = "trust region collapsed (no decrease)"
             break
     return theta, w, history, reason

@@ -74,6 +74,8 @@ import time
 
 import numpy as np
 
+from bilevel_mp.algorithms.descent import DescentProgram, RadiusRule, trust_region_step
+
 from .common import BudgetMeter, SearchResult, load_checkpoint, save_checkpoint
 from .runner import (BudgetProgress, as_budget, check_resume_state, check_space,
                      parse_resource, require_torch, resource_cost, resource_report)
@@ -146,10 +148,10 @@ class MPSearch:
         self.settings = c = check_settings(**settings)
         self.space, self.data, self.seed = space, data, seed
         self.res = _resource(resource)
-        self.radius, self.delta, self.basis, self.k = c["radius"], c["delta"], c["basis"], c["k"]
+        self.rule = RadiusRule(c["radius"], c["min_radius"], c["max_radius"], floor=True)
+        self.delta, self.basis, self.k = c["delta"], c["basis"], c["k"]
         self.refresh_steps, self.norm = c["refresh_steps"], c["norm"]
         self.alpha_bound, self.refresh_factor = c["alpha_bound"], c["refresh_factor"]
-        self.min_radius, self.max_radius = c["min_radius"], c["max_radius"]
         self.cg_iters, self.damping, self.ls_evals = (c["cg_iters"], c["damping"],
                                                       c["line_search_evals"])
         self.resource_slack = c["resource_slack"]
@@ -191,6 +193,15 @@ class MPSearch:
     def _alpha_tensor(self, alpha=None):
         a = self.lin.alpha if alpha is None else alpha
         return next(iter(self.lin.a_layout.unflatten(a).values()))
+
+    @property
+    def radius(self) -> float:
+        """The trust radius (``self.rule``, the radius rule shared with the bilevel methods)."""
+        return self.rule.radius
+
+    @radius.setter
+    def radius(self, value: float) -> None:
+        self.rule.radius = value
 
     def probabilities(self, alpha=None):
         return self.model.probabilities(self._alpha_tensor(alpha)).detach()
@@ -328,8 +339,6 @@ class MPSearch:
         """One MP iteration; returns its log entry (see :func:`mp_search`)."""
         import torch
 
-        from bilevel_mp.algorithms.descent import DescentProgram, line_search, solve_direction
-
         from .linearize import cg_solve, gradient_basis, krylov_basis
 
         t_start = time.perf_counter()
@@ -384,41 +393,39 @@ class MPSearch:
             delta_abs = self.delta * max(float(np.abs(red["r0"]).max()), 1e-12)
             prog = DescentProgram(grad_x=np_(gv_a), **red, dx_lb=lb, dx_ub=ub, C_x=C_x, c=c)
         t_basis = time.perf_counter()
-        d = solve_direction(prog, self.radius, delta_abs, self.norm)
-        t_solved = time.perf_counter()
-        radius_used = self.radius
-        t_step, new_val, n_trials = 0.0, val_loss, 0
-        if d.status == "optimal":
-            da = torch.as_tensor(d.dx, dtype=alpha.dtype, device=self.device)
-            if self.basis == "cg":
-                u = curv.apply(u=da)[0]
-                dw, cg_info["forward"] = cg_solve(curv, -u, self.cg_iters, self.damping)
-            else:
-                dw = B.V @ torch.as_tensor(d.dy, dtype=lin.w.dtype, device=self.device)
-            bound = None if E0 is None else max(self.res[1] * (1 + self.resource_slack), E0)
+        bound = None if E0 is None else max(self.res[1] * (1 + self.resource_slack), E0)
+        dw_of = {}
 
-            def phi(t):
-                a_t = alpha + t * da
-                if bound is not None and self.expected_cost(a_t) > bound:
-                    return math.inf
-                meter.add_batches(1)
-                return lin.value(vb, "val", lin.w + t * dw, a_t)
+        def merit(t, d):
+            if id(d) not in dw_of:
+                da = torch.as_tensor(d.dx, dtype=alpha.dtype, device=self.device)
+                if self.basis == "cg":
+                    u = curv.apply(u=da)[0]
+                    dw, cg_info["forward"] = cg_solve(curv, -u, self.cg_iters, self.damping)
+                else:
+                    dw = B.V @ torch.as_tensor(d.dy, dtype=lin.w.dtype, device=self.device)
+                dw_of[id(d)] = (da, dw)
+            da, dw = dw_of[id(d)]
+            a_t = alpha + t * da
+            if bound is not None and self.expected_cost(a_t) > bound:
+                return math.inf
+            meter.add_batches(1)
+            return lin.value(vb, "val", lin.w + t * dw, a_t)
 
-            ls = line_search(phi, val_loss, d.predicted, 1.0, "backtracking",
-                             max_evals=self.ls_evals)
-            n_trials = ls.evaluations
-            if ls.improved:
-                t_step, new_val = ls.t, ls.value
-                with torch.no_grad():
-                    self.wp.add_(t_step * dw)
-                lin.alpha = (alpha + t_step * da).detach()
+        step = trust_region_step(prog, self.rule, delta_abs, merit, val_loss, self.norm,
+                                 max_evals=self.ls_evals)
+        d = step.direction
+        t_solved = t_basis + d.seconds_solver + d.seconds_products
+        radius_used = step.radius
+        t_step, new_val = step.t, val_loss
+        n_trials = 0 if step.search is None else step.search.evaluations
+        if t_step > 0:
+            da, dw = dw_of[id(d)]
+            new_val = step.search.value
+            with torch.no_grad():
+                self.wp.add_(t_step * dw)
+            lin.alpha = (alpha + t_step * da).detach()
         meter.add_batches(curv.n_products)
-        if t_step >= 1.0:
-            self.radius = min(2 * self.radius, self.max_radius)
-        elif t_step > 0:
-            self.radius = max(t_step * self.radius, self.min_radius)
-        else:
-            self.radius = max(self.radius / 4, self.min_radius)
         seconds = time.perf_counter() - t_start
         t_solver = d.seconds_solver
         self.torch_seconds += seconds - t_solver

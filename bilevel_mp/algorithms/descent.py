@@ -322,3 +322,71 @@ def line_search(phi: Callable[[float], float], phi0: float, slope: float, t_max:
     if not cache:
         f(t_max)
     return best()
+
+
+@dataclass
+class RadiusRule:
+    """The one trust-region radius rule of the auxiliary-program methods (the bilevel
+    ``descent`` method, hyperparameter fine-tuning, MP-NAS): after a step of t times the
+    radius, double it when t >= 1 (up to ``max_radius``), else shrink it to t·radius (not
+    below ``min_radius``); after no step (failed program or line search) divide it by 4.
+    With ``floor`` it never drops below ``min_radius`` (stochastic objectives go on);
+    otherwise the region has collapsed once it is below ``min_radius``."""
+
+    radius: float
+    min_radius: float = 1e-7
+    max_radius: float = math.inf
+    floor: bool = False
+
+    def update(self, t: float) -> bool:
+        """Apply the rule after a step of ``t`` (0: none); True when the region collapsed."""
+        if t >= 1.0:
+            self.radius = min(2 * self.radius, self.max_radius)
+        elif t > 0:
+            self.radius = max(t * self.radius, self.min_radius)
+        else:
+            self.radius /= 4
+            if self.floor:
+                self.radius = max(self.radius, self.min_radius)
+            else:
+                return self.radius < self.min_radius
+        return False
+
+
+@dataclass
+class Step:
+    """One trust-region step: the direction, the line search (None when the program
+    failed or predicts no decrease), the radius it used and whether the region collapsed."""
+
+    direction: Direction
+    search: LineSearchResult | None
+    radius: float
+    collapsed: bool
+
+    @property
+    def stationary(self) -> bool:
+        """The program was solved and predicts no decrease."""
+        return self.search is None and self.direction.status == "optimal"
+
+    @property
+    def t(self) -> float:
+        """The accepted step length, 0 when none."""
+        return self.search.t if self.search is not None and self.search.improved else 0.0
+
+
+def trust_region_step(program: DescentProgram, rule: RadiusRule, band: float,
+                      merit: Callable[[float, Direction], float], value: float, norm: str = "inf",
+                      tol: float | None = None, method: str = "backtracking",
+                      max_evals: int = 30) -> Step:
+    """The body every auxiliary-program method iterates: solve the program in the current
+    radius, stop if it predicts a decrease below ``tol``·max(1, |value|) (None: never),
+    line-search ``merit(t, direction)`` from ``value`` along it, update the radius by
+    ``rule``. The caller moves to the trial point at ``step.t`` when it is positive."""
+    used = rule.radius
+    d = solve_direction(program, used, band, norm)
+    if d.status != "optimal":
+        return Step(d, None, used, rule.update(0.0))
+    if tol is not None and d.predicted >= -tol * max(1.0, abs(value)):
+        return Step(d, None, used, False)
+    ls = line_search(lambda t: merit(t, d), value, d.predicted, 1.0, method, max_evals=max_evals)
+    return Step(d, ls, used, rule.update(ls.t if ls.improved else 0.0))

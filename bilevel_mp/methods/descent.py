@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..algorithms.descent import line_search, solve_direction
+from ..algorithms.descent import RadiusRule, trust_region_step
 from ..algorithms.local_model import LocalRun, build_local_model
 from ..core.context import Context
 from ..core.finish import Claim
@@ -87,47 +87,44 @@ def run(ctx: Context, settings: Settings) -> Claim:
     loc = LocalRun(ctx.problem, NAME, s.x0)
     if loc.failed:
         return Claim(local=True, solver="highs", message=loc.failed, assumptions=loc.assumptions)
-    deriv, x, y, F, radius = loc.deriv, loc.x, loc.y, loc.F, s.radius
+    deriv, x, y, F = loc.deriv, loc.x, loc.y, loc.F
+    rule = RadiusRule(s.radius, s.min_radius)
     history, converged, reason, limit_hit = [], False, "max_iter", False
     for k in range(s.max_iter):
         if ctx.out_of_time():
             reason, limit_hit = "time_limit", True
             break
         t_it = time.perf_counter()
-        lm = build_local_model(deriv, x, y, radius=radius)
+        lm = build_local_model(deriv, x, y, radius=rule.radius)
         # the band is never tighter than the current residual (the least-squares
         # multipliers leave r0 ≠ 0 when y is optimal only to the solver's tolerance)
         band = max(s.delta, float(np.abs(lm.program.r0).max(initial=0.0)))
-        d = solve_direction(lm.program, radius, band, s.norm)
-        if d.status != "optimal":
-            radius /= 4
-            if radius < s.min_radius:
-                reason = f"auxiliary program {d.status}"
-                break
-            continue
-        if d.predicted >= -s.tol * max(1.0, abs(F)):
-            converged, reason = not d.elastic, "no descent direction" + (
-                " (elastic program: stationarity band not met)" if d.elastic else "")
-            break
         trial: dict = {}
 
-        def phi(t):
+        def merit(t, d):
             v, yt = loc.merit(x + t * d.dx)
             trial[t] = yt
             return v
 
-        ls = line_search(phi, F, d.predicted, 1.0, s.line_search)
-        history.append(DescentIteration(k, F, time.perf_counter() - t_it, radius, d.predicted,
-                                        ls.t if ls.improved else 0.0, d.residual))
-        if s.verbose:
-            print(f"it {k:3d}  F {F:.8g}  radius {radius:.3g}  pred {d.predicted:.3g}  step {ls.t:.3g}")
-        if ls.improved:
-            x, y, F = x + ls.t * d.dx, trial[ls.t], ls.value
-            radius = 2 * radius if ls.t >= 1.0 else max(ls.t * radius, s.min_radius)
-        else:
-            radius /= 4
-            if radius < s.min_radius:
-                converged, reason = loc.collapsed(x, y, F)
+        step = trust_region_step(lm.program, rule, band, merit, F, s.norm, s.tol, s.line_search)
+        d = step.direction
+        if d.status != "optimal":
+            if step.collapsed:
+                reason = f"auxiliary program {d.status}"
                 break
+            continue
+        if step.stationary:
+            converged, reason = not d.elastic, "no descent direction" + (
+                " (elastic program: stationarity band not met)" if d.elastic else "")
+            break
+        history.append(DescentIteration(k, F, time.perf_counter() - t_it, step.radius, d.predicted,
+                                        step.t, d.residual))
+        if s.verbose:
+            print(f"it {k:3d}  F {F:.8g}  radius {step.radius:.3g}  pred {d.predicted:.3g}  step {step.t:.3g}")
+        if step.t > 0:
+            x, y, F = x + step.t * d.dx, trial[step.t], step.search.value
+        elif step.collapsed:
+            converged, reason = loc.collapsed(x, y, F)
+            break
     loc.x, loc.y = x, y
     return local_claim(loc, converged, reason, history, "highs", limit_hit)
