@@ -19,6 +19,7 @@ Install with ``pip install "bilevel-mp[cluster]"``; see docs/cluster.md.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
@@ -72,7 +73,7 @@ def solve_many(problems, client=None, time_limit: float = 60.0, method: str = "a
                 raise BilevelError(f"could not reach the Dask scheduler at {client!r}: {exc}") from None
             owned.append(client)
         futures = [client.submit(_task, item, options, isolate, hard, pure=False) for item in problems]
-        bar = bench._progress(progress, len(futures))
+        bar = bench.progress_bar(progress, len(futures))
         try:
             if bar is not None:
                 for fut in dd.as_completed(futures):
@@ -108,8 +109,6 @@ def _task(item, options, isolate, hard) -> dict:
     """What a Dask worker runs for one item."""
     if not isolate:
         return bench.solve_record(item, options)
-    import json
-
     with tempfile.TemporaryDirectory(prefix="bilevel_batch_") as tmp:
         src, out = Path(tmp, "in.pkl"), Path(tmp, "out.json")
         src.write_bytes(pickle.dumps((item, options)))
@@ -127,8 +126,6 @@ def _task(item, options, isolate, hard) -> dict:
 
 def _main(argv) -> int:
     """``python -m bilevel_mp.batch IN.pkl OUT.json``: one isolated solve."""
-    import json
-
     item, options = pickle.loads(Path(argv[0]).read_bytes())
     Path(argv[1]).write_text(json.dumps(bench.solve_record(item, options)))
     return 0

@@ -22,7 +22,14 @@ import json
 import math
 import multiprocessing as mp
 import time
+import warnings
 from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .frontends.expr import problem_from_dict
+from .solve import solve
 
 REL_F_TOL = 1e-2
 GRACE_SECONDS = 30.0
@@ -58,11 +65,6 @@ def failed_record(item, status: str, message: str, seconds: float) -> dict:
 def solve_record(item, options: dict) -> dict:
     """Solve one item (BOLIB dict or BilevelProblem) in this process; its result record,
     or an error record: recorded, never raised, so that a batch goes on."""
-    import warnings
-
-    from .frontends.expr import problem_from_dict
-    from .solve import solve
-
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -91,7 +93,7 @@ def run(entries: list[dict], time_limit: float = 60.0, jobs: int = 1, method: st
     pending = list(enumerate(entries))
     running: dict = {}
     records: list = [None] * len(entries)
-    bar = _progress(progress, len(entries))
+    bar = progress_bar(progress, len(entries))
     try:
         while pending or running:
             while pending and len(running) < max(1, jobs):
@@ -134,10 +136,10 @@ def run(entries: list[dict], time_limit: float = 60.0, jobs: int = 1, method: st
     return records
 
 
-def _progress(enabled: bool, total: int):
+def progress_bar(enabled: bool, total: int):
+    """A started rich progress bar and its task id, or None when not ``enabled``."""
     if not enabled:
         return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     prog = Progress(TextColumn("{task.description:30s}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), transient=False)
@@ -147,8 +149,6 @@ def _progress(enabled: bool, total: int):
 
 def table(records: list[dict], title: str = "bilevel-mp bench"):
     """A rich Table: problem, n_x, n_y, F found, F best, verdict, seconds."""
-    from rich.table import Table
-
     t = Table(title=title)
     for col in ("problem", "n_x", "n_y", "F found", "F best", "verdict", "status", "seconds"):
         t.add_column(col, justify="right" if col not in ("problem", "verdict", "status") else "left")

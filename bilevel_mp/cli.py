@@ -16,14 +16,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import shutil
 import sys
 import time
 import warnings
+from importlib.metadata import entry_points
 from pathlib import Path
 
-from importlib.metadata import entry_points
+from rich.console import Console
+from rich.table import Table
 
 from . import bench
+from .batch import solve_many
 from .backends import BACKENDS
 from .errors import BilevelError, BilevelInputError
 from .frontends.expr import load_problems
@@ -35,10 +40,6 @@ from .solve import solve
 
 
 def _console():
-    from rich.console import Console
-
-    import shutil
-
     return Console(width=max(120, shutil.get_terminal_size((120, 24)).columns))
 
 
@@ -103,8 +104,6 @@ def cmd_bench(args) -> int:
     if args.filter:
         entries = [e for e in entries if args.filter in e.get("name", "")]
     if args.scheduler:
-        from .batch import solve_many  # dask, an optional extra
-
         client = None if args.scheduler == "local" else args.scheduler
         records = solve_many(entries, client=client, time_limit=args.time_limit, method=args.method,
                              jobs=args.jobs, isolate=not args.no_isolate, progress=not args.no_progress,
@@ -123,8 +122,6 @@ def cmd_bench(args) -> int:
         bench.write_json(records, args.json)
         console.print(f"wrote {args.json}")
     if args.report:
-        import platform
-
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         cmd = "bilevel-mp bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "bilevel-mp bench"
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
@@ -135,8 +132,6 @@ def cmd_bench(args) -> int:
 
 def cmd_demo(args) -> int:
     """Solve a handful of classic problems and print a table."""
-    from rich.table import Table
-
     names = ["Bard1984a", "Bard1984b", "TuyEtal1993", "BilevelJuMPReadme", "MooreBard1990Cont",
              "IntegerLeaderLP", "FrankeEtal2018Ex53", "ClarkWesterberg1990a", "Bard1988Ex2",
              "CalamaiVicente1994b"]

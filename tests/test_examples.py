@@ -1,5 +1,8 @@
-"""Every example runs from a fresh clone and prints the known answer."""
+"""Every example runs from a fresh clone and its printed answers are the known ones: each
+value is parsed from the line that reports the result and compared numerically with a
+truth derived here (never with an "expected" value the example prints itself)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,22 +10,68 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-
-EXPECT = {
-    "quickstart.py": ["LP-LP", "F = 3.11111", "certified: True"],
-    "pyomo_example.py": ["price 7, q1 3, q2 1, revenue 21", "capacity shadow price 5"],
-    "cvxpy_example.py": ["6.1333"],
-    "nas_quickstart.py": ["darts2: ", "random: ", "(budget met: True), test accuracy 0.9"],
-    "local_methods.py": ["descent        locally_optimal    1.000000   3.0000",
-                         "trust_region   locally_optimal    1.000000   3.0000",
-                         "auto           optimal            1.000000   3.0000"],
-}
+NUM = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
 
 
-@pytest.mark.parametrize("name", sorted(EXPECT))
-def test_example_runs(name):
+def _run(name: str) -> str:
     r = subprocess.run([sys.executable, str(ROOT / "examples" / name)], capture_output=True,
                        text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
-    for needle in EXPECT[name]:
-        assert needle in r.stdout, (needle, r.stdout[-2000:])
+    return r.stdout
+
+
+def _values(pattern: str, text: str) -> list[float]:
+    found = [float(v) for v in re.findall(pattern, text, flags=re.M)]
+    assert found, (pattern, text[-2000:])
+    return found
+
+
+def test_quickstart():
+    out = _run("quickstart.py")
+    assert "LP-LP" in out
+    # Bard (1984): F* = 28/9 at x = 1 + 1/9 ... ; every result line reports it
+    for F in _values(rf"^\s+F = {NUM}\s", out):
+        assert F == pytest.approx(28 / 9, abs=1e-4)
+    assert "NOT certified" not in out
+
+
+def test_pyomo_example():
+    out = _run("pyomo_example.py")
+    price, q1, q2, revenue = [float(v) for v in re.search(
+        rf"^price {NUM}, q1 {NUM}, q2 {NUM}, revenue {NUM}", out, flags=re.M).groups()]
+    assert (price, q1, q2) == pytest.approx((7, 3, 1), abs=1e-4)
+    assert revenue == pytest.approx(price * q1, abs=1e-3)  # the leader earns p·q1
+    cap = float(re.search(rf"capacity shadow price {NUM}", out).group(1))
+    assert cap == pytest.approx(5, abs=1e-4)
+
+
+def test_cvxpy_example():
+    out = _run("cvxpy_example.py")
+    # BilevelJuMP's README problem: x = 3.5 * 8/15, y = 8/15, F = 3x + y
+    F = float(re.search(rf"^\s+F = {NUM}\s+\(expected", out, flags=re.M).group(1))
+    assert F == pytest.approx(3 * 3.5 * 8 / 15 + 8 / 15, abs=1e-5)
+    # toll = 3 makes the toll arc (1 + t) tie with the detour (4): revenue t * flow = 3
+    revenue = float(re.search(rf"revenue = {NUM}", out).group(1))
+    assert revenue == pytest.approx(3.0, abs=1e-4)
+
+
+def test_local_methods_example():
+    out = _run("local_methods.py")
+    # F = (x-3)² + (y-2)², y = min(x, 1): F* = 1 at x = 3 (derived in the example's docstring)
+    rows = re.findall(rf"^(descent|trust_region|penalty|auto)\s+(\w+)\s+{NUM}\s+{NUM}\s+(\d+)\s+(True|False)$",
+                      out, flags=re.M)
+    assert {r[0] for r in rows} == {"descent", "trust_region", "penalty", "auto"}
+    for method, status, F, x, _, certified in rows:
+        assert certified == "True" and float(F) == pytest.approx(1.0, abs=1e-5)
+        assert float(x) == pytest.approx(3.0, abs=1e-3)
+        assert status == ("optimal" if method == "auto" else "locally_optimal")
+
+
+@pytest.mark.slow
+def test_nas_quickstart():
+    pytest.importorskip("torch")
+    out = _run("nas_quickstart.py")
+    runs = re.findall(rf"^(\w+): .*\(budget met: (True|False)\), test accuracy {NUM}", out, flags=re.M)
+    assert {r[0] for r in runs} == {"darts2", "random"}
+    for method, met, acc in runs:  # two moons is separable to > 90 % by any sensible cell
+        assert met == "True" and float(acc) >= 0.9, (method, acc)

@@ -39,20 +39,8 @@ optimal supports (drop one row of the incumbent's certifying support, re-solve, 
 Everything proven rests on LP statuses from HiGHS (within its tolerances). No dual
 bound (big-M) is used. The returned point goes through ``bilevel_mp.certify.certify``.
 
-Measured and left off by default (options of ``ComplementarityBB``): ``probe`` (look-ahead
-on the ``s_k = 0`` children: half the nodes, as many LPs), ``minimize`` (deletion-filter
-minimal nogoods: -25 % nodes, +80 % LPs), ``polish`` (move to the least-violated point of
-the node's optimal face first), ``targets`` (search phases with a rising objective target:
-2-4x slower) and ``active_first`` (explore ``s_k = 0`` children first: instance dependent).
-
-Stronger node relaxations were tried first and do not move the bound on the random
-instances of ``bilevel_mp.library.random_lplp``: the first-level RLT products of the KKT
-system (which contain the primal-dual inequality of Kleinert, Labbé, Plein & Schmidt
-2021, a combination of its rows) give exactly the HPR bound at n = 10 for seeds 0-2, and
-300 rounds of intersection cuts on the follower's value function leave it unchanged at
-n = 20, seed 1. The HPR's optimal face is large in x and y: any single follower row can
-be made active at no cost, so only combinations of active rows raise the bound, which is
-what the branching and the learned nogoods work on.
+What was measured and left off by default, and the stronger node relaxations tried
+first, are recorded in ``docs/design/complementarity_bb.md``.
 """
 
 from __future__ import annotations
@@ -66,53 +54,11 @@ import numpy as np
 from ..backends import highs
 from ..backends.highs import ArrayLP
 from ..errors import SolverUnavailableError
+from .complementarity_heuristics import PrimalHeuristics
+from .complementarity_nogoods import NogoodDB, NogoodLearning
 from .lplp_data import LPLPData
 
 INF = math.inf
-
-
-class _NogoodDB:
-    """Learned sets over the follower's inequality rows, as 0/1 rows of a matrix (a ring
-    buffer of ``cap`` rows), so a node checks all of them with one matrix-vector product."""
-
-    def __init__(self, m: int, cap: int):
-        self.M = np.zeros((max(1, cap), max(1, m)), dtype=np.float32)
-        self.level = np.full(max(1, cap), INF)  # a set is valid while the cutoff <= its level
-        self.cap = max(1, cap)
-        self.n = 0
-        self.next = 0
-        self.min_level = INF
-
-    def add(self, members: np.ndarray, level: float = INF):
-        row = self.next
-        self.M[row] = 0.0
-        self.M[row, members] = 1.0
-        self.level[row] = level
-        self.min_level = min(self.min_level, level)
-        self.next = (row + 1) % self.cap
-        self.n = min(self.n + 1, self.cap)
-
-    def unit(self, outside: np.ndarray, cutoff: float = -INF):
-        """For the rows of the set ``outside`` (bool): (refuted?, indices forced).
-        A stored set S is refuted when S has no member outside, and forces its one
-        member when exactly one is outside. Sets whose level is below ``cutoff`` (learned
-        under a tighter objective cut) are ignored."""
-        if self.n == 0:
-            return False, None
-        M = self.M[: self.n]
-        miss = M @ outside.astype(np.float32)
-        if cutoff > self.min_level:
-            miss[self.level[: self.n] < cutoff] = np.inf
-        if miss.min() < 0.5:
-            return True, None
-        units = np.flatnonzero(miss < 1.5)
-        if units.size == 0:
-            return False, None
-        forced = (M[units] * outside).argmax(axis=1)
-        return False, np.unique(forced)
-
-    def __len__(self):
-        return self.n
 
 
 class BBOutcome:
@@ -133,7 +79,7 @@ class BBOutcome:
         self.seconds = 0.0
 
 
-class ComplementarityBB:
+class ComplementarityBB(NogoodLearning, PrimalHeuristics):
     """The search (see module docstring). ``run()`` returns a ``BBOutcome``."""
 
     def __init__(self, data: LPLPData, time_limit: float | None = None, node_limit: int | None = None,
@@ -220,8 +166,8 @@ class ComplementarityBB:
         self.UB = INF
         self.best = None
         self.best_lam = None
-        self.pnog = _NogoodDB(m, max_nogoods)  # rows that cannot all be active (F <= cutoff)
-        self.dnog = _NogoodDB(m, max_nogoods + ny)  # multipliers that cannot all be zero
+        self.pnog = NogoodDB(m, max_nogoods)  # rows that cannot all be active (F <= cutoff)
+        self.dnog = NogoodDB(m, max_nogoods + ny)  # multipliers that cannot all be zero
         self.activity = np.zeros(m)
         self.stats = dict(nodes=0, pinf=0, dinf=0, props=0, heur=0, heur_improved=0, feasible_nodes=0,
                           unsafe=0)
@@ -280,218 +226,6 @@ class ComplementarityBB:
         cut = self.cutoff() - self.d.F_0
         self.P.row_bounds(np.array([self.cut_row]), np.array([-INF]), np.array([cut]))
 
-    def _seed_primal_nogoods(self):
-        """Pairs of follower rows that are opposite bounds of one expression (e.g. the two
-        bounds of a y_j with l_j < u_j): they cannot both be active."""
-        d = self.d
-        G = np.hstack([d.A, d.D])
-        seen = {}
-        for k in range(self.m):
-            nrm = float(np.abs(G[k]).max()) if G.shape[1] else 0.0
-            if nrm == 0:
-                continue
-            key = tuple(np.round(G[k] / nrm, 12))
-            neg = tuple(np.round(-G[k] / nrm, 12))
-            if neg in seen:
-                k2, r2 = seen[neg]
-                # g_k = G_k z + r_k >= 0 and g_k2 = -a G_k z + r_k2 >= 0, a = nrm2/nrm
-                if d.r[k] / nrm + r2 > 1e-9:  # both zero would need r_k/nrm = -r2
-                    self.pnog.add(np.array([k, k2]))
-            seen[key] = (k, d.r[k] / nrm)
-
-    def _seed_dual_nogoods(self):
-        """Blocking sets of the coordinate directions -sign(c_j) e_j (y_j in no equality)."""
-        d = self.d
-        in_eq = np.zeros(self.ny, bool)
-        if self.p:
-            in_eq = np.abs(d.E_D).sum(axis=0) > 0
-        for j in range(self.ny):
-            if d.c[j] == 0 or in_eq[j]:
-                continue
-            w = -np.sign(d.c[j])
-            blockers = np.flatnonzero(w * d.D[:, j] < 0)
-            self.dnog.add(blockers)
-
-    # ----------------------------------------------------------------- propagation
-    def propagate(self, f1: np.ndarray, f0: np.ndarray):
-        """Unit propagation of the nogoods; None if the node is refuted. Returns new
-        arrays (the inputs are not modified) and whether F1 grew."""
-        f1_grew = False
-        f1, f0 = f1.copy(), f0.copy()
-        for _ in range(4 * self.m + 2):
-            refuted, forced = self.pnog.unit(~f1, self.cutoff())
-            if refuted:
-                return None
-            changed = False
-            if forced is not None:
-                new = forced[~f0[forced]]
-                if new.size:
-                    f0[new] = True
-                    changed = True
-                    self.stats["props"] += int(new.size)
-            refuted, forced = self.dnog.unit(~f0)
-            if refuted:
-                return None
-            if forced is not None:
-                new = forced[~f1[forced]]
-                if new.size:
-                    f1[new] = True
-                    changed = f1_grew = True
-                    self.stats["props"] += int(new.size)
-            if not changed:
-                break
-        return f1, f0, f1_grew
-
-    def _remember(self, store: _NogoodDB, members: np.ndarray, level: float = INF):
-        store.add(members, level)
-        self.activity *= 0.98
-        self.activity[members] += 1.0
-
-    # ----------------------------------------------------------------- LPs
-    def solve_primal(self, f1: np.ndarray, learn: bool = True):
-        """(bound, z) of the node's primal LP, or None (infeasible; learns a nogood)."""
-        ok = self._set_f1(f1)
-        self._set_cut()
-        st = self.P.run() if ok else "infeasible"
-        if st == "optimal":
-            return self.P.value() + self.d.F_0, self.P.primal()
-        if st == "infeasible":
-            self.stats["pinf"] += 1
-            if self.learn and learn and f1.any():
-                self._learn_primal(f1)
-            return None
-        if st == "unbounded":
-            return "unbounded"
-        self.stats["unsafe"] += 1  # LP failed: the node is dropped without proof
-        return None
-
-    def _conflict(self, f1: np.ndarray):
-        """The active rows the primal LP's Farkas ray uses (a subset of F1), or None."""
-        if not self._cur_ok:  # some y_j fixed at two bounds: those rows are the conflict
-            C = np.zeros(self.m, bool)
-            for j in self.ycols:
-                rows = self.bound_rows[(self.bcol[self.bound_rows] == j) & f1[self.bound_rows]]
-                vals = self.bval[rows]
-                sides = self.bside[rows]
-                lo = max([self.z_lb[j]] + [v for v, sd in zip(vals, sides) if sd < 0])
-                hi = min([self.z_ub[j]] + [v for v, sd in zip(vals, sides) if sd > 0])
-                if lo > hi:
-                    C[rows] = True
-            return C
-        ray = self.P.dual_ray()
-        if ray is None or ray.size != self.P.nrows:
-            return None
-        scale = max(1e-300, float(np.abs(ray).max()))
-        C = np.zeros(self.m, bool)
-        C[self.gen_rows] = f1[self.gen_rows] & (ray[self.k_rows] < -1e-9 * scale)
-        if self.bound_rows.size:
-            r = self.rows.T @ ray  # reduced ray: column j uses its upper bound if r_j > 0
-            for k in self.bound_rows[f1[self.bound_rows]]:
-                rj = r[self.bcol[k]]
-                if (self.bside[k] > 0 and rj > 1e-9 * scale) or (self.bside[k] < 0 and rj < -1e-9 * scale):
-                    C[k] = True
-        return C
-
-    def _infeasible(self, f1: np.ndarray) -> bool:
-        ok = self._set_f1(f1)
-        return (not ok) or self.P.run() == "infeasible"
-
-    def _learn_primal(self, f1: np.ndarray):
-        C = self._conflict(f1)
-        if C is None:
-            C = f1
-        elif C.sum() < f1.sum() and not self._infeasible(C):  # check the smaller set
-            C = f1
-        if self.minimize:
-            C = C.copy()
-            for k in np.flatnonzero(C):
-                if not C[k]:
-                    continue
-                C[k] = False
-                if not self._infeasible(C):
-                    C[k] = True
-                    continue
-                sub = self._conflict(C)
-                if sub is not None and sub.sum() < C.sum() and self._infeasible(sub):
-                    C = sub
-        self._remember(self.pnog, np.flatnonzero(C), self.cutoff())
-
-    def solve_dual(self, f0: np.ndarray, x: np.ndarray, learn: bool = True):
-        """The relaxed follower's dual at x: (lam, mu, value), or None if D(F0) is empty."""
-        self._set_f0(f0)
-        d = self.d
-        b = -(d.A @ x + d.r)
-        if self.p:
-            b = np.concatenate([b, -(d.E_A @ x + d.E_r)])
-        self.Df.h.changeColsCost(self.m + self.p, np.arange(self.m + self.p, dtype=np.int32), b)
-        st = self.Df.run()
-        if st == "optimal":
-            sol = self.Df.primal()
-            return sol[: self.m], sol[self.m:], self.Df.value()
-        if st == "infeasible":
-            self.stats["dinf"] += 1
-            if self.learn and learn:
-                self._learn_dual(f0)
-            return None
-        return "unknown"
-
-    def _learn_dual(self, f0: np.ndarray):
-        ray = self.Df.dual_ray()
-        B = f0
-        if ray is not None and ray.size == self.ny:
-            q = self.Q @ ray
-            if self.d.c @ ray < 0:
-                ray, q = -ray, -q
-            zero = f0
-            tol = 1e-9 * max(1.0, float(np.abs(q).max()))
-            ok = self.d.c @ ray > tol and np.all(q[: self.m][~zero] <= tol) and \
-                np.all(np.abs(q[self.m:]) <= tol)
-            if ok:
-                B = zero & (q[: self.m] > tol)
-                if B.sum() < f0.sum():
-                    self._set_f0(B)
-                    self.Df.h.changeColsCost(self.m + self.p, np.arange(self.m + self.p, dtype=np.int32),
-                                             np.zeros(self.m + self.p))
-                    if self.Df.run() != "infeasible":
-                        B = f0
-        if self.minimize:
-            B = B.copy()
-            self.Df.h.changeColsCost(self.m + self.p, np.arange(self.m + self.p, dtype=np.int32),
-                                     np.zeros(self.m + self.p))
-            for k in np.flatnonzero(B):
-                B[k] = False
-                self._set_f0(B)
-                if self.Df.run() != "infeasible":
-                    B[k] = True
-        self._remember(self.dnog, np.flatnonzero(B))
-
-    def _polish(self, f1, lam, bound):
-        """A point of the node's optimal face with the least complementarity violation
-        against ``lam`` (one LP), or None."""
-        w = lam @ np.hstack([self.d.A, self.d.D])
-        ok = self._set_f1(f1)
-        if not ok:
-            return None
-        top = bound + 1e-9 * max(1.0, abs(bound)) - self.d.F_0
-        self.P.row_bounds(np.array([self.cut_row]), np.array([-INF]), np.array([top]))
-        n = self.nx + self.ny
-        self.P.h.changeColsCost(n, np.arange(n, dtype=np.int32), w)
-        st = self.P.run()
-        z = self.P.primal() if st == "optimal" else None
-        self.P.h.changeColsCost(n, np.arange(n, dtype=np.int32), self.cost)
-        return z
-
-    def heuristic(self, support: np.ndarray, f1: np.ndarray):
-        """min F over HPR with ``support`` (a dual's support) and F1 active: bilevel feasible."""
-        self.stats["heur"] += 1
-        act = f1.copy()
-        act[support] = True
-        ok = self._set_f1(act)
-        self._set_cut()
-        if not ok or self.P.run() != "optimal":
-            return None
-        return self.P.value() + self.d.F_0, self.P.primal()
-
     # ----------------------------------------------------------------- search
     def _accept(self, value: float, z: np.ndarray, lam: np.ndarray, mu: np.ndarray):
         if value < self.UB:
@@ -500,75 +234,6 @@ class ComplementarityBB:
             self.best_lam = (lam.copy(), mu.copy())
             if self.local_search and not self._in_ls:
                 self._improve()
-
-    def _dive(self, f1, f0, lam, s):
-        """A heuristic dive from a node: make the most violated pair's row active, re-solve,
-        repeat, until the point is bilevel feasible or the LP infeasible. Nothing is
-        branched: the dive only looks for incumbents."""
-        d, nx = self.d, self.nx
-        f1 = f1.copy()
-        for _ in range(self.m):
-            free = ~(f1 | f0)
-            viol = np.where(free, lam * np.maximum(s, 0.0), -1.0)
-            k = int(np.argmax(viol))
-            if viol[k] <= 0:
-                return
-            f1[k] = True
-            res = self.solve_primal(f1)
-            if not isinstance(res, tuple):
-                return
-            bound, z = res
-            x, y = z[:nx], z[nx:]
-            dual = self.solve_dual(f0, x, learn=False)
-            if not isinstance(dual, tuple):
-                return
-            lam, mu, val = dual
-            if float(d.c @ y) - val <= 1e-9 * max(1.0, abs(val), abs(float(d.c @ y))):
-                self.stats["dive_found"] = self.stats.get("dive_found", 0) + 1
-                self._accept(bound, z, lam, mu)
-                return
-            s = d.A @ x + d.D @ y + d.r
-
-    def _improve(self):
-        """Local search around the incumbent over the follower's optimal supports: drop one
-        row of the incumbent's certifying support, re-solve the leader's LP, and repair the
-        point with the support of the follower's optimal dual there (every repaired point
-        is bilevel feasible). Repeats while the incumbent improves."""
-        self._in_ls = True
-        m, nx = self.m, self.nx
-        none = np.zeros(m, bool)
-        try:
-            improved = True
-            rounds = 0
-            while improved and rounds < self.local_search:
-                improved = False
-                rounds += 1
-                lam = self.best_lam[0]
-                T = np.flatnonzero(lam > 1e-9 * max(1.0, float(np.abs(lam).max())))
-                for k in T[np.argsort(lam[T])]:
-                    act = none.copy()
-                    act[T] = True
-                    act[k] = False
-                    res = self.solve_primal(act, learn=False)
-                    if not isinstance(res, tuple):
-                        continue
-                    self.stats["ls_lps"] = self.stats.get("ls_lps", 0) + 1
-                    z = res[1]
-                    dual = self.solve_dual(none, z[:nx], learn=False)
-                    if not isinstance(dual, tuple):
-                        continue
-                    lam2, mu2, _ = dual
-                    T2 = np.flatnonzero(lam2 > 1e-9 * max(1.0, float(np.abs(lam2).max())))
-                    h = self.heuristic(T2, none)
-                    if h is not None and h[0] < self.UB:
-                        self.stats["ls_improved"] = self.stats.get("ls_improved", 0) + 1
-                        self.UB = h[0]
-                        self.best = h[1].copy()
-                        self.best_lam = (lam2.copy(), mu2.copy())
-                        improved = True
-                        break
-        finally:
-            self._in_ls = False
 
     def run(self) -> BBOutcome:
         t0 = time.perf_counter()

@@ -16,7 +16,7 @@ from scipy.optimize import lsq_linear
 from ..backends import nlp, solve_single_level
 from ..core.certify import optimistic_response, solve_follower
 from ..core.derivatives import Derivatives, PointDerivatives
-from ..core.lifted import lift
+from ..core.lifted import HPR, lift
 from ..core.starts import leader_start
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
@@ -111,10 +111,12 @@ def build_local_model(deriv: Derivatives, x, y, active_tol: float = 1e-7,
     return LocalModel(pt, prog, mu, active)
 
 
-def nearest_hpr_x(problem: BilevelProblem, x0, time_limit: float = 10.0):
+def nearest_hpr_x(problem: BilevelProblem, x0, time_limit: float = 10.0, cache: HPR | None = None):
     """The x of the high-point relaxation (G, g, bounds) nearest to ``x0`` in 2-norm,
-    solved globally (SCIP); None when the relaxation is infeasible or unsolved."""
-    lifted = lift(problem, "nearest-start", "start", upper_objective=False, time_limit=time_limit)
+    solved globally (SCIP); None when the relaxation is infeasible (``cache.infeasible``
+    then says so) or unsolved."""
+    lifted = lift(problem, "nearest-start", "start", upper_objective=False, time_limit=time_limit,
+                  cache=cache)
     if lifted.hpr.get("infeasible"):
         return None
     m = lifted.slm.m
@@ -148,11 +150,13 @@ class LocalRun:
     """Start and merit shared by the local methods (descent, trust region).
 
     Checks the input (continuous x), builds the derivatives, finds the follower's
-    response at the start point; ``failed`` is a message when there is none.
+    response at the start point; ``failed`` is a message when there is none, and
+    ``verdict`` says why when that is a proof ("lower_level_unbounded": the follower is
+    unbounded at the start; "infeasible": the high-point relaxation is).
     ``merit(x)`` = (F(x, y*(x)), y*(x)) with the follower re-solved, inf when the
     follower has no solution or G is violated."""
 
-    def __init__(self, problem: BilevelProblem, method: str, x0=None):
+    def __init__(self, problem: BilevelProblem, method: str, x0=None, cache: HPR | None = None):
         self.t_start = time.perf_counter()
         ints = [problem.x_names[i] for i, b in enumerate(problem.x_is_integer()) if b]
         if ints:
@@ -162,12 +166,23 @@ class LocalRun:
         self.deriv = Derivatives(problem)
         self.x = leader_start(problem, x0)
         self.assumptions: list[str] = []
+        self.verdict = None
+        cache = cache if cache is not None else HPR()
         self.y = follower_response(problem, self.x)
-        if self.y is None:  # the follower is infeasible at x0: start from the nearest HPR point
-            x_near = nearest_hpr_x(problem, self.x)
+        if self.y is None and solve_follower(problem, self.x)[0].status == "unbounded":
+            self.verdict = "lower_level_unbounded"
+            self.failed = f"the follower's problem is unbounded at the start x = {self.x.tolist()}"
+            return
+        if self.y is None or not math.isfinite(self.merit(self.x)[0]):
+            # the follower is infeasible at x0, or G fails there: start from the nearest HPR point
+            x_near = nearest_hpr_x(problem, self.x, cache=cache)
+            if cache.infeasible:
+                self.verdict = "infeasible"
+                self.failed = "the high-point relaxation is infeasible (LP proof)"
+                return
             if x_near is not None:
-                self.assumptions.append(f"start moved from x0 = {self.x.tolist()} (follower "
-                                        f"infeasible there) to the nearest HPR point")
+                self.assumptions.append(f"start moved from x0 = {self.x.tolist()} (infeasible "
+                                        f"there) to the nearest HPR point")
                 self.x, self.y = x_near, follower_response(problem, x_near)
         self.failed = None
         if self.y is None:

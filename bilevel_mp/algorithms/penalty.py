@@ -78,6 +78,7 @@ class OuterStep:
     solves: int  # LPs (LP-LP variant) or NLP solves (1) spent on this rho
     status: str  # "optimal"/"locally_optimal", or why the subproblem failed
     trace: list = field(default_factory=list)  # penalised objective after each LP
+    seconds: float = 0.0  # since the path started
 
 
 @dataclass
@@ -199,6 +200,7 @@ class LPLPPenalty:
             deadline=math.inf) -> PenaltyPath:
         """The outer loop from the leader's start ``x0`` (only the first u depends on it:
         the follower's dual at x0, or at the HPR optimum where the follower has none)."""
+        t_run = time.perf_counter()
         d = self.d
         path = PenaltyPath("lplp", solver="highs")
         status, u = self.dual_step(np.asarray(x0, float))
@@ -221,7 +223,8 @@ class LPLPPenalty:
         for _ in range(max_outer):
             status, z_new, u_new, trace, n = self.alternate(z, u, rho, deadline)
             if z_new is None:  # no point yet: the LP over Z failed
-                path.steps.append(OuterStep(rho, math.inf, math.nan, math.nan, n, status, trace))
+                path.steps.append(OuterStep(rho, math.inf, math.nan, math.nan, n, status, trace,
+                                            time.perf_counter() - t_run))
                 if status == "unbounded" and time.perf_counter() < deadline:
                     rho *= growth  # a larger penalty may bound it
                     continue
@@ -231,7 +234,8 @@ class LPLPPenalty:
                 return path
             z, u = z_new, u_new
             g = max(0.0, self.gap(z, u))
-            path.steps.append(OuterStep(rho, g, self.F(z), self.penalised(z, u, rho), n, status, trace))
+            path.steps.append(OuterStep(rho, g, self.F(z), self.penalised(z, u, rho), n, status, trace,
+                                        time.perf_counter() - t_run))
             if status != "optimal":
                 path.message = f"LP over (x, y) {status} at rho = {rho:g}"
                 if status == "unbounded":
@@ -288,6 +292,7 @@ class PenaltyNLP(ScholtesMPEC):
             deadline=math.inf, stage_time_limit=STAGE_TIME_LIMIT) -> PenaltyPath:
         """The outer loop from (x0, y0), multipliers 0; a failed solve keeps the previous
         point and the next rho is tried."""
+        t_run = time.perf_counter()
         m = self.model
         path = PenaltyPath("nlp")
         self.set_start(x0, y0)
@@ -313,7 +318,7 @@ class PenaltyNLP(ScholtesMPEC):
                 failures += 1
             g = max(0.0, self._value(self.gap_expr)) if kept is not None else math.inf
             F = self._value(self.F_expr)
-            path.steps.append(OuterStep(rho, g, F, F + rho * g, 1, out.status))
+            path.steps.append(OuterStep(rho, g, F, F + rho * g, 1, out.status, [], time.perf_counter() - t_run))
             if ok and _small(g, self._value(self.f_expr), tol):
                 path.converged = True
                 break

@@ -198,6 +198,9 @@ def solve(
             break
         except Exception as exc:  # SCIP raises on internal LP failures
             failures.append(str(exc))
+    if not solved and not failures:  # no time was left for a first attempt
+        return SolveOutcome("time_limit", solver="scip", message="no time left for SCIP",
+                            seconds=time.perf_counter() - t0)
     if not solved:  # every setting failed, or the time ran out between attempts
         return SolveOutcome("error", solver="scip",
                             message=f"SCIP failed: {'; '.join(failures) or 'no time left'}",

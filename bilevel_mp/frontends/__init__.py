@@ -3,12 +3,21 @@
 - ``expr``  : BOLIB-format JSON / dicts with expression strings, and Python callables
 - ``pyomo`` : a Pyomo model whose follower part sits in a ``LowerLevel`` block
 - ``cvxpy`` : leader and follower as two ``cvxpy.Problem`` objects sharing Variables
+- ``mps_aux``: MPS + AUX instance files (MibS, BOBILib)
+
+Converted models (``from_pyomo``, ``from_cvxpy``) follow the ``Frontend`` protocol of
+``base``: ``.problem`` and ``.write_back(result)``.
 """
 
 from __future__ import annotations
 
+from pyomo.core.base.block import BlockData
+
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
+from .base import Frontend, is_frontend
+from .expr import problem_from_dict
+from .pyomo import from_pyomo
 
 
 def as_problem(obj):
@@ -16,21 +25,16 @@ def as_problem(obj):
     if isinstance(obj, BilevelProblem):
         return obj, None
     if isinstance(obj, dict):
-        from .expr import problem_from_dict
-
         return problem_from_dict(obj), None
-    try:
-        from pyomo.core.base.block import BlockData
-    except ImportError:  # pragma: no cover
-        BlockData = ()
     if isinstance(obj, BlockData):
-        from .pyomo import from_pyomo
-
         conv = from_pyomo(obj)
         return conv.problem, conv.write_back
-    if type(obj).__module__.startswith("bilevel_mp.frontends.cvxpy"):
+    if is_frontend(obj):
         return obj.problem, obj.write_back
     raise BilevelInputError(
         f"cannot solve an object of type {type(obj).__name__}: pass a BilevelProblem, a BOLIB "
         "dict, a Pyomo model with a LowerLevel block, or bilevel_mp.frontends.cvxpy.from_cvxpy(...)"
     )
+
+
+__all__ = ["Frontend", "as_problem", "is_frontend"]

@@ -28,6 +28,7 @@ import pyomo.environ as pyo
 
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem, Constraint
+from .mps_aux import is_mps_path, read_mps_aux
 
 FUNCTIONS = {
     "exp": pyo.exp,
@@ -164,8 +165,6 @@ def load_problems(source, aux=None) -> list[BilevelProblem]:
 
     An instance file (``.mps``, ``.mps.gz``, ``.lp``) is read with its AUX file (``aux``,
     or ``inst.aux`` found next to it) by ``bilevel_mp.frontends.mps_aux.read_mps_aux``."""
-    from .mps_aux import is_mps_path, read_mps_aux
-
     if isinstance(source, (str, Path)) and is_mps_path(source):
         return [read_mps_aux(source, aux)]
     if aux is not None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
-from .toll import Network, _number, flow_conservation
+from .network import Network, check_number, flow_conservation
 
 FORMULATIONS = ("linear", "bilinear")
 
@@ -96,7 +96,7 @@ def shortest_path_interdiction(arcs, source, sink, budget, interdictable=None, n
         raise BilevelInputError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
     net = Network.from_arcs(arcs, ("cost", "delay", "resource"), defaults={"resource": 1.0}, nodes=nodes)
     _endpoints(net, source, sink)
-    budget = _number(budget, "budget")
+    budget = check_number(budget, "budget")
     hit = _interdictable(net, interdictable)
     on_path = net.path_arcs(source, sink)
     if not on_path:
@@ -155,7 +155,7 @@ def max_flow_interdiction(arcs, source, sink, budget, interdictable=None, nodes=
     """
     net = Network.from_arcs(arcs, ("capacity", "resource"), defaults={"resource": 1.0}, nodes=nodes)
     _endpoints(net, source, sink)
-    budget = _number(budget, "budget")
+    budget = check_number(budget, "budget")
     hit = _interdictable(net, interdictable)
     cap, res = net.data["capacity"], net.data["resource"]
     hit_pos = {a: n for n, a in enumerate(hit)}

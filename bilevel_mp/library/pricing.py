@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
-from .toll import _number
+from .network import check_number
 
 FORMULATIONS = ("linear", "bilinear")
 
@@ -67,7 +67,7 @@ def _product(name, spec, requirements):
     for req, amount in content.items():
         if req not in requirements:
             raise BilevelInputError(f"product {name!r} supplies unknown requirement {req!r}")
-        _number(amount, f"amount of {req!r} in product {name!r}")
+        check_number(amount, f"amount of {req!r} in product {name!r}")
     is_seller = "price_cap" in spec
     if is_seller == ("price" in spec):
         raise BilevelInputError(
@@ -79,11 +79,11 @@ def _product(name, spec, requirements):
     return dict(
         content=content,
         seller=is_seller,
-        price=None if is_seller else _number(spec["price"], f"price of product {name!r}"),
-        cap=_number(spec["price_cap"], f"price cap of product {name!r}") if is_seller else None,
-        floor=_number(spec.get("price_floor", 0.0), f"price floor of product {name!r}"),
-        unit_cost=_number(spec.get("unit_cost", 0.0), f"unit cost of product {name!r}", nonnegative=False),
-        supply=None if supply is None else _number(supply, f"supply of product {name!r}"),
+        price=None if is_seller else check_number(spec["price"], f"price of product {name!r}"),
+        cap=check_number(spec["price_cap"], f"price cap of product {name!r}") if is_seller else None,
+        floor=check_number(spec.get("price_floor", 0.0), f"price floor of product {name!r}"),
+        unit_cost=check_number(spec.get("unit_cost", 0.0), f"unit cost of product {name!r}", nonnegative=False),
+        supply=None if supply is None else check_number(supply, f"supply of product {name!r}"),
     )
 
 
@@ -109,7 +109,7 @@ def stackelberg_pricing(requirements: dict, products: dict, formulation: str = "
     if not isinstance(requirements, dict) or not requirements:
         raise BilevelInputError("requirements must be a non-empty dict requirement -> amount")
     reqs = list(requirements)
-    b = np.array([_number(requirements[r], f"requirement {r!r}") for r in reqs])
+    b = np.array([check_number(requirements[r], f"requirement {r!r}") for r in reqs])
     if not isinstance(products, dict) or not products:
         raise BilevelInputError("products must be a non-empty dict name -> spec")
     names = list(products)

@@ -81,7 +81,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
 
     def progress(nodes, ub, bound):
         history.append(BBProgress(nodes, sense * ub if math.isfinite(ub) else None,
-                                  time.perf_counter() - t0, sense * bound))
+                                  time.perf_counter() - t0, sense * bound if math.isfinite(bound) else None))
         if settings.verbose:
             print(f"nodes {nodes:7d}  incumbent {ub:.8g}  bound {bound:.8g}")
 
@@ -89,6 +89,8 @@ def run(ctx: Context, settings: Settings) -> Claim:
     bb = ComplementarityBB(data, time_limit=ctx.left(), progress=progress, **opts,
                            **settings.experimental)
     out = bb.run()
+    progress(out.nodes, out.value if out.value is not None else math.inf,
+             out.bound if out.bound is not None else -math.inf)
     claim = Claim(solver="highs", history=history, bound=out.bound)
     stats = (f"{out.nodes} nodes, {out.lp_solves} LPs, {out.nogoods[0]}+{out.nogoods[1]} nogoods, "
              f"{out.seconds:.2f} s")

@@ -84,9 +84,10 @@ def local_claim(run: LocalRun, converged: bool, reason: str, history: list, solv
 
 def run(ctx: Context, settings: Settings) -> Claim:
     s = settings
-    loc = LocalRun(ctx.problem, NAME, s.x0)
+    loc = LocalRun(ctx.problem, NAME, s.x0, ctx.hpr)
     if loc.failed:
-        return Claim(local=True, solver="highs", message=loc.failed, assumptions=loc.assumptions)
+        return Claim(local=True, solver="highs", message=loc.failed, assumptions=loc.assumptions,
+                     verdict=loc.verdict)
     deriv, x, y, F = loc.deriv, loc.x, loc.y, loc.F
     rule = RadiusRule(s.radius, s.min_radius)
     history, converged, reason, limit_hit = [], False, "max_iter", False

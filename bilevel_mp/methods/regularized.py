@@ -20,7 +20,7 @@ from ..reformulations.scholtes import (MAX_COLD_FAILURES, STAGE_TIME_LIMIT, T0, 
                                        follower_y, schedule, starts)
 from ..result import Certificate, Iteration
 from ..structure import Structure
-from .reformulate import HPR_INFEASIBLE
+from .reformulate import HPR_INFEASIBLE, follower_unbounded
 from .settings import count
 
 NAME = "regularized"
@@ -114,6 +114,10 @@ def run(ctx: Context, settings: Settings) -> Claim:
     claim = Claim(local=True, solver="nlp", assumptions=_assumptions(mpec, structure))
     if mpec.infeasible:
         claim.verdict, claim.solver, claim.message = "infeasible", "highs", HPR_INFEASIBLE
+        return claim
+    unbounded = follower_unbounded(ctx, mpec.lifted)
+    if unbounded is not None:
+        claim.verdict, claim.solver, claim.message = "lower_level_unbounded", "highs", unbounded
         return claim
 
     # certification gets a reserve at the end of the time budget

@@ -59,9 +59,10 @@ def solve_model(ctx: Context, model) -> Claim:
 
 def run(ctx: Context, settings: Settings) -> Claim:
     s = settings
-    loc = LocalRun(ctx.problem, NAME, s.x0)
+    loc = LocalRun(ctx.problem, NAME, s.x0, ctx.hpr)
     if loc.failed:
-        return Claim(local=True, solver="scip", message=loc.failed, assumptions=loc.assumptions)
+        return Claim(local=True, solver="scip", message=loc.failed, assumptions=loc.assumptions,
+                     verdict=loc.verdict)
     deriv, x, y, F, radius = loc.deriv, loc.x, loc.y, loc.F, s.radius
     history, converged, reason, limit_hit = [], False, "max_iter", False
     for k in range(s.max_iter):

@@ -43,6 +43,7 @@ from ..problem import BilevelProblem, split_lower
 from ..reformulations.kkt import KKT, reject_integer_follower
 from ..result import Iteration
 from ..structure import Structure, degree, fixed
+from .reformulate import follower_unbounded
 from .settings import count, flag, positive
 
 NAME = "value_function"
@@ -115,6 +116,9 @@ def run(ctx: Context, settings: Settings) -> Claim:
         lifted = lift(problem, "value_function", "value_function", time_limit=time_limit, cache=ctx.hpr)
         relaxation = "HPR + value-function cuts"
     lifted.method = "value_function"
+    unbounded = follower_unbounded(ctx, lifted)
+    if unbounded is not None:
+        return Claim(solver="scip", verdict="lower_level_unbounded", message=unbounded)
     m = lifted.slm.m
     m.vf_cuts = pyo.ConstraintList()
     f_model = lifted.sub(problem.f)

@@ -64,17 +64,18 @@ CVXPY's sign, the negative of μ above), whenever all of its rows have a multipl
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import BilevelInputError, SolverUnavailableError, UnsupportedStructureError
-from ..problem import BilevelProblem, Constraint
+from ...errors import BilevelInputError, SolverUnavailableError, UnsupportedStructureError
+from ...problem import BilevelProblem
+from .canon import (Canon, Substituter, canonicalize, check_dcp, linear_types, objective_expr,
+                    row_constraints, short)
+from .quadratic import numeric_constraint, quadratic_expr
 
 _UNSUPPORTED_ATTRS = ("symmetric", "diag", "PSD", "NSD", "hermitian", "complex", "imag", "sparsity")
-_MAX_PROBE_VARS = 300  # quadratic read-out by probing costs O(n^2) evaluations
-_ZERO = 1e-12
 
 
 def _cvxpy():
@@ -120,21 +121,6 @@ class _VarBlock:
     @property
     def size(self) -> int:
         return int(self.var.size)
-
-
-@dataclass
-class _Canon:
-    """A canonical program, affine in the follower's parameters (x)."""
-
-    P: list  # [P0, dP_1, ..., dP_k] (scipy sparse or None)
-    q: list  # [q0, dq_1, ...]
-    d: list
-    A: list
-    b: list
-    cols: dict  # canonical column -> ("x" | "y", index)
-    n_aux: int
-    rows: list = field(default_factory=list)  # (name, kind) per canonical row
-    row_owner: dict = field(default_factory=dict)  # user constraint index -> list of row names
 
 
 class CvxpyBilevel:
@@ -256,20 +242,20 @@ class CvxpyBilevel:
         return blocks
 
     # ------------------------------------------------------------ follower
-    def _read_follower(self) -> _Canon:
+    def _read_follower(self) -> Canon:
         cp = self.cp
         mapping = {**self._x_param, **self._y_clone}
-        sub = _Substituter(mapping, cp, "follower")
+        sub = Substituter(mapping, cp, "follower")
         cons = []
         for i, c in enumerate(self.follower.constraints):
-            where = f"follower constraint {i} ({_short(c)})"
-            if not isinstance(c, _linear_types(cp)):
+            where = f"follower constraint {i} ({short(c)})"
+            if not isinstance(c, linear_types(cp)):
                 raise UnsupportedStructureError(
                     f"{where} is a {type(c).__name__} constraint: the follower may only have "
                     "equalities and linear or piecewise-linear inequalities (zero and nonnegative "
                     "cones); second-order, PSD, exponential and power cones are not supported")
             cc = sub.constraint(c)
-            _check_dcp(cc, where, "follower")
+            check_dcp(cc, where, "follower")
             if not all(a.is_pwl() for a in cc.args):
                 raise UnsupportedStructureError(
                     f"{where} is not linear or piecewise linear in the follower's variables: it "
@@ -277,8 +263,8 @@ class CvxpyBilevel:
                     "not have")
             cons.append(cc)
         obj = sub.objective(self.follower.objective)
-        where = f"follower objective ({_short(self.follower.objective)})"
-        _check_dcp(obj, where, "follower")
+        where = f"follower objective ({short(self.follower.objective)})"
+        check_dcp(obj, where, "follower")
         if not obj.args[0].is_qpwa():
             raise UnsupportedStructureError(
                 f"{where} is not linear, convex quadratic or piecewise linear: the follower must "
@@ -287,19 +273,19 @@ class CvxpyBilevel:
         params = [(self._x_param[b.var.id], b) for b in self.x_blocks
                   if self._x_param[b.var.id].id in {p.id for p in prob.parameters()}]
         self._fparam_blocks = [b for _par, b in params]  # order of x entries in the data
-        return self._canonicalize(prob, "follower", cons, params,
-                                  {self._y_clone[b.var.id].id: ("y", b.start) for b in self.y_blocks},
-                                  aux_level="y", aux_start=sum(b.size for b in self.y_blocks))
+        return canonicalize(self.cp, prob, "follower", cons, params,
+                            {self._y_clone[b.var.id].id: ("y", b.start) for b in self.y_blocks},
+                            aux_level="y", aux_start=sum(b.size for b in self.y_blocks))
 
     # ------------------------------------------------------------ leader
     def _read_leader(self):
         cp = self.cp
         mapping = {**self._x_clone, **self._y_clone}
-        sub = _Substituter(mapping, cp, "leader")
+        sub = Substituter(mapping, cp, "leader")
         canon_cons, canon_idx, numeric = [], [], []
         for i, c in enumerate(self.leader.constraints):
-            where = f"leader constraint {i} ({_short(c)})"
-            if not isinstance(c, _linear_types(cp)):
+            where = f"leader constraint {i} ({short(c)})"
+            if not isinstance(c, linear_types(cp)):
                 raise UnsupportedStructureError(
                     f"{where} is a {type(c).__name__} constraint: the leader may have linear, "
                     "piecewise-linear or quadratic constraints only")
@@ -315,7 +301,7 @@ class CvxpyBilevel:
                     "an LP/QP (with linear, piecewise-linear or quadratic constraints)")
         obj = sub.objective(self.leader.objective)
         expr = obj.args[0]
-        where = f"leader objective ({_short(self.leader.objective)})"
+        where = f"leader objective ({short(self.leader.objective)})"
         numeric_obj = None
         if obj.is_dcp() and expr.is_qpwa():
             canon_obj = obj
@@ -329,97 +315,17 @@ class CvxpyBilevel:
         cols = {self._x_clone[b.var.id].id: ("x", b.start) for b in self.x_blocks}
         cols.update({self._y_clone[b.var.id].id: ("y", b.start) for b in self.y_blocks})
         if prob.variables():
-            canon = self._canonicalize(prob, "leader", canon_cons, [], cols, aux_level="x",
-                                       aux_start=sum(b.size for b in self.x_blocks),
-                                       user_index=canon_idx)
+            canon = canonicalize(self.cp, prob, "leader", canon_cons, [], cols, aux_level="x",
+                                 aux_start=sum(b.size for b in self.x_blocks),
+                                 user_index=canon_idx)
         else:
             d = float(np.asarray(canon_obj.args[0].value).sum()) if canon_obj.args[0].value is not None else 0.0
-            canon = _Canon([None], [np.zeros(0)], [d], [sp.csr_matrix((0, 0))], [np.zeros(0)], {}, 0)
+            canon = Canon([None], [np.zeros(0)], [d], [sp.csr_matrix((0, 0))], [np.zeros(0)], {}, 0)
         return canon, numeric_obj, numeric
 
     # ------------------------------------------------------------ canonical data
-    def _canonicalize(self, prob, level, user_cons, params, var_cols, aux_level, aux_start,
-                      user_index=None) -> _Canon:
-        cp = self.cp
-        solver = _canon_solver(cp)
-        try:
-            data, chain, inv = prob.get_problem_data(solver, enforce_dpp=True)
-        except cp.error.DPPError as exc:
-            raise UnsupportedStructureError(
-                f"the {level} is not DPP once the leader's variables are treated as parameters "
-                f"(e.g. a product of two leader variables in the follower): {exc}") from None
-        except cp.error.DCPError as exc:
-            raise UnsupportedStructureError(f"the {level} is not DCP (not provably convex): {exc}") from None
-        except cp.error.SolverError as exc:
-            raise UnsupportedStructureError(f"CVXPY could not canonicalise the {level}: {exc}") from None
-        # Re-run the chain up to the matrix stuffing: its ParamConeProg is the problem as
-        # ``A z + b in K`` with each row equal to the constraint's expression (the solver's
-        # own formatting, which may negate zero-cone rows, is left out), so multipliers
-        # keep CVXPY's sign conventions.
-        from cvxpy.reductions.chain import Chain
-        from cvxpy.reductions.dcp2cone.cone_matrix_stuffing import ConeMatrixStuffing
-
-        reds = list(chain.reductions)
-        k = next((i for i, r in enumerate(reds) if isinstance(r, ConeMatrixStuffing)), None)
-        if k is None:
-            raise UnsupportedStructureError(f"CVXPY returned no cone program for the {level}")
-        pp, inv_cms = Chain(reductions=reds[:k + 1]).apply(prob)
-        inv = list(inv_cms)
-        # user constraint id -> canonical constraint id, composed through the chain
-        idmap = {c.id: c.id for c in user_cons}
-        for d in inv:
-            m = getattr(d, "cons_id_map", None)
-            if isinstance(m, dict):
-                idmap = {u: m.get(c, c) for u, c in idmap.items()}
-        owner = {}
-        user_index = list(range(len(user_cons))) if user_index is None else user_index
-        for k, c in enumerate(user_cons):
-            owner[idmap[c.id]] = (user_index[k], c)
-        Zero, NonNeg = cp.constraints.Zero, cp.constraints.NonNeg
-        rows, row_owner, n_aux_rows = [], {}, 0
-        for con in pp.constraints:
-            if not isinstance(con, (Zero, NonNeg)):
-                who = owner.get(con.id)
-                what = (f"{level} constraint {who[0]} ({_short(who[1])})" if who
-                        else f"an auxiliary constraint CVXPY built for the {level}'s objective or atoms")
-                raise UnsupportedStructureError(
-                    f"{what} canonicalises to a {type(con).__name__} cone: only zero and "
-                    "nonnegative cones (linear equalities and inequalities) are supported")
-            kind = "eq" if isinstance(con, Zero) else "ge"
-            if con.id in owner:
-                i = owner[con.id][0]
-                names = ([f"{level}[{i}]"] if con.size == 1
-                         else [f"{level}[{i}][{j}]" for j in range(con.size)])
-                row_owner[i] = names
-            else:
-                names = [f"{level}.aux[{n_aux_rows + j}]" for j in range(con.size)]
-                n_aux_rows += con.size
-            rows += [(nm, kind) for nm in names]
-        # columns: user variables and CVXPY's auxiliaries
-        cols, n_aux = {}, 0
-        for v in pp.variables:
-            start = pp.var_id_to_col[v.id]
-            if v.id in var_cols:
-                lvl, off = var_cols[v.id]
-                for j in range(int(v.size)):
-                    cols[start + j] = (lvl, off + j)
-            else:
-                for j in range(int(v.size)):
-                    cols[start + j] = (aux_level, aux_start + n_aux + j)
-                n_aux += int(v.size)
-        for attr in ("lower_bounds", "upper_bounds"):
-            bnd = getattr(pp, attr, None)
-            if bnd is not None and np.isfinite(np.asarray(bnd, float)).any():
-                raise UnsupportedStructureError(
-                    f"CVXPY produced variable bounds for the {level}'s canonical form; unsupported")
-        P, q, d, A, b = _affine_data(pp, params)
-        if A[0].shape[0] != len(rows):
-            raise UnsupportedStructureError(
-                f"the {level}'s canonical data has {A[0].shape[0]} rows, expected {len(rows)}")
-        return _Canon(P, q, d, A, b, cols, n_aux, rows, row_owner)
-
     # ------------------------------------------------------------ build
-    def _build(self, fc: _Canon, lc: _Canon, num_obj, num_cons) -> BilevelProblem:
+    def _build(self, fc: Canon, lc: Canon, num_obj, num_cons) -> BilevelProblem:
         nx_user = sum(b.size for b in self.x_blocks)
         ny_user = sum(b.size for b in self.y_blocks)
         n_x, n_y = nx_user + lc.n_aux, ny_user + fc.n_aux
@@ -440,19 +346,19 @@ class CvxpyBilevel:
 
         # follower: parameters are the leader's entries, in block order
         fparams = [p.x[b.start + j] for b in self._fparam_blocks for j in range(b.size)]
-        f_min = _objective_expr(fc, var, fparams)
-        g = _row_constraints(fc, var, fparams, "follower")
+        f_min = objective_expr(fc, var, fparams)
+        g = row_constraints(fc, var, fparams, "follower")
         # leader
-        F_min = _objective_expr(lc, var, [])
-        G = _row_constraints(lc, var, [], "leader")
+        F_min = objective_expr(lc, var, [])
+        G = row_constraints(lc, var, [], "leader")
         if num_obj is not None or num_cons:
             cols = self._probe_cols()
             if num_obj is not None:  # read in the user's sense; F_min is in min form
-                F_num = _quadratic_expr(num_obj, cols, var, "leader objective")[0]
+                F_num = quadratic_expr(num_obj, cols, var, "leader objective")[0]
                 is_max = isinstance(self.leader.objective, self.cp.Maximize)
                 F_min = F_min + (-F_num if is_max else F_num)
             for i, cc in num_cons:
-                G += _numeric_constraint(self.cp, i, cc, cols, var)
+                G += numeric_constraint(self.cp, i, cc, cols, var)
         up = "max" if isinstance(self.leader.objective, self.cp.Maximize) else "min"
         lo = "max" if isinstance(self.follower.objective, self.cp.Maximize) else "min"
         # the canonical objectives are in min form; set_* takes the user's sense
@@ -541,315 +447,6 @@ def _entry_names(blocks) -> list[str]:
                 idx = np.unravel_index(k, b.var.shape, order="F")
                 names.append(f"{base}[{','.join(str(int(i)) for i in idx)}]")
     return names
-
-
-def _short(obj, n: int = 60) -> str:
-    s = str(obj)
-    return s if len(s) <= n else s[: n - 3] + "..."
-
-
-def _linear_types(cp):
-    c = cp.constraints
-    return (c.Equality, c.Inequality, c.Zero, c.NonNeg, c.NonPos)
-
-
-def _check_dcp(obj, where, level):
-    if obj.is_dcp(dpp=True):
-        return
-    if obj.is_dcp():
-        raise UnsupportedStructureError(
-            f"{where} is not DPP once the leader's variables are treated as parameters "
-            "(e.g. a product of two leader variables): write such terms in the leader")
-    raise UnsupportedStructureError(
-        f"{where} is not DCP: the {level} must be convex in its own variables "
-        "(CVXPY's disciplined convex programming rules)")
-
-
-def _canon_solver(cp) -> str:
-    installed = set(cp.installed_solvers())
-    for s in ("CLARABEL", "SCS"):
-        if s in installed:
-            return s
-    raise SolverUnavailableError(
-        "reading CVXPY problems needs the Clarabel or SCS interface of cvxpy: pip install clarabel")
-
-
-class _Substituter:
-    """Copy CVXPY expressions with leaves replaced (Variables by clones or Parameters;
-    the user's Parameters by Constants holding their current values)."""
-
-    def __init__(self, mapping, cp, level):
-        self.mapping = mapping
-        self.cp = cp
-        self.level = level
-        self.memo = {}
-
-    def expr(self, e):
-        key = id(e)
-        if key in self.memo:
-            return self.memo[key][1]
-        cp = self.cp
-        if isinstance(e, cp.Parameter) and e.id not in self.mapping:
-            if e.value is None:
-                raise BilevelInputError(f"the {self.level} uses Parameter {e.name()} with no value")
-            out = cp.Constant(e.value)
-        elif isinstance(e, cp.Variable):
-            out = self.mapping.get(e.id, e)
-        elif not e.args:
-            out = e
-        else:
-            out = e.copy([self.expr(a) for a in e.args])
-        self.memo[key] = (e, out)  # keep e alive so its id is not reused
-        return out
-
-    def constraint(self, c):
-        return c.copy([self.expr(a) for a in c.args])
-
-    def objective(self, o):
-        return type(o)(self.expr(o.args[0]))
-
-
-def _affine_data(pp, params):
-    """P, q, d, A, b of a ParamConeProg as [value at x=0, d/dx_1, ..., d/dx_k] lists,
-    k running over the entries of ``params`` (list of (Parameter, block)), each entry
-    in column-major order. Verified at a random parameter value."""
-    quad = getattr(pp, "P", None) is not None
-    all_params = {p.id: p for p in pp.parameters}
-    base = {pid: np.zeros(p.shape) for pid, p in all_params.items()}
-
-    def at(values):
-        out = pp.apply_parameters(values, quad_obj=quad) if values else pp.apply_parameters(quad_obj=quad)
-        if quad:
-            P, q, d, A, b = out
-        else:
-            (q, d, A, b), P = out, None
-        return (None if P is None else sp.csr_matrix(P), np.asarray(q, float).ravel(), float(d),
-                sp.csr_matrix(A), np.asarray(b, float).ravel())
-
-    P0, q0, d0, A0, b0 = at(base)
-    Ps, qs, ds, As, bs = [P0], [q0], [d0], [A0], [b0]
-    for par, _blk in params:
-        for j in range(int(par.size)):
-            vals = dict(base)
-            e = np.zeros(int(par.size))
-            e[j] = 1.0
-            vals[par.id] = e.reshape(par.shape, order="F")
-            Pj, qj, dj, Aj, bj = at(vals)
-            Ps.append(None if P0 is None else _clean(Pj - P0))
-            qs.append(_clean_dense(qj - q0))
-            ds.append(dj - d0)
-            As.append(_clean(Aj - A0))
-            bs.append(_clean_dense(bj - b0))
-    if len(qs) > 1:  # affinity check at a random point
-        rng = np.random.default_rng(0)
-        vals, theta = dict(base), []
-        for par, _blk in params:
-            t = rng.uniform(0.5, 1.5, int(par.size))
-            if par.is_nonpos():
-                t = -t
-            theta.append(t)
-            vals[par.id] = t.reshape(par.shape, order="F")
-        theta = np.concatenate(theta)
-        Pr, qr, dr, Ar, br = at(vals)
-        pred_A = A0 + sum(t * a for t, a in zip(theta, As[1:]))
-        pred_b = b0 + sum(t * a for t, a in zip(theta, bs[1:]))
-        pred_q = q0 + sum(t * a for t, a in zip(theta, qs[1:]))
-        err = max(abs(pred_A - Ar).max() if Ar.nnz or pred_A.nnz else 0.0,
-                  np.abs(pred_b - br).max(initial=0.0), np.abs(pred_q - qr).max(initial=0.0),
-                  abs(d0 + float(np.dot(theta, ds[1:])) - dr))
-        if P0 is not None:
-            pred_P = P0 + sum(t * a for t, a in zip(theta, Ps[1:]))
-            err = max(err, abs(pred_P - Pr).max() if Pr.nnz or pred_P.nnz else 0.0)
-        scale = 1.0 + max(abs(Ar).max() if Ar.nnz else 0.0, np.abs(br).max(initial=0.0),
-                          np.abs(qr).max(initial=0.0), abs(dr))
-        if err > 1e-7 * scale:
-            raise UnsupportedStructureError(
-                f"the follower's data is not affine in the leader's variables (error {err:.3g})")
-    return Ps, qs, ds, As, bs
-
-
-def _clean(M):
-    M = sp.csr_matrix(M)
-    M.data[np.abs(M.data) < _ZERO] = 0.0
-    M.eliminate_zeros()
-    return M
-
-
-def _clean_dense(v):
-    v = np.array(v, float)
-    v[np.abs(v) < _ZERO] = 0.0
-    return v
-
-
-def _sum(terms):
-    if not terms:
-        return 0.0
-    import pyomo.environ as pyo
-
-    return pyo.quicksum(terms)
-
-
-def _objective_expr(c: _Canon, var, params):
-    """1/2 z'P(x)z + q(x)'z + d(x) over the problem's variables (min form)."""
-    terms = []
-    for k in range(len(c.q)):
-        scale = None if k == 0 else params[k - 1]
-        part = []
-        P = c.P[k]
-        if P is not None and P.nnz:
-            Pc = P.tocoo()
-            quad = {}
-            for i, j, v in zip(Pc.row, Pc.col, Pc.data):
-                a, b = (i, j) if i <= j else (j, i)
-                quad[(a, b)] = quad.get((a, b), 0.0) + (0.5 * v)
-            for (i, j), v in quad.items():
-                if abs(v) > _ZERO:
-                    part.append(v * var(c.cols[i]) * var(c.cols[j]))
-        q = c.q[k]
-        for j in np.flatnonzero(q):
-            part.append(float(q[j]) * var(c.cols[j]))
-        if c.d[k] != 0:
-            part.append(float(c.d[k]))
-        if not part:
-            continue
-        if scale is None:
-            terms += part
-        else:
-            terms.append(scale * _sum(part))
-    return _sum(terms)
-
-
-def _row_constraints(c: _Canon, var, params, level) -> list[Constraint]:
-    """Rows A(x) z + b(x) (>= 0 or == 0) as ``Constraint`` objects named per user row."""
-    n_rows = len(c.rows)
-    per_row = [[] for _ in range(n_rows)]
-    for k in range(len(c.A)):
-        scale = None if k == 0 else params[k - 1]
-        A = c.A[k].tocsr()
-        contrib = [[] for _ in range(n_rows)]
-        for r in range(n_rows):
-            lo, hi = A.indptr[r], A.indptr[r + 1]
-            for j, v in zip(A.indices[lo:hi], A.data[lo:hi]):
-                contrib[r].append(float(v) * var(c.cols[j]))
-        bk = c.b[k]
-        for r in range(n_rows):
-            if bk[r] != 0:
-                contrib[r].append(float(bk[r]))
-            if not contrib[r]:
-                continue
-            if scale is None:
-                per_row[r] += contrib[r]
-            else:
-                per_row[r].append(scale * _sum(contrib[r]))
-    out = []
-    for r, (name, kind) in enumerate(c.rows):
-        body = _sum(per_row[r])
-        if isinstance(body, (int, float)):
-            ok = body == 0 if kind == "eq" else body >= -1e-9
-            if not ok:
-                raise BilevelInputError(
-                    f"{level} row {name} reads {body:g} {'== 0' if kind == 'eq' else '>= 0'}: "
-                    "the constraint can never hold")
-            continue
-        out.append(Constraint(name, body, kind))
-    return out
-
-
-def _quadratic_expr(expr, cols, var, where):
-    """Read a quadratic CVXPY expression (over clone Variables) exactly as a quadratic
-    polynomial, by evaluating it on probe points; returns one Pyomo expression per
-    entry (column-major). Verified at random points."""
-    variables = list(expr.variables())
-    n = sum(int(v.size) for v in variables)
-    if n > _MAX_PROBE_VARS:
-        raise UnsupportedStructureError(
-            f"{where} is quadratic but not DCP and involves {n} scalar variables (more than "
-            f"{_MAX_PROBE_VARS} are not read by probing): write it in DCP form")
-    refs, slots = [], []
-    for v in variables:
-        lvl, start = cols[v.id]
-        for j in range(int(v.size)):
-            refs.append((lvl, start + j))
-            slots.append((v, j))
-
-    def value(z):
-        for v in variables:
-            v.value = np.zeros(v.shape) if v.shape else 0.0
-        offs = 0
-        for v in variables:
-            vals = z[offs:offs + int(v.size)]
-            v.value = vals.reshape(v.shape, order="F") if v.shape else float(vals[0])
-            offs += int(v.size)
-        val = expr.value
-        return np.atleast_1d(np.asarray(val, float)).ravel(order="F")
-
-    z0 = np.zeros(n)
-    c0 = value(z0)
-    m = c0.size
-    grad = np.zeros((m, n))
-    hdiag = np.zeros((m, n))
-    plus = np.zeros((m, n))
-    for i in range(n):
-        e = z0.copy()
-        e[i] = 1.0
-        fp = value(e)
-        e[i] = -1.0
-        fm = value(e)
-        plus[:, i] = fp
-        grad[:, i] = (fp - fm) / 2
-        hdiag[:, i] = fp + fm - 2 * c0  # = H_ii
-    H = np.zeros((m, n, n))
-    for i in range(n):
-        H[:, i, i] = hdiag[:, i]
-        for j in range(i + 1, n):
-            e = z0.copy()
-            e[i] = e[j] = 1.0
-            hij = value(e) - plus[:, i] - plus[:, j] + c0
-            H[:, i, j] = H[:, j, i] = hij
-    rng = np.random.default_rng(1)
-    for _ in range(3):
-        z = rng.uniform(-2, 2, n)
-        pred = c0 + grad @ z + 0.5 * np.einsum("mij,i,j->m", H, z, z)
-        got = value(z)
-        if np.abs(pred - got).max() > 1e-7 * (1 + np.abs(got).max()):
-            raise UnsupportedStructureError(f"{where} could not be read as a quadratic polynomial")
-    out = []
-    for r in range(m):
-        terms = [float(c0[r])] if abs(c0[r]) > _ZERO else []
-        for i in range(n):
-            if abs(grad[r, i]) > _ZERO:
-                terms.append(float(grad[r, i]) * var(refs[i]))
-            if abs(H[r, i, i]) > _ZERO:
-                terms.append(0.5 * float(H[r, i, i]) * var(refs[i]) * var(refs[i]))
-            for j in range(i + 1, n):
-                if abs(H[r, i, j]) > _ZERO:
-                    terms.append(float(H[r, i, j]) * var(refs[i]) * var(refs[j]))
-        out.append(_sum(terms))
-    return out
-
-
-def _numeric_constraint(cp, i, cc, cols, var) -> list[Constraint]:
-    C = cp.constraints
-    if isinstance(cc, C.Inequality):
-        body, kind = cc.args[1] - cc.args[0], "ge"
-    elif isinstance(cc, C.Equality):
-        body, kind = cc.args[0] - cc.args[1], "eq"
-    elif isinstance(cc, C.NonNeg):
-        body, kind = cc.args[0], "ge"
-    elif isinstance(cc, C.NonPos):
-        body, kind = -cc.args[0], "ge"
-    else:  # Zero
-        body, kind = cc.args[0], "eq"
-    rows = _quadratic_expr(body, cols, var, f"leader constraint {i}")
-    names = [f"leader[{i}]"] if len(rows) == 1 else [f"leader[{i}][{j}]" for j in range(len(rows))]
-    out = []
-    for nm, r in zip(names, rows):
-        if isinstance(r, (int, float)):
-            if (kind == "eq" and r != 0) or (kind == "ge" and r < -1e-9):
-                raise BilevelInputError(f"leader row {nm} reads {r:g}: the constraint can never hold")
-            continue
-        out.append(Constraint(nm, r, kind))
-    return out
 
 
 __all__ = ["from_cvxpy", "CvxpyBilevel"]

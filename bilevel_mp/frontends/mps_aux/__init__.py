@@ -1,0 +1,51 @@
+"""MPS + AUX instance files (MibS, BOBILib) for mixed-integer linear bilevel problems.
+
+An instance is two files:
+
+- the **MPS** file (``.mps``, ``.mps.gz``; HiGHS also reads ``.lp``) holds every variable
+  and constraint of both levels and the *upper*-level objective;
+- the **AUX** file names the lower-level variables (with their lower-level objective
+  coefficients) and the lower-level constraints. Everything not named is upper level.
+  Bounds on lower-level variables belong to the lower level.
+
+Two AUX dialects are read (the dialect is detected from the first token):
+
+- keyword (BOBILib, MibS "name-based")::
+
+      @NUMVARS / n / @NUMCONSTRS / m / @VARSBEGIN / name coef ... / @VARSEND /
+      @CONSTRSBEGIN / row ... / @CONSTRSEND / @NAME / text / @MPS / file.mps
+
+  Also accepted: MibS's spellings ``@NUMCONSTR``, ``@CONSTRBEGIN``/``@CONSTREND`` (its
+  docs) and ``@CONSTSBEGIN``/``@CONSTSEND`` (its reader), ``@LP``, and ``@OBJSENSE``
+  followed by ``MIN``/``MAX`` (shown in MibS's docs example). The lower level minimises.
+- legacy (MibS "index-based") pairs ``N n``, ``M m``, ``LC col``, ``LR row``, ``LO coef``,
+  ``OS 1|-1`` (1 = min, -1 = max). ``LC``/``LR`` are 0-based indices in file order
+  (rows counted without the objective row, as CoinMpsIO does); a non-integer token is
+  taken as a name. ``LO`` coefficients follow the order of the ``LC`` lines. The
+  interdiction keys ``IC``/``IB`` are refused.
+
+Sources followed: MibS docs "MibS Input File Format" (coin-or.github.io/MibS/input.html,
+``input.md`` in coin-or/MibS), MibS's reader ``MibSModel::readAuxiliaryData`` in
+``src/MibSModel.cpp``, MibS data files (``data/general/random/*.aux``), and the idol
+solver's bilevel input page (hlefebvr/idol, "Input Format for Bilevel Problems"), which
+documents the BOBILib (bobilib.org) files with the Moore & Bard (1990) example.
+
+MPS semantics are HiGHS's (``Highs.readModel``): columns default to ``[0, inf)``;
+integer columns inside ``MARKER`` lines with no bound at all are binary (as in
+CoinMpsIO); an RHS on the objective row is minus the objective's constant; ``OBJSENSE
+MAX`` is honoured (CoinMpsIO, hence MibS, ignores it), so files written here always
+carry the upper objective in minimisation form. Entries HiGHS drops (a coefficient in
+an undefined row, duplicates) are reported as errors rather than silently lost.
+
+Lower-level variables may be integer: the problem keeps that (``problem.y[j]`` has an
+integer domain, ``problem.meta["y_integer"]``); the KKT-based methods then refuse it
+with a clear error.
+"""
+
+from __future__ import annotations
+
+from .reader import MPS_SUFFIXES, AuxData, find_aux, is_mps_path, read_aux, read_mps_aux
+from .writer import write_mps_aux
+
+__all__ = ["MPS_SUFFIXES", "AuxData", "find_aux", "is_mps_path", "read_aux", "read_mps_aux",
+           "write_mps_aux"]
