@@ -67,6 +67,15 @@ def test_local_methods_example():
         assert status == ("optimal" if method == "auto" else "locally_optimal")
 
 
+def test_method_settings_example():
+    out = _run("method_settings.py")
+    for name in ("auto", "kkt", "descent", "cbb"):  # Bard1984a: F* = 28/9 by every method
+        F = float(re.search(rf"^{name}\s+-> status \w+, F = {NUM}", out, flags=re.M).group(1))
+        assert F == pytest.approx(28 / 9, abs=1e-5)
+    assert re.search(r"^auto\s+-> status optimal, .*found by complementarity_bb on highs", out, flags=re.M)
+    assert "has no setting 'mode'" in out
+
+
 @pytest.mark.slow
 def test_nas_quickstart():
     pytest.importorskip("torch")

@@ -118,3 +118,12 @@ def test_time_limit_status_is_the_same_for_every_method(method):
     if r.seconds >= limit:
         assert r.status == "time_limit", r.summary()
     assert r.status != "optimal"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_setting_is_documented(method):
+    module = bmp.METHODS[method]
+    assert module.__doc__ and module.NAME == method
+    doc = module.Settings.__doc__ or ""
+    missing = [f.name for f in dataclasses.fields(module.Settings) if f.name not in doc]
+    assert not missing, f"{method}.Settings does not document {missing}"

@@ -9,9 +9,10 @@ Stages by structure:
 * nonconvex followers: ``value_function``;
 
 then, while no stage has a proof and time is left, the local ``regularized`` multi-start.
-The branch-and-bound keeps the whole budget (less a reserve for certification), since
-its gap is what closes on LP-LP; the other global stages get ``GLOBAL_SHARE`` of it so
-that the local stage can still find a point when they end without one.
+The branch-and-bound keeps the whole budget, as it would alone: on LP-LP its gap is what
+closes, and its heuristics give it an incumbent early (the other stages run only when it
+ends early without a verdict). The other global stages get ``GLOBAL_SHARE`` of the budget
+so that the local stage can still find a point when they end without one.
 
 Every stage's point is certified (``core.finish.settle``); the best certified point is
 returned with the best proven bound of any stage, and it is ``optimal`` when its F meets
@@ -34,7 +35,6 @@ from . import complementarity_bb, kkt, regularized, value_function
 NAME = "auto"
 LOCAL = False
 GLOBAL_SHARE = 0.7  # share of the time limit for a global stage other than the B&B
-BB_RESERVE = 0.05  # share of the time limit kept back from the B&B (certificate, fallback)
 TIE = 1e-6  # a later stage must beat the incumbent by this (relative) to replace it
 
 
@@ -98,9 +98,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
             continue  # the B&B used its time: no second global stage
         if left is None:
             budget = None
-        elif name == "complementarity_bb":
-            budget = (1.0 - BB_RESERVE) * left
-        elif name == "regularized":
+        elif name in ("complementarity_bb", "regularized"):
             budget = left
         else:
             budget = GLOBAL_SHARE * left if first is None else left
