@@ -36,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bilevel_mp.bench import run_isolated  # noqa: E402
+
 MODES = ("sos1", "indicator", "strong_duality", "bigm", "complementarity_bb", "auto")
 DEFAULT_N = (5, 10, 15, 20, 25, 30, 40, 50, 60, 80)
 
@@ -76,49 +78,22 @@ def solved(rec: dict, time_limit: float) -> bool:
     return rec["status"] == "optimal" and rec["certified"]
 
 
-def _worker(queue, mode, n, seed, time_limit, dual_bound):
+def _run_one_in_child(mode, n, seed, time_limit, dual_bound) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    queue.put(run_one(mode, n, seed, time_limit, dual_bound))
+    return run_one(mode, n, seed, time_limit, dual_bound)
 
 
 def run_tasks(tasks, jobs, time_limit, dual_bound, on_done):
-    """Run (mode, n, seed) tasks, each in a fresh process, ``jobs`` at a time; a worker
-    that overruns its limit by more than 2x + 60 s is killed and recorded as such."""
-    ctx = mp.get_context("spawn")
-    pending = list(tasks)
-    running = []  # (process, queue, task, start)
-    hard = 2 * time_limit + 60
-    while pending or running:
-        while pending and len(running) < jobs:
-            mode, n, seed = pending.pop(0)
-            q = ctx.Queue()
-            proc = ctx.Process(target=_worker, args=(q, mode, n, seed, time_limit, dual_bound), daemon=True)
-            proc.start()
-            running.append((proc, q, (mode, n, seed), time.perf_counter()))
-        time.sleep(0.05)
-        still = []
-        for proc, q, task, start in running:
-            rec = None
-            try:
-                rec = q.get_nowait()
-            except Exception:
-                pass
-            if rec is not None:
-                proc.join(timeout=10)
-                on_done(rec)
-            elif not proc.is_alive():
-                mode, n, seed = task
-                on_done(dict(mode=mode, n=n, seed=seed, status="crashed", F=None, bound=None, certified=False,
-                             seconds=time.perf_counter() - start, message=f"exit code {proc.exitcode}"))
-            elif time.perf_counter() - start > hard:
-                proc.terminate()
-                proc.join(timeout=10)
-                mode, n, seed = task
-                on_done(dict(mode=mode, n=n, seed=seed, status="killed", F=None, bound=None, certified=False,
-                             seconds=time.perf_counter() - start, message=f"killed after {hard:.0f} s"))
-            else:
-                still.append((proc, q, task, start))
-        running = still
+    """Run (mode, n, seed) tasks, each in a fresh (spawned) process, ``jobs`` at a time,
+    through the package's process runner; a worker that overruns its limit by more than
+    2x + 60 s is killed and recorded as such."""
+    def failed(k, status, message, seconds):
+        mode, n, seed = tasks[k]
+        return dict(mode=mode, n=n, seed=seed, status={"time_limit": "killed"}.get(status, "crashed"),
+                    F=None, bound=None, certified=False, seconds=seconds, message=message)
+
+    run_isolated([(_run_one_in_child, (mode, n, seed, time_limit, dual_bound)) for mode, n, seed in tasks],
+                 jobs, 2 * time_limit + 60, failed, lambda k, rec: on_done(rec), mp.get_context("spawn"))
 
 
 def write_instances(directory: Path, ns, seeds) -> list[Path]:

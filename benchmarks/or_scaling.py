@@ -45,6 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bilevel_mp import bench  # noqa: E402
+
 MODELS = ("interdiction", "toll")
 MODES = ("kkt-sos1", "kkt-indicator", "strong_duality", "auto")
 REFERENCE = "iw-milp-highs"
@@ -135,36 +137,16 @@ def _value(model, problem, result):
     return result.f
 
 
-def _worker(queue, *args):
-    queue.put(run_one(*args))
-
-
 def run_isolated(args: tuple, time_limit: float) -> dict:
-    """``run_one`` in a fresh process, killed if it overruns the limit by 60 s."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    proc = ctx.Process(target=_worker, args=(q, *args), daemon=True)
-    t0 = time.perf_counter()
-    proc.start()
-    while True:
-        try:
-            rec = q.get(timeout=0.2)
-            proc.join(timeout=10)
-            return rec
-        except Exception:
-            pass
-        if not proc.is_alive():
-            model, k, mode, seed = args[:4]
-            return dict(model=model, k=k, mode=mode, seed=seed, status="crashed", F=None, value=None, bound=None,
-                        certified=False, method="", seconds=time.perf_counter() - t0,
-                        message=f"exit code {proc.exitcode}")
-        if time.perf_counter() - t0 > time_limit + 60:
-            proc.terminate()
-            proc.join(timeout=10)
-            model, k, mode, seed = args[:4]
-            return dict(model=model, k=k, mode=mode, seed=seed, status="killed", F=None, value=None, bound=None,
-                        certified=False, method="", seconds=time.perf_counter() - t0,
-                        message=f"killed after {time_limit + 60:.0f} s")
+    """``run_one`` in a fresh (spawned) process through the package's process runner,
+    killed if it overruns the limit by 60 s."""
+    def failed(_, status, message, seconds):
+        model, k, mode, seed = args[:4]
+        return dict(model=model, k=k, mode=mode, seed=seed, status={"time_limit": "killed"}.get(status, "crashed"),
+                    F=None, value=None, bound=None, certified=False, method="", seconds=seconds, message=message)
+
+    return bench.run_isolated([(run_one, args)], 1, time_limit + 60, failed,
+                              context=mp.get_context("spawn"))[0]
 
 
 def solved(rec: dict, time_limit: float) -> bool:

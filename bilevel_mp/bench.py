@@ -77,9 +77,58 @@ def solve_record(item, options: dict) -> dict:
             return rec
 
 
-def _child(entry: dict, options: dict, conn) -> None:
-    conn.send(solve_record(entry, options))
+def _child(fn, args, conn) -> None:
+    conn.send(fn(*args))
     conn.close()
+
+
+def run_isolated(tasks: list, jobs: int, hard_limit: float, failed, done=None,
+                 context=None) -> list:
+    """Run each task ``(fn, args)`` in a child process of its own, ``jobs`` at a time;
+    ``fn(*args)`` (a picklable top-level function) returns the task's record. A child that
+    crashes gives ``failed(k, "error", message, seconds)``, one that runs past
+    ``hard_limit`` seconds is killed and gives ``failed(k, "time_limit", ...)``. ``done(k,
+    record)`` is called as each task ends; the records come back in task order. The one
+    process runner of the bench, the Dask batch's isolation aside, and the benchmarks."""
+    if context is None:
+        context = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    pending = list(enumerate(tasks))
+    running: dict = {}
+    records: list = [None] * len(tasks)
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, jobs):
+                k, (fn, args) = pending.pop(0)
+                parent, child = context.Pipe(duplex=False)
+                proc = context.Process(target=_child, args=(fn, args, child), daemon=True)
+                proc.start()
+                child.close()
+                running[k] = (proc, parent, time.perf_counter())
+            time.sleep(0.02)
+            for k in list(running):
+                proc, conn, t0 = running[k]
+                elapsed = time.perf_counter() - t0
+                if conn.poll():
+                    try:
+                        records[k] = conn.recv()
+                    except EOFError:
+                        records[k] = failed(k, "error", "child process died", elapsed)
+                elif not proc.is_alive():
+                    records[k] = failed(k, "error", f"child process crashed (exit {proc.exitcode})", elapsed)
+                elif elapsed > hard_limit:
+                    proc.kill()
+                    records[k] = failed(k, "time_limit", f"killed after {hard_limit:.0f} s", elapsed)
+                else:
+                    continue
+                proc.join(timeout=5)
+                conn.close()
+                del running[k]
+                if done is not None:
+                    done(k, records[k])
+    finally:
+        for proc, conn, _ in running.values():
+            proc.kill()
+    return records
 
 
 def run(entries: list[dict], time_limit: float = 60.0, jobs: int = 1, method: str = "auto",
@@ -88,45 +137,17 @@ def run(entries: list[dict], time_limit: float = 60.0, jobs: int = 1, method: st
     in input order, with ``n_x``, ``n_y``, ``F_best``, ``verdict`` added."""
     options = {"time_limit": time_limit, "certify_time_limit": time_limit, "method": method,
                **solve_options}
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     hard = time_limit * 2 + GRACE_SECONDS  # solve + certificate + start-up
-    pending = list(enumerate(entries))
-    running: dict = {}
-    records: list = [None] * len(entries)
     bar = progress_bar(progress, len(entries))
+
+    def done(k, rec):
+        if bar is not None:
+            bar[0].update(bar[1], advance=1, description=str(entries[k].get("name", ""))[:30])
+
     try:
-        while pending or running:
-            while pending and len(running) < max(1, jobs):
-                k, entry = pending.pop(0)
-                parent, child = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(entry, options, child), daemon=True)
-                proc.start()
-                child.close()
-                running[k] = (proc, parent, time.perf_counter(), entry)
-            time.sleep(0.02)
-            for k in list(running):
-                proc, conn, t0, entry = running[k]
-                elapsed = time.perf_counter() - t0
-                if conn.poll():
-                    try:
-                        records[k] = conn.recv()
-                    except EOFError:
-                        records[k] = failed_record(entry, "error", "child process died", elapsed)
-                elif not proc.is_alive():
-                    records[k] = failed_record(entry, "error", f"child process crashed (exit {proc.exitcode})", elapsed)
-                elif elapsed > hard:
-                    proc.kill()
-                    records[k] = failed_record(entry, "time_limit", f"killed after {hard:.0f} s", elapsed)
-                else:
-                    continue
-                proc.join(timeout=5)
-                conn.close()
-                del running[k]
-                if bar is not None:
-                    bar[0].update(bar[1], advance=1, description=str(entry.get("name", ""))[:30])
+        records = run_isolated([(solve_record, (e, options)) for e in entries], jobs, hard,
+                               lambda k, status, msg, s: failed_record(entries[k], status, msg, s), done)
     finally:
-        for proc, conn, _, _ in running.values():
-            proc.kill()
         if bar is not None:
             bar[0].stop()
     for rec, entry in zip(records, entries):
