@@ -120,7 +120,7 @@ def run_one(model: str, k: int, mode: str, seed: int, budget: int, time_limit: f
                 "method": "", "seconds": time.perf_counter() - t0, "message": f"{type(exc).__name__}: {exc}"[:300]}
     seconds = time.perf_counter() - t0
     return {**base, "status": r.status, "F": r.F, "value": _value(model, p, r), "bound": r.bound,
-            "certified": bool(r.certified), "method": r.method, "n_x": p.n_x, "n_y": p.n_y,
+            "certified": bool(r.certified), "method": r.found_by, "n_x": p.n_x, "n_y": p.n_y,
             "seconds": seconds, "message": (r.message or "")[:300]}
 
 
