@@ -167,18 +167,34 @@ def test_integer_leader_rejected():
     with pytest.raises(BilevelInputError, match="x0"):
         solve_descent(lq_unconstrained(), x0=[1.0, 2.0])
 
-def test_qp_failure_falls_back_to_lp():
-    """HiGHS's QP solver ends in "solve error" on this program (tight band δ = 1e-6,
-    from the ridge fine-tuner); the direction must come from the box LP instead, still
-    meeting the band and decreasing the model."""
-    from nas_frontend.hpo import BilevelRidge
+def test_qp_failure_falls_back_to_lp(monkeypatch):
+    """F = 0.5·(x1 + x2) + y1 − 2·y2, follower stationarity H_yy dy + H_yx dx = dy − dx
+    (y = x), band δ = 1e-8, radius r = 1, dx2 <= 0.5. The 2-norm QP (objective + ‖z‖²/2r,
+    dy = dx = t) gives t = −r·(1.5, −1.5)/2 = (−0.75, 0.75), clipped to (−0.75, 0.5). When
+    HiGHS fails on the QP, the box LP must answer: min 1.5·t1 − 1.5·t2 over |t| <= r,
+    t2 <= 0.5, i.e. dx = (−1, 0.5), dy = dx up to δ, predicted −2.25."""
+    prog = DescentProgram(grad_x=[0.5, 0.5], grad_y=[1.0, -2.0], H_yy=np.eye(2), H_yx=-np.eye(2),
+                          dx_ub=[np.inf, 0.5])
+    qp = solve_direction(prog, 1.0, 1e-8, "2")
+    assert qp.status == "optimal" and not qp.fallback_lp
+    assert np.allclose(qp.dx, [-0.75, 0.5], atol=1e-5) and np.allclose(qp.dy, qp.dx, atol=1e-6)
 
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(150, 10))
-    y = X[:, :3] @ np.linspace(2, 1, 3) + rng.normal(size=150)
-    e = BilevelRidge(lam0=0.01, basis="response", max_iter=0, random_state=0).fit(X, y)
-    d = solve_direction(e.problem_.program(e.theta_, e.w_), 1.0, 1e-6, "2")
-    assert d.status == "optimal"
-    assert d.predicted < 0 and d.residual <= 1e-6 + 1e-9
-    if d.fallback_lp:
-        assert np.abs(d.dx).max() <= 1.0 + 1e-9
+    target = "bilevel_mp.algorithms.descent.highs.solve_arrays"  # HiGHS as the descent program calls it
+    real, calls = bmp.algorithms.descent.highs.solve_arrays, []
+
+    def qp_fails(c, A, row_lo, row_hi, lb, ub, hessian_diag=None, time_limit=None):
+        calls.append((hessian_diag is not None, np.array(lb), np.array(ub)))
+        if hessian_diag is not None:
+            return "error", None, None, None
+        return real(c, A, row_lo, row_hi, lb, ub, None, time_limit)
+
+    monkeypatch.setattr(target, qp_fails)
+    d = solve_direction(prog, 1.0, 1e-8, "2")
+    assert [is_qp for is_qp, _, _ in calls] == [True, False]  # the QP, then the LP
+    _, lb, ub = calls[1]
+    assert np.array_equal(lb, [-1.0] * 4) and np.array_equal(ub, [1.0, 0.5, 1.0, 1.0])
+    assert d.status == "optimal" and d.fallback_lp and not d.elastic
+    assert np.allclose(d.dx, [-1.0, 0.5], atol=1e-7)
+    assert np.allclose(d.dy, [-1.0, 0.5], atol=1e-7)
+    assert d.residual <= 1e-8 + 1e-12
+    assert d.predicted == pytest.approx(-2.25, abs=1e-7)

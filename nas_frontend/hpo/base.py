@@ -1,0 +1,219 @@
+"""What every fine-tuning estimator shares: the parameter constraints, the train/validation
+splits, the target encodings and the trust-region loop ``tune`` over (θ, w)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv, train_test_split
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from bilevel_mp.algorithms.descent import RadiusRule, trust_region_step
+
+__all__ = ["SHARED_CONSTRAINTS", "ClassTarget", "RegressionTarget", "TuneResult",
+           "check_lam_bounds", "check_predict_X", "initial_lambda", "scale_columns",
+           "splits", "tune"]
+
+#: ``_parameter_constraints`` entries common to all estimators (scikit-learn's
+#: declarative validation, enforced by ``self._validate_params()`` at fit)
+SHARED_CONSTRAINTS = {
+    "max_iter": [Interval(Integral, 0, None, closed="left")],
+    "radius": [Interval(Real, 0, None, closed="neither")],
+    "delta": [Interval(Real, 0, None, closed="left")],
+    "norm": [StrOptions({"inf", "2"})],
+    "line_search": [StrOptions({"backtracking", "golden"})],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "lam_bounds": ["array-like"],  # a pair 0 < low < high: check_lam_bounds
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "random_state": ["random_state"],
+}
+
+
+def check_lam_bounds(lam_bounds) -> tuple[float, float]:
+    """(low, high) from ``lam_bounds``; ValueError unless it is a pair 0 < low < high."""
+    try:
+        lo, hi = (float(v) for v in np.asarray(lam_bounds, dtype=float).ravel())
+    except (TypeError, ValueError):
+        raise ValueError(f"lam_bounds must be a pair (low, high), got {lam_bounds!r}") from None
+    if not 0 < lo < hi:
+        raise ValueError(f"lam_bounds must satisfy 0 < low < high, got {lam_bounds!r}")
+    return lo, hi
+
+
+def scale_columns(V: np.ndarray, scale: float) -> np.ndarray:
+    """Columns rescaled to ∞-norm ``scale`` (zero columns dropped), so that the box
+    |dz| <= r of the program bounds each column's contribution to dw by scale·r."""
+    norms = np.abs(V).max(axis=0) if V.size else np.zeros(0)
+    keep = norms > 1e-14 * max(1.0, norms.max(initial=0.0))
+    return V[:, keep] * (scale / norms[keep])
+
+
+def initial_lambda(lam0, n_groups, lo, hi, what="group"):
+    """θ0 = log λ0 from a scalar or one value per group; None -> None (caller scans)."""
+    if lam0 is None:
+        return None
+    lam = np.asarray(lam0, dtype=float).ravel()
+    if lam.size == 1:
+        lam = np.full(n_groups, lam[0])
+    if lam.size != n_groups:
+        raise ValueError(f"lam0 has {lam.size} values, expected 1 or one per {what} ({n_groups})")
+    if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
+        raise ValueError(f"lam0 must be > 0 (penalties are parametrised as λ = exp(θ)), got {lam0!r}")
+    if np.any(lam < lo) or np.any(lam > hi):
+        raise ValueError(f"lam0 must lie within lam_bounds = ({lo:g}, {hi:g}), got {lam0!r}")
+    return np.log(lam)
+
+
+def splits(X, y, X_val, y_val, fraction, cv, random_state, stratify, encode_val):
+    """Train/validation pairs [(Xt, yt, Xv, yv)]: the given validation data (checked),
+    ``cv`` folds, or one internal split of X, y."""
+    if (X_val is None) != (y_val is None):
+        raise ValueError("give both X_val and y_val, or neither")
+    if X_val is not None:
+        if cv is not None:
+            raise ValueError("give either validation data (X_val, y_val) or cv, not both")
+        X_val = check_array(X_val, dtype=np.float64)
+        y_val = np.asarray(y_val)
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = y_val.ravel()
+        if X_val.shape[1] != X.shape[1]:
+            raise ValueError(f"X_val has {X_val.shape[1]} features, but X has {X.shape[1]}")
+        if y_val.ndim != 1 or y_val.shape[0] != X_val.shape[0]:
+            raise ValueError(f"y_val has shape {np.shape(y_val)}, expected ({X_val.shape[0]},) "
+                             "to match X_val")
+        return [(X, y, X_val, encode_val(y_val))]
+    counts = np.unique(y, return_counts=True)[1] if stratify else None
+    if cv is not None:
+        if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+            if not 2 <= cv <= X.shape[0]:
+                raise ValueError(f"cv must be an integer in [2, n_samples], got {cv!r}")
+            strat = stratify and counts.min() >= cv
+            cv = (StratifiedKFold if strat else KFold)(int(cv), shuffle=True, random_state=random_state)
+        folds = list(check_cv(cv, y, classifier=stratify).split(X, y))
+        if len(folds) < 1:
+            raise ValueError("cv gave no folds")
+        return [(X[tr], y[tr], X[va], y[va]) for tr, va in folds]
+    if X.shape[0] < 4:
+        raise ValueError(f"need at least 4 samples for an internal train/validation split, "
+                         f"got n_samples={X.shape[0]}; or pass X_val, y_val")
+    strat = None
+    if stratify:
+        n_val = math.ceil(fraction * len(y))
+        if counts.min() >= 2 and n_val >= counts.size and len(y) - n_val >= counts.size:
+            strat = y
+    Xt, Xv, yt, yv = train_test_split(X, y, test_size=fraction, random_state=random_state,
+                                      stratify=strat)
+    return [(Xt, yt, Xv, yv)]
+
+
+# -- the trust-region loop, one for every model ------------------------------------------------
+
+@dataclass
+class TuneResult:
+    """The end of ``tune``: the final (θ, w), one history row per iteration that took a
+    step or failed (plus the start), why it stopped, and ``n_iter`` = iterations run
+    (auxiliary programs solved, the last one included when it predicted no decrease)."""
+
+    theta: np.ndarray
+    w: np.ndarray
+    history: list
+    reason: str
+    n_iter: int
+
+
+def tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_evals=4,
+         min_radius=1e-6, max_radius=8.0, seconds_setup=0.0) -> TuneResult:
+    """Auxiliary-program descent on (θ, w) by ``bilevel_mp.algorithms.descent``'s
+    trust-region step and radius rule. ``problem`` gives program(θ, w), refit(θ, w0),
+    val_loss(w), stationarity(θ, w) and the fit counter ``n_fits``."""
+    F = problem.val_loss(w)
+    history = [dict(iter=0, val_loss=F, stationarity=problem.stationarity(theta, w), step=0.0,
+                    radius=radius, predicted=0.0, accepted=True, fits=problem.n_fits,
+                    seconds=seconds_setup)]
+    rule = RadiusRule(radius, min_radius, max_radius)
+    reason, n_iter = "max_iter", 0
+    for k in range(1, max_iter + 1):
+        n_iter = k
+        t0 = time.perf_counter()
+        prog = problem.program(theta, w)
+        trial = {}
+
+        def merit(t, d):
+            th = theta + t * d.dx
+            wt = problem.refit(th, w + t * d.dy)
+            trial[t] = (th, wt)
+            return problem.val_loss(wt)
+
+        step = trust_region_step(prog, rule, delta, merit, F, norm, tol, method, max_evals=ls_evals)
+        d = step.direction
+        if d.status != "optimal":
+            history.append(dict(iter=k, val_loss=F, stationarity=history[-1]["stationarity"],
+                                step=0.0, radius=rule.radius, predicted=0.0, accepted=False,
+                                fits=problem.n_fits, seconds=time.perf_counter() - t0))
+            if step.collapsed:
+                reason = f"auxiliary program {d.status}"
+                break
+            continue
+        if step.stationary:
+            reason = "no predicted decrease"
+            break
+        if step.t > 0:
+            theta, w = trial[step.t]
+            F = step.search.value
+        history.append(dict(iter=k, val_loss=F, stationarity=problem.stationarity(theta, w),
+                            step=step.t, radius=step.radius, predicted=d.predicted,
+                            accepted=step.t > 0, fits=problem.n_fits,
+                            seconds=time.perf_counter() - t0))
+        if step.collapsed:
+            reason = "trust region collapsed (no decrease)"
+            break
+    return TuneResult(theta, w, history, reason, n_iter)
+
+
+# -- targets -----------------------------------------------------------------------------------
+
+class RegressionTarget:
+    """Real targets, standardised internally (mean and std of the y given to fit)."""
+
+    _is_classifier = False
+
+    def _encode_y(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        self._y_mean, self._y_std = float(np.mean(y)), float(np.std(y)) or 1.0
+        return (y - self._y_mean) / self._y_std
+
+    def _encode_val(self, yv):
+        return (np.asarray(yv, dtype=np.float64) - self._y_mean) / self._y_std
+
+
+class ClassTarget:
+    """Class labels, encoded as indices into ``classes_``."""
+
+    _is_classifier = True
+
+    def _encode_y(self, y):
+        check_classification_targets(y)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; "
+                             f"got 1 class: {self.classes_[0]!r}")
+        return y_idx
+
+    def _encode_val(self, yv):
+        idx = np.clip(np.searchsorted(self.classes_, yv), 0, self.classes_.size - 1)
+        if np.any(self.classes_[idx] != yv):
+            bad = sorted(set(np.asarray(yv).tolist()) - set(self.classes_.tolist()))
+            raise ValueError(f"y_val has classes {bad} that are not in y")
+        return idx
+
+
+def check_predict_X(est, X, attr):
+    """X for predict: ``est`` fitted (``attr`` set), same features as in fit."""
+    check_is_fitted(est, attr)
+    return validate_data(est, X, dtype=np.float64, reset=False)
