@@ -1,4 +1,4 @@
-"""Every NAS searcher against the ground-truth table (issue: NAS ground truth).
+"""Every NAS searcher against the ground-truth table.
 
     nice -n 10 python benchmarks/nas_compare.py --space cell4 --seeds 5 --budget-epochs 40 \
         [--resource params:6000] [--methods mp,darts1,darts2,random,evolution,grid] [--jobs 2] \
@@ -8,7 +8,8 @@ Each (method, seed) runs through ``nas_frontend.run_search`` with the same budge
 (epochs counted as ``nas_frontend.common`` says: supernet minibatch passes for mp and
 DARTS; the recorded training epochs of every architecture looked up in the table for
 random search and evolution, ``oracle="table"``), no retraining. The architecture
-returned is then looked up in the table: its test accuracy as the *mean over the
+returned is then looked up in the table (:mod:`nas_frontend.truth`, default
+``nas_frontend/tables/<space>.csv``): its test accuracy as the *mean over the
 table's seeds* (the seed-to-seed spread of the top cells is as large as their
 differences), the regret to the best architecture of the table (the best among those
 meeting the resource budget, when one is given), its rank percentile (100 = best),
@@ -37,45 +38,24 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks" / "nas_truth"))
 
-from summarize import load_table  # noqa: E402
+from nas_frontend.common import one_thread  # noqa: E402
+from nas_frontend.plots import alpha_labels, incumbents, pyplot  # noqa: E402
+from nas_frontend.truth import (TABLE_DIR, percentile, reference, regret_curve,  # noqa: E402
+                                score, top1, val_means)
 
 METHODS = ("mp", "darts1", "darts2", "random", "evolution")
 MAX_POINTS = 300           # incumbent points kept per run
 TABLE_ORACLE = ("random", "evolution", "grid")
 
 
-def truth(space: str, table_path: Path, resource: str | None):
-    """Mean test accuracy per genotype, and the reference (best feasible) accuracy."""
-    archs = load_table(table_path)
-    if not archs:
-        raise SystemExit(f"{table_path}: no rows")
-    n_seeds = max(len(a["seeds"]) for a in archs.values())
-    mean = {g: statistics.mean(s["test_acc"] for s in a["seeds"].values())
-            for g, a in archs.items() if len(a["seeds"]) == n_seeds}
-    feasible = set(mean)
-    if resource:
-        from nas_frontend.runner import parse_resource
-
-        kind, bound = parse_resource(resource)
-        feasible = {g for g in mean if archs[g][kind] <= bound}
-    best = max(mean[g] for g in feasible)
-    return archs, mean, best, feasible
-
-
-def val_means(archs, mean) -> dict:
-    """Mean validation accuracy over the table's seeds (architectures with every seed)."""
-    return {g: statistics.mean(s["val_acc"] for s in archs[g]["seeds"].values()) for g in mean}
-
-
 def run_one(job):
     method, space, seed, budget, resource, out, table, mp_settings = job
-    from nas_frontend import run_search
-    from nas_frontend.common import one_thread
-    from nas_frontend.plots import incumbents
+    from nas_frontend import run_search  # torch: optional (re-scoring --records needs none)
 
     one_thread()
     kw = {"oracle": "table", "table": table} if method in TABLE_ORACLE else {}
@@ -91,27 +71,6 @@ def run_one(job):
     return {"method": method, "seed": seed, "genotype": "|".join(r.genotype),
             "epochs": r.epochs_used, "seconds": r.seconds, "settings": kw if method == "mp" else {},
             "trajectory": traj}
-
-
-def percentile(values: dict, g: str) -> float | None:
-    """Rank percentile of ``values[g]`` among all values (100 = best)."""
-    if g not in values:
-        return None
-    return 100.0 * sum(v <= values[g] for v in values.values()) / len(values)
-
-
-def score(rec, archs, mean, best, feasible, val_mean=None):
-    g = rec["genotype"]
-    acc = mean.get(g)
-    rec["test_acc"] = acc
-    rec["regret"] = None if acc is None else best - acc
-    rec["percentile"] = percentile(mean, g)
-    if val_mean is not None:
-        rec["val_percentile"] = percentile(val_mean, g)
-    rec["params"] = archs[g]["params"] if g in archs else None
-    rec["meets_resource"] = g in feasible
-    rec["parameter_free"] = bool(archs[g]["param_free"]) if g in archs else None
-    return rec
 
 
 def table(records, methods) -> str:
@@ -139,35 +98,10 @@ def table(records, methods) -> str:
     return "\n".join(rows)
 
 
-def top1(rec) -> bool:
-    """In the top 1 % of the table by mean test accuracy."""
-    return rec["percentile"] is not None and rec["percentile"] >= 99.0
-
-
-def regret_curve(rec, mean, best, grid, axis: str):
-    """Regret of the run's incumbent at each point of ``grid`` (budget ``axis``: "epochs" or
-    "seconds"); nan before its first logged point, the final architecture after its end."""
-    import numpy as np
-
-    k = 0 if axis == "epochs" else 1
-    pts = [(p[k], best - mean[p[2]] if p[2] in mean else np.nan)
-           for p in rec.get("trajectory", [])]
-    end = rec["epochs"] if axis == "epochs" else rec["seconds"]
-    pts.append((end, rec["regret"] if rec["regret"] is not None else np.nan))
-    out = np.full(len(grid), np.nan)
-    for x, r in sorted(pts, key=lambda t: t[0]):     # stable: the final point wins a tie
-        out[grid >= x] = r
-    return out
-
-
 def plot_curves(records, methods, mean, best, path):
     """Mean regret of the incumbent versus budget epochs and versus seconds, per method
     (lines: mean over seeds; bands: min to max)."""
-    from nas_frontend.plots import _plt
-
-    plt = _plt()
-    import numpy as np
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, axis in zip(axes, ("epochs", "seconds")):
         top = max(r[axis] for r in records)
@@ -195,13 +129,7 @@ def plot_curves(records, methods, mean, best, path):
 def plot_alpha_pair(records, space, path) -> bool:
     """Architecture probabilities per edge over the search: the first seed of ``mp``
     (left) beside the first seed of ``darts2`` (else ``darts1``, right)."""
-    from nas_frontend.plots import _plt
-
-    plt = _plt()
-    import numpy as np
-
-    from nas_frontend.plots import alpha_labels
-
+    plt = pyplot()
     picks = []
     for m in ("mp", "darts2", "darts1"):
         rs = sorted((r for r in records if r["method"] == m and r.get("trajectory")
@@ -235,10 +163,7 @@ def plot_alpha_pair(records, space, path) -> bool:
 
 
 def plot(records, methods, path):
-    from nas_frontend.plots import _plt
-
-    plt = _plt()
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for i, m in enumerate(methods):
         v = [r["regret"] for r in records if r["method"] == m and r["regret"] is not None]
@@ -276,14 +201,17 @@ def main(argv=None) -> int:
                     help="search seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--mp", action="append", default=[], metavar="KEY=VALUE",
                     help="an mp_search setting (repeatable), e.g. --mp delta=0.5 --mp k=5")
-    ap.add_argument("--table", default=None, help="CSV (default benchmarks/nas_truth/<space>.csv)")
+    ap.add_argument("--table", default=None, help="CSV (default nas_frontend/tables/<space>.csv)")
     ap.add_argument("--out", default="results/nas_compare")
     ap.add_argument("--records", nargs="*", default=None,
                     help="score the records.json of earlier runs against the (now complete) "
                          "table instead of searching")
     args = ap.parse_args(argv)
-    table_path = Path(args.table or ROOT / "benchmarks" / "nas_truth" / f"{args.space}.csv")
-    archs, mean, best, feasible = truth(args.space, table_path, args.resource)
+    table_path = Path(args.table or TABLE_DIR / f"{args.space}.csv")
+    try:
+        archs, mean, best, feasible = reference(table_path, args.resource)
+    except ValueError as exc:                   # a table without rows
+        raise SystemExit(str(exc)) from None
     vmean = val_means(archs, mean)
     g_val = max(feasible, key=vmean.get)
     mp_settings = parse_settings(args.mp)

@@ -1,5 +1,5 @@
 """Every NAS method on both kinds of space, small budgets, one table of retrained test
-accuracies (issue 6: "a run of every method on both spaces").
+accuracies.
 
     nice -n 10 python benchmarks/nas_methods.py                      # ~15 min on 2 cores
     python benchmarks/nas_methods.py --budget-epochs 10 --retrain-epochs 40 \
@@ -8,8 +8,7 @@ accuracies (issue 6: "a run of every method on both spaces").
 Each (space, data set, method) is one :func:`nas_frontend.run_search` call: the search
 with the same budget (training epochs, counted as in nas_frontend/common.py), then the
 architecture found retrained with the fixed recipe (models.train, seed 0) and evaluated
-on the test split. ``grid`` runs on the MLP space only; ``mp`` runs when
-nas_frontend/mp_search.py exists. Writes OUT/table.md, OUT/results.json and one results
+on the test split. ``grid`` runs on the MLP space only. Writes OUT/table.md, OUT/results.json and one results
 folder per run; ``--moons`` adds OUT/moons_boundaries.png, the decision boundaries of the
 MLP architectures each method finds on make_moons.
 """
@@ -17,7 +16,6 @@ MLP architectures each method finds on make_moons.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -30,17 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-ALL_METHODS = ("mp", "darts1", "darts2", "random", "evolution", "grid")
-
-
-def available_methods(methods):
-    have_mp = importlib.util.find_spec("nas_frontend.mp_search") is not None
-    return [m for m in methods if m != "mp" or have_mp], have_mp
+from nas_frontend.common import METHODS as ALL_METHODS, one_thread  # noqa: E402
+from nas_frontend.plots import plot_decision_boundaries  # noqa: E402
+from nas_frontend.runner import load_data, retrain_genotype, run_search  # noqa: E402
 
 
 def run_case(space, dataset, method, args):
-    from nas_frontend import run_search
-
     t0 = time.perf_counter()
     r = run_search(method, space, dataset, budget={"epochs": args.budget_epochs},
                    seed=args.seed, out_dir=args.out / f"{space}_{dataset}_{method}",
@@ -54,7 +47,7 @@ def run_case(space, dataset, method, args):
             "retrain_seconds": rt["seconds"], "total_seconds": time.perf_counter() - t0}
 
 
-def markdown(rows, args, have_mp) -> str:
+def markdown(rows, args) -> str:
     lines = [f"Budget {args.budget_epochs:g} epochs per search, retrain {args.retrain_epochs} "
              f"epochs (models.train recipe), seed {args.seed}; {platform.machine()}, "
              f"{os.cpu_count()} cores, one torch thread.", "",
@@ -66,16 +59,10 @@ def markdown(rows, args, have_mp) -> str:
         lines.append(f"| {r['space']} / {r['dataset']} | {r['method']} | `{g}`{pf} "
                      f"| {r['params']} | {r['search_epochs']:.1f} | {r['search_seconds']:.1f} "
                      f"| {r['test_acc']:.4f} |")
-    if not have_mp:
-        lines += ["", "mp: not run (nas_frontend/mp_search.py not available)."]
     return "\n".join(lines) + "\n"
 
 
 def moons_figure(methods, args):
-    from nas_frontend import run_search
-    from nas_frontend.plots import plot_decision_boundaries
-    from nas_frontend.runner import load_data, retrain_genotype
-
     data = load_data("moons", 0)
     panels = []
     for m in methods:
@@ -102,10 +89,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
 
-    from nas_frontend.common import one_thread
-
     one_thread()
-    methods, have_mp = available_methods(args.methods)
+    methods = args.methods
     args.out.mkdir(parents=True, exist_ok=True)
     rows, t0 = [], time.perf_counter()
     for case in args.cases:
@@ -118,7 +103,7 @@ def main(argv=None) -> int:
             print(f"{space}/{dataset} {m}: {row['genotype']} test {row['test_acc']:.4f} "
                   f"(search {row['search_seconds']:.0f} s, total {row['total_seconds']:.0f} s)",
                   flush=True)
-    md = markdown(rows, args, have_mp)
+    md = markdown(rows, args)
     (args.out / "table.md").write_text(md)
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
     print()

@@ -4,7 +4,7 @@ iteration, on the same supernet, batch size and minibatch streams.
     python benchmarks/nas_step_cost.py                      # cell3 and mlp on CPU (+ GPU)
     python benchmarks/nas_step_cost.py --spaces cell3 --iters 12 --json step_cost.json
 
-DARTS-2nd iteration: :func:`nas_frontend.darts._unrolled_alpha_grad` (virtual SGD step,
+DARTS-2nd iteration: :func:`nas_frontend.darts.unrolled_alpha_grad` (virtual SGD step,
 validation gradient at w', mixed product by central finite differences), the Adam step
 on alpha and one SGD step on w -- what an iteration of ``darts_search(order=2)`` does.
 MP iteration: :meth:`nas_frontend.mp_search.MPSearch.step` (linearisation, basis,
@@ -30,15 +30,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from models.data import load  # noqa: E402
+from models.spaces import make_supernet  # noqa: E402
+from nas_frontend.common import Batches, Budget, BudgetMeter, one_thread  # noqa: E402
+from nas_frontend.darts import DEFAULTS, unrolled_alpha_grad  # noqa: E402
+from nas_frontend.mp_search import MPSearch  # noqa: E402
+
 
 def darts2_stepper(space: str, data: dict, device, seed: int = 0):
     """A closure doing one DARTS-2nd iteration (darts.DEFAULTS settings) per call."""
-    import torch
-    import torch.nn.functional as F
-
-    from models.spaces import make_supernet
-    from nas_frontend.darts import DEFAULTS, Batches, _unrolled_alpha_grad
-
     hp = dict(DEFAULTS)
     torch.manual_seed(seed)
     net = make_supernet(space, n_features=data["n_features"],
@@ -56,8 +59,8 @@ def darts2_stepper(space: str, data: dict, device, seed: int = 0):
         t0 = time.perf_counter()
         xt, yt = train_b.next()
         xv, yv = val_b.next()
-        _, g_alpha = _unrolled_alpha_grad(net, weights, alpha, w_opt, hp, hp["w_lr"],
-                                          xt, yt, xv, yv)
+        _, g_alpha = unrolled_alpha_grad(net, weights, alpha, w_opt, hp, hp["w_lr"],
+                                         xt, yt, xv, yv)
         a_opt.zero_grad(set_to_none=True)
         alpha.grad = g_alpha.detach()
         a_opt.step()
@@ -75,15 +78,10 @@ def darts2_stepper(space: str, data: dict, device, seed: int = 0):
 
 def mp_stepper(space: str, data: dict, device, batch_size: int, seed: int = 0, **kw):
     """A closure doing one MP iteration per call; returns its log entry."""
-    from nas_frontend.common import Budget, BudgetMeter
-    from nas_frontend.mp_search import MPSearch
-
     s = MPSearch(space, data, seed, None, device=device, **{**kw, "batch_size": batch_size})
     meter = BudgetMeter(Budget(epochs=1e9), len(s.train_b))
 
     def step() -> dict:
-        import torch
-
         entry = s.step(meter)
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -134,11 +132,6 @@ def main(argv=None) -> int:
     ap.add_argument("--hvp-modes", nargs="+", default=["rev-rev", "fwd-rev", "fd"])
     ap.add_argument("--json", default=None, help="also write the rows to this file")
     args = ap.parse_args(argv)
-
-    import torch
-
-    from models.data import load
-    from nas_frontend.common import one_thread
 
     one_thread()
     devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))

@@ -12,26 +12,19 @@ from typing import Sequence
 from torch import nn
 
 from . import cell, mlp
-
-SPACE_NAMES = ("cell3", "cell4", "mlp")
-
-
-def _check(space: str) -> str:
-    if space not in SPACE_NAMES:
-        raise ValueError(f"unknown search space {space!r}; choose one of {', '.join(SPACE_NAMES)}")
-    return space
+from .names import SPACE_NAMES, check_space  # noqa: F401  (re-exported)
 
 
 def validate(space: str, genotype: Sequence[str] | str) -> tuple[str, ...]:
     """Canonical tuple form of ``genotype`` in ``space`` (ValueError if invalid)."""
-    if _check(space) == "mlp":
+    if check_space(space) == "mlp":
         return mlp.validate_genotype(genotype)
     return cell.validate_genotype(genotype, space)
 
 
 def all_genotypes(space: str) -> list[tuple[str, ...]]:
     """Every architecture of ``space``: cell3 125, cell4 625, mlp 258."""
-    if _check(space) == "mlp":
+    if check_space(space) == "mlp":
         return mlp.all_genotypes()
     return cell.all_genotypes(space)
 
@@ -39,7 +32,7 @@ def all_genotypes(space: str) -> list[tuple[str, ...]]:
 def make_net(space: str, genotype, n_features: int = 40, n_classes: int = 10,
              **kwargs) -> nn.Module:
     """Discrete network (:class:`CellNet` or :class:`MLPNet`) for ``genotype``."""
-    if _check(space) == "mlp":
+    if check_space(space) == "mlp":
         return mlp.MLPNet(genotype, in_features=n_features, num_classes=n_classes, **kwargs)
     return cell.CellNet(genotype, space, num_classes=n_classes, length=n_features, **kwargs)
 
@@ -47,21 +40,21 @@ def make_net(space: str, genotype, n_features: int = 40, n_classes: int = 10,
 def make_supernet(space: str, n_features: int = 40, n_classes: int = 10,
                   **kwargs) -> nn.Module:
     """Supernet (:class:`CellSupernet` or :class:`MLPSupernet`) of ``space``."""
-    if _check(space) == "mlp":
+    if check_space(space) == "mlp":
         return mlp.MLPSupernet(in_features=n_features, num_classes=n_classes, **kwargs)
     return cell.CellSupernet(space, num_classes=n_classes, length=n_features, **kwargs)
 
 
 def exact_params(space: str, genotype, n_features: int = 40, n_classes: int = 10) -> int:
     """Exact trainable parameter count of ``make_net(space, genotype, ...)`` (default sizes)."""
-    if _check(space) == "mlp":
+    if check_space(space) == "mlp":
         return mlp.genotype_params(genotype, n_features, n_classes)
     return cell.genotype_params(genotype, space, num_classes=n_classes)
 
 
 def exact_flops(space: str, genotype, n_features: int = 40, n_classes: int = 10) -> int:
     """Exact multiply-accumulates per sample of ``make_net(space, genotype, ...)``."""
-    if _check(space) == "mlp":
+    if check_space(space) == "mlp":
         return mlp.genotype_flops(genotype, n_features, n_classes)
     return cell.genotype_flops(genotype, space, num_classes=n_classes, length=n_features)
 

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .spaces import make_net
+
 RECIPE = {"epochs": 20, "optimizer": "AdamW", "lr": 3e-3, "weight_decay": 1e-4, "batch_size": 128,
           "schedule": "cosine to 0 per step", "loss": "cross-entropy"}
 
@@ -57,8 +59,6 @@ def train(genotype_or_net, data: dict, epochs: int = RECIPE["epochs"], seed: int
     else:
         if space is None:
             raise ValueError("train(genotype, ...) needs space= ('cell3', 'cell4' or 'mlp')")
-        from .spaces import make_net
-
         torch.manual_seed(seed)
         net = make_net(space, genotype_or_net, n_features=data["n_features"],
                        n_classes=data["n_classes"], **net_kwargs)

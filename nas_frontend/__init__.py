@@ -18,23 +18,19 @@ from __future__ import annotations
 
 import importlib
 
-from .common import Budget, BudgetMeter, SearchResult
+from .common import METHODS, Budget, BudgetMeter, SearchResult, parse_resource, require_torch
 
 _LAZY = {
-    "run_search": "runner", "load_data": "runner", "METHODS": "runner",
-    "parse_resource": "runner",
+    "run_search": "runner", "load_data": "runner",
     "darts_search": "darts", "random_search": "random_search",
     "evolution_search": "evolution", "grid_search": "grid", "mp_search": "mp_search",
 }
 
-__all__ = ["Budget", "BudgetMeter", "SearchResult", *_LAZY]
+__all__ = ["Budget", "BudgetMeter", "METHODS", "SearchResult", "parse_resource", *_LAZY]
 
 
 def __getattr__(name):
     if name in _LAZY:
-        if _LAZY[name] != "runner":
-            from .runner import require_torch
-
-            require_torch()
+        require_torch()
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

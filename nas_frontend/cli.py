@@ -5,7 +5,8 @@
 
 Bad input (unknown method/space/dataset, a budget <= 0, a malformed --resource) exits
 with status 2 and a message. Wire into a parser with ``add_parser(subparsers)``; the
-subcommand's ``func`` is :func:`run`.
+subcommand's ``func`` is :func:`run`. Building the parser needs no torch (``bilevel-mp``
+loads it for every subcommand); running a search does.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .runner import DATASET_NAMES, METHODS, SPACES, parse_resource
+from models.names import DATASETS, SPACE_NAMES
+
+from .common import METHODS, parse_resource
 
 
 def _resource(s: str):
@@ -28,9 +31,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("nas", help="neural architecture search (MP steps, DARTS, "
                                           "random, evolution, grid)",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("--space", required=True, choices=SPACES)
+    p.add_argument("--space", required=True, choices=SPACE_NAMES)
     p.add_argument("--method", required=True, choices=METHODS)
-    p.add_argument("--dataset", default="mnist1d", choices=DATASET_NAMES)
+    p.add_argument("--dataset", default="mnist1d", choices=DATASETS)
     p.add_argument("--budget-epochs", type=float, default=None,
                    help="training epochs to spend (passes over minibatches, see common.py)")
     p.add_argument("--budget-seconds", type=float, default=None, help="wall seconds to spend")
@@ -55,7 +58,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Run the search the parsed ``args`` describe; 0 on success, 2 on bad input."""
-    from .runner import run_search
+    from .runner import run_search  # torch: optional
 
     kw = {}
     if args.method in ("random", "evolution", "grid"):

@@ -1,5 +1,7 @@
 """What every searcher shares: the budget and how it is counted, the result record,
-checkpoints, and one-thread torch set-up.
+checkpoints, resource specs and costs, budget progress bars, minibatch streams, and
+one-thread torch set-up. Importing this module needs no torch (the command line and
+``import nas_frontend`` use it); the functions that need torch import it when called.
 
 Budget accounting (the same for every method, so comparisons are fair):
 
@@ -16,10 +18,25 @@ A search stops as soon as either limit is reached.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+METHODS = ("mp", "darts1", "darts2", "random", "evolution", "grid")
+"""The method names :func:`nas_frontend.runner.run_search` dispatches."""
+RESOURCE_KINDS = ("params", "flops")
+
+
+def require_torch():
+    """Import torch, or raise ImportError naming the extra that installs it."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is installed in the test environment
+        raise ImportError("the NAS front end needs torch, scikit-learn and mnist1d: "
+                          "pip install 'bilevel-mp[nas]'") from None
+    return torch
 
 
 def one_thread() -> None:
@@ -134,3 +151,158 @@ def load_checkpoint(path) -> dict | None:
     if not path.exists():
         return None
     return torch.load(path, weights_only=False)
+
+
+def check_resume_state(state: dict, **expected) -> None:
+    """ValueError when a checkpoint was written by another search configuration."""
+    for k, v in expected.items():
+        if state.get(k) != v:
+            raise ValueError(f"checkpoint holds {k}={state.get(k)!r}, this search has {k}={v!r};"
+                             " use another checkpoint path or resume=False")
+
+
+# --- inputs -------------------------------------------------------------------------------
+def parse_resource(spec) -> tuple[str, float] | None:
+    """Normalise a resource budget to ``(kind, bound)`` with kind ``params`` or ``flops``.
+
+    Accepts None, ``"params:20000"``, ``("params", 20000)`` or ``{"params": 20000}``.
+    """
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        kind, sep, value = spec.partition(":")
+        if not sep:
+            raise ValueError(f"malformed resource {spec!r}; write KIND:BOUND, e.g. params:20000")
+        spec = (kind.strip(), value.strip())
+    elif isinstance(spec, dict):
+        if len(spec) != 1:
+            raise ValueError(f"malformed resource {spec!r}; give one {{kind: bound}} entry")
+        spec = next(iter(spec.items()))
+    try:
+        kind, value = spec
+    except (TypeError, ValueError):
+        raise ValueError(f"malformed resource {spec!r}; write ('params', 20000) or "
+                         "'params:20000'") from None
+    if kind not in RESOURCE_KINDS:
+        raise ValueError(f"unknown resource kind {kind!r}; choose one of "
+                         f"{', '.join(RESOURCE_KINDS)}")
+    try:
+        bound = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"resource bound {value!r} is not a number") from None
+    if not (bound > 0 and math.isfinite(bound)):
+        raise ValueError(f"resource bound must be a positive number, got {value!r}")
+    return kind, bound
+
+
+def as_budget(budget) -> Budget:
+    """A :class:`Budget` from a Budget, a number (epochs) or a dict (epochs/seconds)."""
+    if isinstance(budget, Budget):
+        return budget
+    if isinstance(budget, dict):
+        unknown = set(budget) - {"epochs", "seconds"}
+        if unknown:
+            raise ValueError(f"unknown budget fields {sorted(unknown)}; use epochs, seconds")
+        return Budget(**budget)
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool):
+        return Budget(epochs=float(budget))
+    raise ValueError(f"budget must be a Budget, a number of epochs or a dict, got {budget!r}")
+
+
+# --- resource costs -----------------------------------------------------------------------
+def resource_cost(space: str, genotype, data: dict, kind: str) -> int:
+    """Exact parameters or FLOPs of ``genotype`` at the data's input/class sizes."""
+    from models import spaces  # torch: optional
+
+    f = spaces.exact_params if kind == "params" else spaces.exact_flops
+    return f(space, genotype, data["n_features"], data["n_classes"])
+
+
+def resource_report(space: str, genotype, data: dict, resource) -> dict:
+    """{"params", "flops", and with a resource budget "resource", "cost", "resource_ok"}."""
+    from models import spaces  # torch: optional
+
+    nf, nc = data["n_features"], data["n_classes"]
+    out = {"params": spaces.exact_params(space, genotype, nf, nc),
+           "flops": spaces.exact_flops(space, genotype, nf, nc)}
+    res = parse_resource(resource)
+    if res is not None:
+        out.update(resource=list(res), cost=out[res[0]], resource_ok=out[res[0]] <= res[1])
+    return out
+
+
+# --- progress -----------------------------------------------------------------------------
+def budget_fraction(meter: BudgetMeter) -> float:
+    """How much of the budget is spent, in [0, 1] (the larger of epochs and seconds)."""
+    b, f = meter.budget, 0.0
+    if b.epochs is not None:
+        f = max(f, meter.epochs / b.epochs)
+    if b.seconds is not None:
+        f = max(f, meter.seconds / b.seconds)
+    return min(1.0, f)
+
+
+class BudgetProgress:
+    """A rich progress bar over the budget: ``with BudgetProgress(meter, "darts2") as p:
+    ... p.update("val 0.91")``. Does nothing when ``enabled`` is False."""
+
+    def __init__(self, meter: BudgetMeter, label: str, enabled: bool = True):
+        self.meter, self.label, self.enabled = meter, label, enabled
+        self._progress = self._task = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn)
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                      TextColumn("{task.percentage:>3.0f}% of budget"),
+                                      TimeElapsedColumn())
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=1000)
+            self.update()
+        return self
+
+    def update(self, text: str = "") -> None:
+        if self._progress is not None:
+            m = self.meter
+            self._progress.update(
+                self._task, completed=1000 * budget_fraction(m),
+                description=f"{self.label}  {m.epochs:.1f} ep  {m.seconds:.0f} s  {text}")
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self.update()
+            self._progress.stop()
+        return False
+
+
+# --- minibatches --------------------------------------------------------------------------
+class Batches:
+    """Endless shuffled minibatches of (x, y) from a seeded generator; state saveable."""
+
+    def __init__(self, x, y, batch_size: int, seed: int):
+        import torch
+
+        self.x, self.y, self.bs = x, y, batch_size
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm, self.pos = None, 0
+
+    def __len__(self) -> int:
+        return (len(self.y) + self.bs - 1) // self.bs
+
+    def next(self):
+        import torch
+
+        n = len(self.y)
+        if self.perm is None or self.pos >= n or n - self.pos < 2:  # BN needs 2 samples
+            self.perm, self.pos = torch.randperm(n, generator=self.gen), 0
+        idx = self.perm[self.pos:self.pos + self.bs]
+        self.pos += self.bs
+        return self.x[idx], self.y[idx]
+
+    def state(self) -> dict:
+        return {"gen": self.gen.get_state(), "perm": self.perm, "pos": self.pos}
+
+    def load_state(self, s: dict) -> None:
+        self.gen.set_state(s["gen"])
+        self.perm, self.pos = s["perm"], s["pos"]

@@ -35,46 +35,20 @@ from __future__ import annotations
 import math
 import time
 
-from .common import Budget, BudgetMeter, SearchResult, load_checkpoint, save_checkpoint
-from .runner import (BudgetProgress, budget_fraction, check_resume_state, check_space,
-                     parse_resource, require_torch, resource_report)
+import torch
+import torch.nn.functional as F
+
+from models.spaces import check_space, is_parameter_free, make_supernet
+
+from .common import (Batches, Budget, BudgetMeter, BudgetProgress, SearchResult,
+                     budget_fraction, check_resume_state, load_checkpoint, parse_resource,
+                     resource_report, save_checkpoint)
 
 DEFAULTS = dict(batch_size=64, w_lr=0.05, w_lr_min=0.001, w_momentum=0.9,
                 w_weight_decay=3e-4, grad_clip=5.0, alpha_lr=3e-3, alpha_betas=(0.5, 0.999),
                 alpha_weight_decay=1e-3, fd_r=0.01, resource_weight=1.0, checkpoint_every=25,
                 log_every=1)
 """DARTS settings used here (see the module docstring for how they relate to the paper)."""
-
-
-class Batches:
-    """Endless shuffled minibatches of (x, y) from a seeded generator; state saveable."""
-
-    def __init__(self, x, y, batch_size: int, seed: int):
-        import torch
-
-        self.x, self.y, self.bs = x, y, batch_size
-        self.gen = torch.Generator().manual_seed(seed)
-        self.perm, self.pos = None, 0
-
-    def __len__(self) -> int:
-        return (len(self.y) + self.bs - 1) // self.bs
-
-    def next(self):
-        import torch
-
-        n = len(self.y)
-        if self.perm is None or self.pos >= n or n - self.pos < 2:  # BN needs 2 samples
-            self.perm, self.pos = torch.randperm(n, generator=self.gen), 0
-        idx = self.perm[self.pos:self.pos + self.bs]
-        self.pos += self.bs
-        return self.x[idx], self.y[idx]
-
-    def state(self) -> dict:
-        return {"gen": self.gen.get_state(), "perm": self.perm, "pos": self.pos}
-
-    def load_state(self, s: dict) -> None:
-        self.gen.set_state(s["gen"])
-        self.perm, self.pos = s["perm"], s["pos"]
 
 
 def finite_difference_hvp(loss_fn, weights, alpha, v, r: float = 0.01):
@@ -85,8 +59,6 @@ def finite_difference_hvp(loss_fn, weights, alpha, v, r: float = 0.01):
     are modified in place and restored exactly); ``v`` matches ``weights``. Returns the
     product shaped like ``alpha``.
     """
-    import torch
-
     norm = torch.sqrt(sum((t.detach() ** 2).sum() for t in v))
     if norm == 0:
         return torch.zeros_like(alpha)
@@ -117,11 +89,6 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
     and at the end; ``resume=True`` continues from it. Other keywords override
     :data:`DEFAULTS`.
     """
-    torch = require_torch()
-    import torch.nn.functional as F
-
-    from models.spaces import is_parameter_free, make_supernet
-
     check_space(space)
     if order not in (1, 2):
         raise ValueError(f"DARTS order must be 1 or 2, got {order!r}")
@@ -196,8 +163,8 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
                 g_alpha = torch.autograd.grad(val_loss, [alpha])[0]
                 meter.add_batches(1)
             else:
-                val_loss, g_alpha = _unrolled_alpha_grad(net, weights, alpha, w_opt, hp, lr,
-                                                         xt, yt, xv, yv)
+                val_loss, g_alpha = unrolled_alpha_grad(net, weights, alpha, w_opt, hp, lr,
+                                                        xt, yt, xv, yv)
                 meter.add_batches(4)
             pen = penalty()
             if pen is not None and pen.requires_grad and pen.item() > 0:
@@ -241,11 +208,9 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
                         history=history, torch_seconds=torch_seconds, info=info)
 
 
-def _unrolled_alpha_grad(net, weights, alpha, w_opt, hp, xi, xt, yt, xv, yv):
-    """(L_val(w'), DARTS second-order alpha gradient) at the current w (restored on exit)."""
-    import torch
-    import torch.nn.functional as F
-
+def unrolled_alpha_grad(net, weights, alpha, w_opt, hp, xi, xt, yt, xv, yv):
+    """(L_val(w'), DARTS second-order alpha gradient) at the current w (restored on exit);
+    ``xi``: the virtual step's learning rate, ``hp``: settings as :data:`DEFAULTS`."""
     # virtual step w' = w - xi * (momentum * buf + grad + wd * w), as in the DARTS code
     g = torch.autograd.grad(F.cross_entropy(net(xt), yt), weights, allow_unused=True,
                             materialize_grads=True)

@@ -1,5 +1,5 @@
 """Regularised evolution (Real, Aggarwal, Huang & Le, AAAI 2019) over a search space, with
-the shared oracle and loop of :mod:`nas_frontend.random_search`.
+the shared oracle and loop of :mod:`nas_frontend.discrete`.
 
 A population of ``population`` architectures starts from uniform random samples; each
 cycle draws ``sample`` members uniformly, mutates the best of them (by validation
@@ -12,24 +12,22 @@ from __future__ import annotations
 
 from collections import deque
 
+from models.cell import CELL_SPACES
+from models.mlp import MAX_DEPTH, SLOT_OPS
+from models.spaces import validate
+
 from .common import Budget, SearchResult
-from .random_search import DEFAULT_TRAIN_EPOCHS, DiscreteSearch
+from .discrete import DEFAULT_TRAIN_EPOCHS, DiscreteSearch
 
 
 def neighbours(space: str, genotype) -> list[tuple]:
     """Canonical genotypes one mutation away: one cell edge changed to another op, or one
     MLP slot (of the genotype padded with ``skip`` to 3 slots) changed to another choice
     (a block or ``skip``, so depth can change by one)."""
-    from models.spaces import validate
-
     g = validate(space, genotype)
     if space == "mlp":
-        from models.mlp import MAX_DEPTH, SLOT_OPS
-
         slots, choices = list(g) + ["skip"] * (MAX_DEPTH - len(g)), SLOT_OPS
     else:
-        from models.cell import CELL_SPACES
-
         slots, choices = list(g), CELL_SPACES[space].ops
     out: list[tuple] = []
     for i, cur in enumerate(slots):

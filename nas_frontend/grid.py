@@ -7,7 +7,7 @@ MLP space (258 architectures), as in the seed paper's grid figure; works on any 
 from __future__ import annotations
 
 from .common import Budget, SearchResult
-from .random_search import DEFAULT_TRAIN_EPOCHS, OrderedSearch
+from .discrete import DEFAULT_TRAIN_EPOCHS, OrderedSearch
 
 
 class GridSearch(OrderedSearch):

@@ -24,11 +24,10 @@ parameter dicts for ``functional_call``), so gradients and products come out fla
     (DARTS' step size): one plain gradient per product, O(eps) error -- the cheap
     approximation DARTS itself uses, offered for speed; not exact.
 
-  The first two are exact; on this project's 2-core CPU the reused graph measured about
-  2x faster per product than jvp (``benchmarks/nas_step_cost.py`` prints all three).
+  The first two are exact (``benchmarks/nas_step_cost.py`` times all three).
   The network is always evaluated by ``torch.func.functional_call`` on views of the flat
-  vectors; plain first-order gradients use ``torch.autograd.grad`` on that call
-  (measured 20-40 % cheaper here than the ``torch.func.grad`` transform).
+  vectors; plain first-order gradients use ``torch.autograd.grad`` on that call.
+  Why these defaults: docs/nas.md, "Design notes".
 * Reduced bases for w (:class:`ReducedBasis`) so that the auxiliary program has k + n
   variables whatever m is: :func:`krylov_basis` (Lanczos on H_ww started from the
   training gradient, k products, full reorthogonalisation) and :func:`gradient_basis`

@@ -1,5 +1,5 @@
-"""Architecture search with steps from the auxiliary math program (Shukla, Sinha & Hamid;
-issue 6): x = alpha (architecture logits, upper level: validation loss), y = w (weights,
+"""Architecture search with steps from the auxiliary math program (Shukla, Sinha & Hamid):
+x = alpha (architecture logits, upper level: validation loss), y = w (weights,
 lower level: training loss + weight decay).
 
 One iteration (:meth:`MPSearch.step`):
@@ -36,8 +36,9 @@ One iteration (:meth:`MPSearch.step`):
    max(B (1 + ``resource_slack``), E(alpha)) is rejected. (E is nonlinear in alpha: with
    no slack, trials along a binding linearised row are rejected and the region
    collapses; the slack, 1 % by default, lets the iterates slide along the bound, and
-   the next program's row pulls a small excess back.) The trust region doubles after a full step, shrinks to t * radius after a
-   shorter one and to radius / 4 after none (within [min_radius, max_radius]).
+   the next program's row pulls a small excess back.) The trust region doubles after a
+   full step, shrinks to t * radius after a shorter one and to radius / 4 after none
+   (within [min_radius, max_radius]).
 4. When the stationarity residual ||grad_w L_train|| (minibatch) exceeds
    ``refresh_factor`` x the reference (the residual measured after warm-up or after the
    last refresh), w is refreshed by ``refresh_steps`` Adam steps on training minibatches
@@ -48,106 +49,41 @@ Budget (:class:`~nas_frontend.common.BudgetMeter`): every minibatch pass counts 
 -- gradients, every Hessian product (HVP or mixed product), every forward-only
 line-search trial, every warm-up/refresh step.
 
-Selecting the architecture (``select``). ``"argmax"``: the argmax genotype; with a
-resource budget, if it does not meet the budget, the most probable architecture that does
-and has no op on a dead path (exact counts; the probability of a genotype is the product
-of its per-edge/slot probabilities, summed over the slot patterns that give the same MLP),
-and ``info["resource_repair"]`` says so. ``"average"``: the argmax of the architecture
-probabilities averaged over all iterations (Polyak-Ruppert averaging of the noisy MP
-iterates; the last iterate's argmax is ``info["argmax_genotype"]``). ``"oneshot"``: the ``select_k`` most probable
-architectures that meet the budget are each evaluated with the supernet's weights
-(architecture logits set one-hot) on the whole validation set, and the one with the lowest
-validation loss is returned; these passes are charged to the budget and reserved before
-the search stops. ``"auto"`` (default): ``"oneshot"`` with a resource budget, ``"argmax"``
-without (``"average"`` helped on the runs it was chosen on but not on new seeds:
-docs/nas.md). Why: the resource row bounds the *expected* cost of the mixture, which the search
-meets by spreading probability over cheap and expensive ops, so the probabilities rank the
-feasible discrete architectures poorly (on the cell4 ground truth, Spearman 0.2 with test
-accuracy); one validation pass per candidate ranks them better (docs/nas.md).
+Selecting the architecture at the end (``select``: ``"argmax"``, ``"average"``,
+``"oneshot"``, ``"auto"``): :mod:`nas_frontend.mp_selection`. Settings and their defaults:
+:mod:`nas_frontend.mp_settings`. Why the defaults are what they are: docs/nas.md, "Design
+notes".
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 
 import numpy as np
+import torch
 
 from bilevel_mp.algorithms.descent import DescentProgram, RadiusRule, trust_region_step
+from models.spaces import all_genotypes, check_space, make_supernet
 
-from .common import BudgetMeter, SearchResult, load_checkpoint, save_checkpoint
-from .runner import (BudgetProgress, as_budget, check_resume_state, check_space,
-                     parse_resource, require_torch, resource_cost, resource_report)
-
-BASES = ("krylov", "gradients", "cg")
-SELECTS = ("auto", "argmax", "average", "oneshot")
-DEFAULTS = dict(radius=0.2, delta=1.0, basis="krylov", k=3, refresh_steps=5, batch_size=64,
-                norm="inf", alpha_bound=4.0, weight_decay=3e-4, lr=3e-3, refresh_factor=1.25,
-                min_radius=1e-3, max_radius=1.0, cg_iters=5, damping=1e-2,
-                hvp_mode="rev-rev", line_search_evals=4, resource_slack=0.01, select="auto",
-                select_k=5)
-"""Settings of :class:`MPSearch` / :func:`mp_search` (see mp_search's docstring)."""
+from .common import (Batches, BudgetMeter, BudgetProgress, SearchResult, as_budget,
+                     check_resume_state, load_checkpoint, resource_cost, resource_report,
+                     save_checkpoint)
+from .linearize import Linearizer, cg_solve, gradient_basis, krylov_basis
+from .mp_selection import ArchitectureSelection
+from .mp_settings import DEFAULTS, check_settings, parse_mp_resource
 
 
-def _is_int(v, lo):
-    return not isinstance(v, bool) and int(v) == v and v >= lo
-
-
-def check_settings(**kw) -> dict:
-    """DEFAULTS updated by ``kw``, validated (ValueError naming the bad setting)."""
-    from .linearize import HVP_MODES
-
-    unknown = set(kw) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown mp_search settings {sorted(unknown)}; known: "
-                         f"{sorted(DEFAULTS)}")
-    c = {**DEFAULTS, **kw}
-    if c["norm"] in (2, 2.0):                 # norm=2 from a number
-        c["norm"] = "2"
-    ok = {"radius": c["radius"] > 0, "delta": c["delta"] >= 0, "k": _is_int(c["k"], 1),
-          "refresh_steps": _is_int(c["refresh_steps"], 0),
-          "batch_size": _is_int(c["batch_size"], 2), "alpha_bound": c["alpha_bound"] > 0,
-          "weight_decay": c["weight_decay"] >= 0, "lr": c["lr"] > 0,
-          "refresh_factor": c["refresh_factor"] >= 0,
-          "min_radius": 0 < c["min_radius"] <= c["max_radius"],
-          "max_radius": c["max_radius"] > 0, "cg_iters": _is_int(c["cg_iters"], 1),
-          "damping": c["damping"] >= 0, "line_search_evals": _is_int(c["line_search_evals"], 1),
-          "resource_slack": c["resource_slack"] >= 0, "select": c["select"] in SELECTS,
-          "select_k": _is_int(c["select_k"], 1),
-          "basis": c["basis"] in BASES, "norm": c["norm"] in ("inf", "2"),
-          "hvp_mode": c["hvp_mode"] in HVP_MODES}
-    choices = {"basis": BASES, "norm": ("inf", "2"), "hvp_mode": HVP_MODES, "select": SELECTS}
-    for name, good in ok.items():
-        if not good:
-            hint = f"; choose one of {choices[name]}" if name in choices else ""
-            raise ValueError(f"mp_search: bad {name} = {c[name]!r}{hint}")
-    return c
-
-
-def _resource(spec):
-    """``(kind, bound)`` from None, ``{"kind": k, "max": B}`` or :func:`parse_resource` forms."""
-    if isinstance(spec, dict) and set(spec) == {"kind", "max"}:
-        spec = (spec["kind"], spec["max"])
-    return parse_resource(spec)
-
-
-class MPSearch:
+class MPSearch(ArchitectureSelection):
     """State of an MP search and its iteration :meth:`step` (driven by :func:`mp_search`;
     ``benchmarks/nas_step_cost.py`` times single steps). Arguments as in mp_search."""
 
     def __init__(self, space: str, data: dict, seed: int = 0, resource=None, device=None,
                  **settings):
-        torch = require_torch()
-        from models.spaces import all_genotypes, make_supernet
-
-        from .darts import Batches
-        from .linearize import Linearizer
-
         check_space(space)
         self.settings = c = check_settings(**settings)
         self.space, self.data, self.seed = space, data, seed
-        self.res = _resource(resource)
+        self.res = parse_mp_resource(resource)
         self.rule = RadiusRule(c["radius"], c["min_radius"], c["max_radius"], floor=True)
         self.delta, self.basis, self.k = c["delta"], c["basis"], c["k"]
         self.refresh_steps, self.norm = c["refresh_steps"], c["norm"]
@@ -190,7 +126,9 @@ class MPSearch:
         self.torch_seconds = self.solver_seconds = 0.0
 
     # -- architecture helpers ---------------------------------------------------------------
-    def _alpha_tensor(self, alpha=None):
+    def alpha_tensor(self, alpha=None):
+        """The supernet's architecture tensor (edges/slots x ops) of flat ``alpha`` (default
+        the current one), a view."""
         a = self.lin.alpha if alpha is None else alpha
         return next(iter(self.lin.a_layout.unflatten(a).values()))
 
@@ -204,10 +142,10 @@ class MPSearch:
         self.rule.radius = value
 
     def probabilities(self, alpha=None):
-        return self.model.probabilities(self._alpha_tensor(alpha)).detach()
+        return self.model.probabilities(self.alpha_tensor(alpha)).detach()
 
     def derive(self) -> tuple:
-        return tuple(self.model.derive(self._alpha_tensor()))
+        return tuple(self.model.derive(self.alpha_tensor()))
 
     def derive_average(self) -> tuple:
         """Argmax of the probabilities averaged over the iterations so far (the last
@@ -222,13 +160,11 @@ class MPSearch:
 
     def expected_cost(self, alpha=None, with_grad: bool = False):
         """E(alpha) of the resource (and its gradient w.r.t. flat alpha, on the CPU)."""
-        import torch
-
         kind = self.res[0]
         f = self.model.expected_params if kind == "params" else self.model.expected_flops
 
         def E(a):
-            return f(self.model.probabilities(self._alpha_tensor(a)).to(torch.float64))
+            return f(self.model.probabilities(self.alpha_tensor(a)).to(torch.float64))
 
         a = (self.lin.alpha if alpha is None else alpha).detach().cpu()  # coefs are on CPU
         if not with_grad:
@@ -236,90 +172,6 @@ class MPSearch:
                 return float(E(a))
         g, val = torch.func.grad_and_value(E)(a)
         return float(val), g
-
-    def ranked(self, k: int | None = None, feasible_only: bool = True) -> list[tuple]:
-        """The ``k`` most probable genotypes (all if None) meeting the resource budget (all
-        genotypes without one, or with ``feasible_only=False``), as ``(probability,
-        genotype, choice)``, most probable first; ``choice`` is the op index per
-        edge/slot of the genotype's most probable pattern. Under a budget, cells with an
-        op on a dead path (one leaving a node that only ``none`` edges reach) are left
-        out: the same function is had for less, so they waste budget (the supernet cannot
-        see this: its convolutions end in BatchNorm, which undoes the down-scaling a
-        likely ``none`` applies to their input)."""
-        from models.mlp import SLOT_OPS
-        from models.spaces import validate
-
-        P = self.probabilities().cpu().double().numpy()
-        cols = SLOT_OPS if self.space == "mlp" else self.model.space.ops
-        prob: dict[tuple, list] = {}
-        for choice in itertools.product(range(P.shape[1]), repeat=P.shape[0]):
-            p = float(np.prod(P[np.arange(P.shape[0]), choice]))
-            if p > 0:
-                geno = validate(self.space, [cols[c] for c in choice])
-                entry = prob.setdefault(geno, [0.0, p, choice])
-                entry[0] += p
-                if p > entry[1]:
-                    entry[1:] = [p, choice]
-        out = [(p, geno, choice) for geno, (p, _, choice) in prob.items()
-               if not feasible_only or self.res is None
-               or resource_cost(self.space, geno, self.data, self.res[0]) <= self.res[1]]
-        if feasible_only and self.res is not None and self.space != "mlp":
-            from models.cell import effective_genotype
-
-            live = [t for t in out if effective_genotype(t[1], self.space) == t[1]]
-            out = live or out      # ops on dead paths spend budget on nothing: dominated
-        out.sort(key=lambda t: (-t[0], t[1]))
-        return out if k is None else out[:k]
-
-    def _val_chunks(self):
-        x, y = self.val_b.x, self.val_b.y
-        n = len(self.val_b)                    # batches of about batch_size (BN needs >= 2)
-        return list(zip(x.tensor_split(n), y.tensor_split(n)))
-
-    def selection_batches(self) -> int:
-        """Minibatch passes that ``select="oneshot"`` spends (reserved from the budget)."""
-        return self.select_k * len(self.val_b) if self.select == "oneshot" else 0
-
-    def oneshot_loss(self, choice, meter: BudgetMeter | None = None) -> float:
-        """Validation loss (whole validation set) of the supernet with its logits set
-        one-hot to ``choice`` (op index per edge/slot) and its current weights."""
-        import torch
-
-        A = torch.full_like(self._alpha_tensor(), -30.0)
-        A[torch.arange(A.shape[0]), torch.as_tensor(choice)] = 30.0
-        flat = self.lin.a_layout.flatten({self.lin.a_layout.names[0]: A})
-        chunks = self._val_chunks()
-        total = sum(self.lin.value(b, "val", self.lin.w, flat) * len(b[1]) for b in chunks)
-        if meter is not None:
-            meter.add_batches(len(chunks))
-        return total / len(self.val_b.y)
-
-    def final_genotype(self, meter: BudgetMeter | None = None) -> tuple[tuple, dict]:
-        """The architecture returned (see ``select`` in the module docstring)."""
-        g = self.derive()
-        info = {"argmax_genotype": list(g), "resource_repair": None, "select": self.select}
-        if self.select == "average":
-            return self.derive_average(), info
-        if self.select == "oneshot":
-            cands = self.ranked(self.select_k)
-            losses = ([math.nan] if len(cands) == 1 else
-                      [self.oneshot_loss(choice, meter) for _, _, choice in cands])
-            i = 0 if len(cands) == 1 else int(np.argmin(losses))
-            info["oneshot"] = [{"genotype": "|".join(geno), "probability": p, "val_loss": v}
-                               for (p, geno, _), v in zip(cands, losses)]
-            return cands[i][1], info
-        if self.res is None:
-            return g, info
-        kind, bound = self.res
-        cost = resource_cost(self.space, g, self.data, kind)
-        if cost <= bound:
-            return g, info
-        p_best, best, _ = self.ranked(1)[0]
-        info["resource_repair"] = (
-            f"argmax {'|'.join(g)} has {cost} {kind} > {bound:g}; returned the most probable "
-            f"feasible architecture {'|'.join(best)} (probability {p_best:.3g}, "
-            f"{resource_cost(self.space, best, self.data, kind)} {kind})")
-        return best, info
 
     # -- weights -----------------------------------------------------------------------------
     def train_step(self, meter: BudgetMeter, grad=None) -> float:
@@ -337,10 +189,6 @@ class MPSearch:
     # -- one iteration -------------------------------------------------------------------------
     def step(self, meter: BudgetMeter) -> dict:
         """One MP iteration; returns its log entry (see :func:`mp_search`)."""
-        import torch
-
-        from .linearize import cg_solve, gradient_basis, krylov_basis
-
         t_start = time.perf_counter()
         lin = self.lin
         tb = self.train_b.next()
@@ -457,8 +305,6 @@ class MPSearch:
 
     # -- checkpoints -------------------------------------------------------------------------------
     def state(self) -> dict:
-        import torch
-
         self.lin.write_back()
         return {"w": self.wp.detach().cpu(), "alpha": self.lin.alpha.cpu(),
                 "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
@@ -470,8 +316,6 @@ class MPSearch:
                 "torch_rng": torch.get_rng_state()}
 
     def load_state(self, s: dict) -> None:
-        import torch
-
         with torch.no_grad():
             self.wp.copy_(s["w"].to(self.device))
         self.lin.alpha = s["alpha"].to(self.device)
@@ -509,8 +353,9 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
     box region; "2": proximal QP), ``alpha_bound``, ``weight_decay`` (in the training
     loss), ``lr`` (Adam on w), ``refresh_factor``, ``min_radius``/``max_radius``,
     ``cg_iters``, ``damping``, ``hvp_mode``, ``line_search_evals`` (trials per search),
-    ``resource_slack``, ``select`` ("auto" | "argmax" | "oneshot") and ``select_k``
-    (candidates of the one-shot selection; see the module docstring).
+    ``resource_slack``, ``select`` ("auto" | "argmax" | "average" | "oneshot") and
+    ``select_k`` (candidates of the one-shot selection; see
+    :mod:`nas_frontend.mp_selection`).
 
     ``checkpoint``: path written after the warm-up, after every iteration and at the end
     (model, optimizer, minibatch RNG states, meter, history); ``resume=True`` continues
@@ -523,14 +368,13 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
     elastic, refreshed, products, seconds_torch / seconds_program / seconds_solver,
     genotype, probs (and expected_cost with a resource).
     """
-    require_torch()
     check_space(space)
     budget = as_budget(budget)
     if not warmup_epochs >= 0:
         raise ValueError(f"mp_search: bad warmup_epochs = {warmup_epochs!r}")
     settings = check_settings(radius=radius, delta=delta, basis=basis, k=k,
                               refresh_steps=refresh_steps, **settings)
-    res = _resource(resource)
+    res = parse_mp_resource(resource)
     s = MPSearch(space, data, seed, res, device=device, **settings)
     meter = BudgetMeter(budget, len(s.train_b))
     ident = dict(method="mp", space=space, dataset=data["name"], seed=seed,
@@ -590,6 +434,6 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
         info["expected_cost"] = s.expected_cost()
     return SearchResult(method="mp", space=space, dataset=data["name"], seed=seed,
                         genotype=tuple(genotype), epochs_used=meter.epochs,
-                        seconds=meter.seconds, alpha=s._alpha_tensor().cpu().tolist(),
+                        seconds=meter.seconds, alpha=s.alpha_tensor().cpu().tolist(),
                         history=history, torch_seconds=s.torch_seconds,
                         solver_seconds=s.solver_seconds, info=info)

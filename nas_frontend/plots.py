@@ -6,6 +6,9 @@ History entries are dicts; the x axis is ``epochs`` (budget spent) when present,
 entry index. Recognised keys: ``train_loss``, ``val_loss``, ``val_loss_after``, ``loss``,
 ``penalty`` (left panel), ``val_acc``, ``best_val_acc``, ``train_acc`` (right panel),
 ``probs`` (edges x ops probabilities) or ``alpha`` (logits, softmax-ed here).
+
+Importing this module needs neither torch nor matplotlib; row and column labels fall back
+to ``row i`` / ``op j`` when :mod:`models` (torch) cannot be imported.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ LOSS_KEYS = ("train_loss", "val_loss", "val_loss_after", "loss", "penalty")
 ACC_KEYS = ("val_acc", "best_val_acc", "train_acc")
 
 
-def _plt():
+def pyplot():
+    """``matplotlib.pyplot`` with the non-interactive Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,11 +33,11 @@ def alpha_labels(space: str, n_rows: int, n_cols: int) -> tuple[list[str], list[
     """Row (edge / slot) and column (op) names of a space's alpha matrix."""
     try:
         if space == "mlp":
-            from models.mlp import SLOT_OPS
+            from models.mlp import SLOT_OPS  # torch: optional
 
             rows, cols = [f"slot {s}" for s in range(n_rows)], list(SLOT_OPS)
         else:
-            from models.cell import CELL_SPACES
+            from models.cell import CELL_SPACES  # torch: optional
 
             sp = CELL_SPACES[space]
             rows, cols = [sp.edge_label(e) for e in range(sp.n_edges)], list(sp.ops)
@@ -52,7 +56,7 @@ def _x(history):
 
 def plot_losses(history: list[dict], path, title: str = "") -> None:
     """Losses (left) and accuracies (right) over the search."""
-    plt = _plt()
+    plt = pyplot()
     x, xlabel = _x(history)
     groups = [(k, [k2 for k2 in keys if any(k2 in h for h in history)])
               for k, keys in (("loss", LOSS_KEYS), ("accuracy", ACC_KEYS))]
@@ -97,7 +101,7 @@ def plot_alpha(history: list[dict], space: str, path, title: str = "") -> None:
     """One panel per edge/slot: the probability of every op over the search."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     hs = [h for h in history if "probs" in h or "alpha" in h]
     if not hs:
         raise ValueError("no 'probs' or 'alpha' entries in the history")
@@ -131,7 +135,7 @@ def plot_decision_boundaries(panels: list[tuple[str, object]], data: dict, path,
     import numpy as np
     import torch
 
-    plt = _plt()
+    plt = pyplot()
     if data["n_features"] != 2:
         raise ValueError(f"decision boundaries need 2-D inputs, data has {data['n_features']}")
     x, y = data["x_test"].numpy(), data["y_test"].numpy()
@@ -171,7 +175,7 @@ def incumbents(history: list[dict], space: str) -> list[tuple[float, float, str,
     regret-versus-budget curves."""
     import numpy as np
 
-    from models.spaces import validate
+    from models.spaces import validate  # torch: optional
 
     out = []
     for i, h in enumerate(history):

@@ -2,7 +2,6 @@
 
 import csv
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +10,8 @@ torch = pytest.importorskip("torch")
 from torch.func import functional_call, grad, jvp  # noqa: E402
 
 import models as M  # noqa: E402
+from nas_frontend.truth_build import build_table  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)
 
 CELL_CASES = [("cell3", ("conv3", "skip", "avgpool3")),
@@ -40,8 +39,8 @@ def x():
 @pytest.fixture(scope="module")
 def mnist():
     """MNIST-1D generated afresh once; records whether the global numpy RNG survived."""
-    from models.data import _raw
-    _raw.cache_clear()
+    from models.data import raw_arrays
+    raw_arrays.cache_clear()
     np.random.seed(123)
     expected = np.random.rand()
     np.random.seed(123)
@@ -319,6 +318,19 @@ def test_data_splits_deterministic(mnist):
     assert float(d["x_train"].min()) >= -1 and float(d["x_train"].max()) <= 1
 
 
+def test_moons_data():
+    d = M.load("moons", 3)
+    assert d["x_train"].shape == (960, 2) and d["x_val"].shape == (240, 2)
+    assert d["x_test"].shape == (500, 2) and d["x_train"].dtype == torch.float32
+    assert (d["name"], d["n_features"], d["n_classes"], d["seed"]) == ("moons", 2, 2, 3)
+    assert torch.equal(d["x_test"], M.load("moons", 0)["x_test"])        # fixed test set
+    assert not torch.equal(d["y_val"], M.load("moons", 0)["y_val"])       # seeded split
+    with pytest.raises(ValueError, match="val_fraction"):
+        M.load("moons", 0, val_fraction=0.3)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        M.load("cifar10")
+
+
 def test_load_keeps_global_rng_state(mnist):
     # mnist1d.make_dataset reseeds numpy's global RNG; load() must restore it
     assert mnist[1]
@@ -346,15 +358,13 @@ def test_train_reduces_loss(tiny_data):
 
 # ---- table builder -----------------------------------------------------------------------------
 
-def test_build_script_resumable(tmp_path, mnist, capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("nas_truth_build",
-                                                  ROOT / "benchmarks/nas_truth/build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+def test_table_builder_resumable(tmp_path, mnist, capsys):
     out = tmp_path / "t.csv"
-    args = ["--space", "cell3", "--seeds", "0", "--jobs", "1", "--sample", "2", "--out", str(out)]
-    assert build.main(args + ["--epochs", "1"]) == 0
+
+    def build(epochs):
+        return build_table("cell3", out, seeds=[0], jobs=1, sample=2, epochs=epochs)
+
+    assert build(1) == 0
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 2
     for row in rows:
@@ -362,11 +372,11 @@ def test_build_script_resumable(tmp_path, mnist, capsys):
         assert int(row["params"]) == M.exact_params("cell3", g)
         assert int(row["param_free"]) == M.is_parameter_free("cell3", g)
     capsys.readouterr()
-    assert build.main(args + ["--epochs", "1"]) == 0          # resumed: nothing to run
+    assert build(1) == 0                                       # resumed: nothing to run
     assert "2 done, 0 to run" in capsys.readouterr().out
     assert len(list(csv.DictReader(out.open()))) == 2
     with pytest.raises(ValueError, match="epochs=1"):          # another recipe: refused
-        build.main(args + ["--epochs", "2"])
+        build(2)
 
 def test_every_cell_architecture_runs_forward():
     """All 125 + 625 cells build and map a batch to finite logits, in train and eval mode

@@ -12,12 +12,12 @@ torch = pytest.importorskip("torch")
 
 from models import spaces  # noqa: E402
 from nas_frontend import Budget  # noqa: E402
-from nas_frontend.common import one_thread  # noqa: E402
+from nas_frontend.common import METHODS, BudgetProgress, one_thread, parse_resource  # noqa: E402
 from nas_frontend.darts import darts_search, finite_difference_hvp  # noqa: E402
 from nas_frontend.evolution import evolution_search, neighbours  # noqa: E402
 from nas_frontend.grid import grid_search  # noqa: E402
 from nas_frontend.random_search import random_search  # noqa: E402
-from nas_frontend.runner import load_data, parse_resource, run_search  # noqa: E402
+from nas_frontend.runner import SEARCHERS, load_data, run_search  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLERS = {"random": random_search, "evolution": evolution_search, "grid": grid_search}
@@ -191,8 +191,6 @@ class _Crash(Exception):
 
 
 def _crashing_progress(after):
-    from nas_frontend.runner import BudgetProgress
-
     class P(BudgetProgress):
         calls = 0
 
@@ -224,12 +222,12 @@ def test_darts2_resume_after_crash_gives_same_trajectory(digits, tmp_path, monke
 
 
 def test_evolution_resume_after_crash_gives_same_trajectory(digits, tmp_path, monkeypatch):
-    import nas_frontend.random_search as rs
+    import nas_frontend.discrete as discrete
 
     kw = dict(train_epochs=1, population=3, sample=2, progress=False)
     full = evolution_search("mlp", digits, Budget(epochs=7), seed=2, **kw)
     ck = tmp_path / "evo.pt"
-    monkeypatch.setattr(rs, "BudgetProgress", _crashing_progress(4))
+    monkeypatch.setattr(discrete, "BudgetProgress", _crashing_progress(4))
     with pytest.raises(_Crash):
         evolution_search("mlp", digits, Budget(epochs=7), seed=2, checkpoint=ck, **kw)
     monkeypatch.undo()
@@ -281,13 +279,21 @@ def test_runner_bad_input(kw, match, tmp_path):
         run_search(**args)
 
 
-def test_runner_dispatches_mp_or_says_it_is_missing(tmp_path):
-    import importlib.util
+def test_runner_dispatches_every_method():
+    assert tuple(SEARCHERS) == METHODS
 
-    if importlib.util.find_spec("nas_frontend.mp_search") is None:
-        with pytest.raises(ValueError, match="'mp' is not available"):
-            run_search("mp", "mlp", "moons", budget=1, out_dir=tmp_path, progress=False)
-        return
+
+def test_searchers_do_not_import_the_runner():
+    """The searchers share plumbing through nas_frontend.common, not the dispatcher."""
+    code = ("import sys, nas_frontend.darts, nas_frontend.mp_search, nas_frontend.random_search, "
+            "nas_frontend.evolution, nas_frontend.grid\n"
+            "assert 'nas_frontend.runner' not in sys.modules\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_runner_dispatches_mp(tmp_path):
     r = run_search("mp", "mlp", "moons", budget=1, out_dir=tmp_path, retrain_epochs=1,
                    progress=False, resource="params:4000")
     d = json.loads((tmp_path / "architecture.json").read_text())
@@ -330,6 +336,9 @@ def test_import_without_torch_fails_only_on_use():
             "import nas_frontend\n"
             "from nas_frontend import Budget, parse_resource\n"
             "assert parse_resource('flops:5') == ('flops', 5.0)\n"
+            "import argparse, models, nas_frontend.cli, nas_frontend.plots, nas_frontend.truth\n"
+            "nas_frontend.cli.add_parser(argparse.ArgumentParser().add_subparsers())\n"
+            "assert models.SPACE_NAMES == ('cell3', 'cell4', 'mlp')\n"
             "try:\n    nas_frontend.darts_search\nexcept ImportError as e:\n"
             "    print('ERR', e)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

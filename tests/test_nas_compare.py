@@ -1,10 +1,12 @@
-"""benchmarks/nas_compare.py: scoring against the ground-truth table, incumbent
-trajectories and regret curves (checked against values computed here from the CSV)."""
+"""Scoring against the ground-truth table (nas_frontend.truth), incumbent trajectories and
+regret curves (checked against values computed here from the CSV), and the benchmark
+benchmarks/nas_compare.py end to end."""
 
 import csv
-import importlib.util
 import json
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,20 +14,12 @@ import pytest
 
 pytest.importorskip("torch")
 
+from nas_frontend import truth  # noqa: E402
 from nas_frontend.plots import incumbents  # noqa: E402
+from nas_frontend.truth import TABLE_DIR  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CELL4 = ROOT / "benchmarks" / "nas_truth" / "cell4.csv"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("nas_compare", ROOT / "benchmarks" / "nas_compare.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-nc = _load()
+CELL4 = TABLE_DIR / "cell4.csv"
 
 
 def _csv_means(path, key="test_acc"):
@@ -38,15 +32,15 @@ def _csv_means(path, key="test_acc"):
 
 def test_truth_and_score_match_the_csv():
     mean_csv, _ = _csv_means(CELL4)
-    archs, mean, best, feasible = nc.truth("cell4", CELL4, None)
+    archs, mean, best, feasible = truth.reference(CELL4, None)
     assert best == pytest.approx(max(mean_csv.values()))
     g_best = max(mean_csv, key=mean_csv.get)
-    rec = nc.score({"genotype": g_best}, archs, mean, best, feasible, nc.val_means(archs, mean))
-    assert rec["regret"] == pytest.approx(0.0) and rec["percentile"] == 100.0 and nc.top1(rec)
+    rec = truth.score({"genotype": g_best}, archs, mean, best, feasible, truth.val_means(archs, mean))
+    assert rec["regret"] == pytest.approx(0.0) and rec["percentile"] == 100.0 and truth.top1(rec)
     g_worst = min(mean_csv, key=mean_csv.get)
-    rec = nc.score({"genotype": g_worst}, archs, mean, best, feasible)
+    rec = truth.score({"genotype": g_worst}, archs, mean, best, feasible)
     assert rec["regret"] == pytest.approx(best - mean_csv[g_worst])
-    assert rec["parameter_free"] and not nc.top1(rec)
+    assert rec["parameter_free"] and not truth.top1(rec)
     assert rec["percentile"] == pytest.approx(100.0 * sum(v <= mean_csv[g_worst] for v in mean_csv.values())
                                               / len(mean_csv))
 
@@ -55,12 +49,12 @@ def test_resource_reference_is_best_feasible():
     rows = list(csv.DictReader(CELL4.open(newline="")))
     params = {r["genotype"]: int(r["params"]) for r in rows}
     mean_csv, _ = _csv_means(CELL4)
-    archs, mean, best, feasible = nc.truth("cell4", CELL4, "params:4500")
+    archs, mean, best, feasible = truth.reference(CELL4, "params:4500")
     assert feasible == {g for g in mean_csv if params[g] <= 4500}
     assert best == pytest.approx(max(mean_csv[g] for g in feasible))
     assert best < max(mean_csv.values())
     over = max(mean_csv, key=mean_csv.get)
-    assert not nc.score({"genotype": over}, archs, mean, best, feasible)["meets_resource"]
+    assert not truth.score({"genotype": over}, archs, mean, best, feasible)["meets_resource"]
 
 
 def test_incumbents_of_each_kind_of_history():
@@ -83,32 +77,41 @@ def test_regret_curve_is_a_step_function_of_the_incumbent():
     rec = {"trajectory": [(2.0, 10.0, "a", None), (5.0, 30.0, "b", None)],
            "epochs": 8.0, "seconds": 40.0, "regret": 0.0, "genotype": "c"}
     grid = np.array([0.0, 1.9, 2.0, 4.0, 5.0, 7.9, 8.0, 9.0])
-    c = nc.regret_curve(rec, mean, 0.99, grid, "epochs")
+    c = truth.regret_curve(rec, mean, 0.99, grid, "epochs")
     assert np.isnan(c[:2]).all()
     assert np.allclose(c[2:], [0.09, 0.09, 0.04, 0.04, 0.0, 0.0])
-    s = nc.regret_curve(rec, mean, 0.99, np.array([5.0, 10.0, 35.0, 50.0]), "seconds")
+    s = truth.regret_curve(rec, mean, 0.99, np.array([5.0, 10.0, 35.0, 50.0]), "seconds")
     assert np.isnan(s[0]) and np.allclose(s[1:], [0.09, 0.04, 0.0])
     # a last logged point at the final epoch: the returned architecture wins the tie
     rec2 = {**rec, "trajectory": rec["trajectory"] + [(8.0, 40.0, "a", None)]}
-    assert nc.regret_curve(rec2, mean, 0.99, np.array([8.0]), "epochs")[0] == 0.0
+    assert truth.regret_curve(rec2, mean, 0.99, np.array([8.0]), "epochs")[0] == 0.0
     # an incumbent missing from the table is unknown (nan), not the previous value
     rec3 = {**rec, "trajectory": [(2.0, 10.0, "a", None), (5.0, 30.0, "zz", None)]}
-    c3 = nc.regret_curve(rec3, mean, 0.99, np.array([3.0, 6.0, 8.0]), "epochs")
+    c3 = truth.regret_curve(rec3, mean, 0.99, np.array([3.0, 6.0, 8.0]), "epochs")
     assert c3[0] == pytest.approx(0.09) and np.isnan(c3[1]) and c3[2] == 0.0
 
 
-def test_parse_settings():
-    assert nc.parse_settings(["delta=0.5", "basis=cg", "k=4"]) == {"delta": 0.5, "basis": "cg", "k": 4}
-    with pytest.raises(SystemExit):
-        nc.parse_settings(["delta"])
+def _benchmark(*argv):
+    """Run benchmarks/nas_compare.py as the script it is."""
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "nas_compare.py"), *argv],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
+def test_benchmark_rejects_a_malformed_mp_setting():
+    r = _benchmark("--space", "cell3", "--mp", "delta")
+    assert r.returncode != 0 and "--mp wants KEY=VALUE" in r.stderr
 
 
 def test_end_to_end_table_oracle_runs(tmp_path):
     """Random search and grid search through the benchmark on cell3 (table oracle): the
     records' accuracies and regrets are the CSV's, and the figures are written."""
-    table = ROOT / "benchmarks" / "nas_truth" / "cell3.csv"
-    assert nc.main(["--space", "cell3", "--seeds", "2", "--budget-epochs", "60", "--methods",
-                    "random,grid", "--jobs", "1", "--out", str(tmp_path)]) == 0
+    table = TABLE_DIR / "cell3.csv"
+    r = _benchmark("--space", "cell3", "--seeds", "2", "--budget-epochs", "60", "--methods",
+                   "random,grid", "--jobs", "1", "--out", str(tmp_path),
+                   "--mp", "delta=0.5", "--mp", "basis=cg", "--mp", "k=4")
+    assert r.returncode == 0, r.stderr[-3000:]
+    # --mp KEY=VALUE: numbers parsed, strings kept
+    assert "mp settings {'delta': 0.5, 'basis': 'cg', 'k': 4}" in (tmp_path / "table.md").read_text()
     recs = json.loads((tmp_path / "records.json").read_text())
     mean_csv, _ = _csv_means(table)
     val_csv, _ = _csv_means(table, "val_acc")
@@ -136,10 +139,9 @@ def test_committed_records_rescore_to_their_stored_values(name):
     space = name.split("_")[0]
     resource = "params:4500" if "params4500" in name else None
     budget = float(name.split("_e")[1].split("_")[0])
-    archs, mean, best, feasible = nc.truth(space, ROOT / "benchmarks" / "nas_truth" / f"{space}.csv",
-                                           resource)
+    archs, mean, best, feasible = truth.reference(TABLE_DIR / f"{space}.csv", resource)
     for r in recs:
-        fresh = nc.score({"genotype": r["genotype"]}, archs, mean, best, feasible)
+        fresh = truth.score({"genotype": r["genotype"]}, archs, mean, best, feasible)
         assert fresh["test_acc"] == pytest.approx(r["test_acc"])
         assert fresh["regret"] == pytest.approx(r["regret"])
         assert fresh["meets_resource"] == r["meets_resource"]

@@ -1,8 +1,6 @@
 """The NAS ground-truth tables: complete, and reproducible entry by entry."""
 
 import csv
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from models import spaces  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-TRUTH = ROOT / "benchmarks" / "nas_truth"
+from nas_frontend import truth_build  # noqa: E402
+from nas_frontend.truth import TABLE_DIR as TRUTH  # noqa: E402
 METRICS = ("train_acc", "train_loss", "val_acc", "val_loss", "test_acc", "test_loss")
 
 
@@ -36,13 +33,10 @@ def test_table_is_complete(space):
 def test_two_random_entries_retrain_identically():
     """Retrain two entries of the MLP table (the cheapest runs) with the builder's own
     worker function: the metrics must match the CSV to the digits written."""
-    spec = importlib.util.spec_from_file_location("nas_truth_build", TRUTH / "build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
     rows = _rows("mlp")
     rng = np.random.default_rng(2026)
-    build._init_worker(rows[0]["dataset"], 0)
+    truth_build.init_worker(rows[0]["dataset"], 0)
     for k in rng.choice(len(rows), size=2, replace=False):
         r = rows[int(k)]
-        again = build._run("mlp", r["genotype"], int(r["seed"]), int(r["epochs"]))
+        again = truth_build.train_row("mlp", r["genotype"], int(r["seed"]), int(r["epochs"]))
         assert {m: again[m] for m in METRICS} == {m: r[m] for m in METRICS}, r["genotype"]

@@ -2,6 +2,8 @@
 
     python benchmarks/nas_truth/summarize.py [CSV ...] [--top 10]
 
+(default: the tables shipped in nas_frontend/tables/).
+
 Per table: best / median / worst architecture (mean test accuracy over seeds), the
 architecture a validation-based search picks, the collapse trap (parameter-free and dead
 cells), Spearman rank correlation val-vs-test and seed-vs-seed, the seed spread of the
@@ -11,7 +13,6 @@ top 10 (by mean val accuracy), and the mean-over-seeds ranking.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -23,21 +24,7 @@ ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def load_table(path: Path) -> dict:
-    """{genotype: {"params", "flops", "param_free", "seeds": {seed: row}}} from a CSV."""
-    archs: dict = {}
-    with path.open(newline="") as f:
-        for r in csv.DictReader(f):
-            a = archs.setdefault(r["genotype"], {"params": int(r["params"]),
-                                                 "flops": int(r["flops"]),
-                                                 "param_free": int(r["param_free"]),
-                                                 "space": r["space"], "dataset": r["dataset"],
-                                                 "epochs": int(r["epochs"]), "seeds": {}})
-            a["seeds"][int(r["seed"])] = {k: float(r[k]) for k in (
-                "train_acc", "train_loss", "val_acc", "val_loss", "test_acc", "test_loss",
-                "seconds")}
-    return archs
+from nas_frontend.truth import TABLE_DIR, load_table  # noqa: E402
 
 
 def _mean(a, key):
@@ -54,7 +41,7 @@ def summarize(path: Path, top: int = 10) -> str:
     full = {g: a for g, a in archs.items() if len(a["seeds"]) == len(seeds)}
     n_space = None
     try:
-        from models import spaces
+        from models import spaces  # torch: optional
         n_space = len(spaces.all_genotypes(space))
     except Exception:  # pragma: no cover - models not importable
         pass
@@ -85,7 +72,7 @@ def summarize(path: Path, top: int = 10) -> str:
     out.append(line("picked by mean val", pick)
                + f"  -> regret {test[order[0]] - test[pick]:.3f}")
     if space.startswith("cell"):
-        from models.cell import effective_genotype, is_dead, is_parameter_free
+        from models.cell import effective_genotype, is_dead, is_parameter_free  # torch: optional
         dead = [i for i, g in enumerate(g_list) if is_dead(g, space)]
         pf_eff = [i for i, g in enumerate(g_list)
                   if is_parameter_free(effective_genotype(g, space))]
@@ -139,7 +126,8 @@ def summarize(path: Path, top: int = 10) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("csv", nargs="*", type=Path,
-                    default=[HERE / "cell3.csv", HERE / "mlp.csv", HERE / "cell4.csv"])
+                    default=[TABLE_DIR / "cell3.csv", TABLE_DIR / "mlp.csv",
+                             TABLE_DIR / "cell4.csv"])
     ap.add_argument("--top", type=int, default=10)
     args = ap.parse_args(argv)
     for p in args.csv:

@@ -1,0 +1,281 @@
+"""What the sampling-based searchers share (random search :mod:`nas_frontend.random_search`,
+regularised evolution :mod:`nas_frontend.evolution`, grid search :mod:`nas_frontend.grid`):
+
+* the evaluation **oracle**, ``oracle="train"`` (:class:`TrainOracle`: train the network
+  with a short run of the fixed recipe :func:`models.train.train`, charging its epochs)
+  or ``oracle="table"`` (:class:`TableOracle`: look the accuracy up in a ground-truth CSV,
+  by default those shipped in ``nas_frontend/tables/``, and charge the epochs and seconds
+  recorded there);
+* the search loop :class:`DiscreteSearch`: propose a genotype, evaluate it (each genotype
+  at most once; a repeated proposal is answered from the cache at no cost), keep the best
+  by validation accuracy, checkpoint, stop when the budget is spent or every candidate
+  has been evaluated; :class:`OrderedSearch` proposes a fixed sequence.
+
+A resource budget (``resource=("params", B)``) removes the architectures over B from the
+candidates before the search starts (rejection), so every returned architecture meets it.
+The test split is never seen by a search.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import time
+import warnings
+from pathlib import Path
+
+from models.spaces import all_genotypes, check_space, validate
+from models.train import train
+
+from .common import (Budget, BudgetMeter, BudgetProgress, SearchResult, check_resume_state,
+                     load_checkpoint, parse_resource, resource_cost, resource_report,
+                     save_checkpoint)
+from .truth import TABLE_DIR
+
+MAX_REPEATS = 1000
+"""A search stops after this many proposals in a row that were all evaluated before."""
+DEFAULT_TRAIN_EPOCHS = 3
+"""Epochs of the fixed recipe per architecture for ``oracle="train"``."""
+
+
+class TrainOracle:
+    """Train ``genotype`` for ``epochs`` epochs with :func:`models.train.train` (seed
+    ``seed``) and report its validation accuracy; charges ``epochs`` to the meter."""
+
+    kind = "train"
+
+    def __init__(self, space: str, data: dict, epochs: int = DEFAULT_TRAIN_EPOCHS,
+                 seed: int = 0):
+        if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
+            raise ValueError(f"train_epochs must be an integer >= 1, got {epochs!r}")
+        self.space, self.data, self.epochs, self.seed = space, data, int(epochs), seed
+
+    def candidates(self) -> list[tuple]:
+        return all_genotypes(self.space)
+
+    def __call__(self, genotype, meter: BudgetMeter) -> dict:
+        r = train(genotype, self.data, epochs=self.epochs, seed=self.seed, space=self.space)
+        meter.add_epochs(self.epochs)
+        return {"val_acc": r["val_acc"], "val_loss": r["val_loss"], "train_acc": r["train_acc"],
+                "cost_epochs": self.epochs, "cost_seconds": r["seconds"]}
+
+
+class TableOracle:
+    """Look ``genotype`` up in a ground-truth table (CSV with columns space, dataset,
+    genotype, seed, epochs, val_acc, val_loss, seconds, ...) and charge the recorded
+    training epochs and seconds to the meter. Of the seeds recorded for a genotype, the
+    search seed picks one (``seeds[seed % len(seeds)]``), like one training run would.
+
+    ``path``: a CSV file or a folder of them (default :data:`TABLE_DIR`); rows of other
+    spaces/data sets are ignored.
+    """
+
+    kind = "table"
+
+    def __init__(self, space: str, dataset: str, seed: int = 0, path=None):
+        self.space, self.dataset, self.seed = space, dataset, seed
+        path = Path(TABLE_DIR if path is None else path)
+        files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+        if not files or not all(f.exists() for f in files):
+            raise ValueError(f"no ground-truth CSV at {path}; build one with "
+                             "benchmarks/nas_truth/build.py")
+        self.rows: dict[tuple, dict[int, dict]] = {}
+        for f in files:
+            with f.open(newline="") as fh:
+                for row in csv.DictReader(fh):
+                    if row.get("space") != space or row.get("dataset") != dataset:
+                        continue
+                    g = validate(space, row["genotype"])
+                    self.rows.setdefault(g, {})[int(row["seed"])] = row
+        if not self.rows:
+            raise ValueError(f"no ground-truth rows for space={space} dataset={dataset} in "
+                             f"{path}; build them with benchmarks/nas_truth/build.py")
+        recipes = {r["epochs"] for by_seed in self.rows.values() for r in by_seed.values()}
+        if len(recipes) > 1:
+            raise ValueError(f"{path} mixes rows of {space}/{dataset} trained for "
+                             f"{sorted(recipes)} epochs; pass table= one CSV file")
+        self.path = path
+
+    def candidates(self) -> list[tuple]:
+        every = all_genotypes(self.space)
+        have = [g for g in every if g in self.rows]
+        if len(have) < len(every):
+            warnings.warn(f"ground-truth table {self.path} covers {len(have)} of "
+                          f"{len(every)} architectures of {self.space}; searching those only")
+        return have
+
+    def __call__(self, genotype, meter: BudgetMeter) -> dict:
+        by_seed = self.rows.get(tuple(genotype))
+        if by_seed is None:
+            raise ValueError(f"genotype {'|'.join(genotype)} is not in the ground-truth table")
+        seeds = sorted(by_seed)
+        row = by_seed[seeds[self.seed % len(seeds)]]
+        epochs, seconds = float(row["epochs"]), float(row["seconds"])
+        meter.add_epochs(epochs)
+        meter.offset_seconds += seconds      # charge the recorded training time
+        return {"val_acc": float(row["val_acc"]), "val_loss": float(row["val_loss"]),
+                "train_acc": float(row["train_acc"]), "cost_epochs": epochs,
+                "cost_seconds": seconds}
+
+
+def make_oracle(oracle: str, space: str, data: dict, seed: int = 0,
+                train_epochs: int = DEFAULT_TRAIN_EPOCHS, table=None):
+    """:class:`TrainOracle` (``"train"``) or :class:`TableOracle` (``"table"``)."""
+    if oracle == "train":
+        return TrainOracle(space, data, train_epochs, seed)
+    if oracle == "table":
+        return TableOracle(space, data["name"], seed, table)
+    raise ValueError(f"unknown oracle {oracle!r}; choose 'train' or 'table'")
+
+
+class DiscreteSearch:
+    """The loop shared by random, evolution and grid search; subclasses define
+    :meth:`propose` (the next genotype, or None when they have nothing left),
+    :meth:`observe` (after an evaluation) and :meth:`state` / :meth:`load_state`.
+    """
+
+    method = "discrete"
+
+    def __init__(self, space: str, data: dict, budget: Budget, seed: int = 0, resource=None,
+                 oracle: str = "train", train_epochs: int = DEFAULT_TRAIN_EPOCHS, table=None,
+                 checkpoint_every: int | None = None):
+        check_space(space)
+        self.space, self.data, self.budget, self.seed = space, data, budget, seed
+        self.resource = parse_resource(resource)
+        self.oracle = make_oracle(oracle, space, data, seed, train_epochs, table)
+        cands = self.oracle.candidates()
+        if self.resource is not None:
+            kind, bound = self.resource
+            cands = [g for g in cands if resource_cost(space, g, data, kind) <= bound]
+            if not cands:
+                raise ValueError(f"no architecture of {space} meets {kind} <= {bound:g}")
+        self.candidates = cands
+        self.rng = random.Random(seed)
+        self.meter = BudgetMeter(budget, 1)       # these searchers charge whole epochs
+        self.cache: dict[tuple, dict] = {}
+        self.history: list[dict] = []
+        self.checkpoint_every = checkpoint_every or (1 if oracle == "train" else 50)
+
+    # --- subclass interface ----------------------------------------------------------------
+    def propose(self) -> tuple | None:
+        raise NotImplementedError
+
+    def observe(self, genotype: tuple, record: dict) -> None:
+        """Called after every evaluation (cached or not)."""
+
+    def settings(self) -> dict:
+        """Subclass settings that a checkpoint must match to be resumed."""
+        return {}
+
+    def state(self) -> dict:
+        return {}
+
+    def load_state(self, s: dict) -> None:
+        pass
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def _ident(self) -> dict:
+        return dict(method=self.method, space=self.space, dataset=self.data["name"],
+                    seed=self.seed, oracle=self.oracle.kind, resource=self.resource,
+                    train_epochs=getattr(self.oracle, "epochs", None),
+                    settings=self.settings())
+
+    def _save(self, checkpoint) -> None:
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, {
+                **self._ident(), "rng": self.rng.getstate(), "cache": self.cache,
+                "history": self.history, "meter": self.meter.state(), "own": self.state()})
+
+    def _load(self, checkpoint) -> None:
+        s = load_checkpoint(checkpoint)
+        if s is None:
+            return
+        check_resume_state(s, **self._ident())
+        self.rng.setstate(s["rng"])
+        self.cache, self.history = s["cache"], s["history"]
+        self.meter.load_state(s["meter"])
+        self.load_state(s["own"])
+
+    def best(self) -> tuple[tuple, dict]:
+        """(genotype, record) with the highest validation accuracy (earliest on ties)."""
+        if not self.cache:
+            raise RuntimeError("nothing evaluated yet")
+        return max(self.cache.items(), key=lambda kv: kv[1]["val_acc"])
+
+    def run(self, checkpoint=None, resume: bool = False, progress: bool = True) -> SearchResult:
+        """Search until the budget is spent; return the best architecture found."""
+        if resume and checkpoint is not None:
+            self._load(checkpoint)
+        torch_seconds = 0.0
+        n_since_save = repeats = 0
+        stopped = "budget"
+        with BudgetProgress(self.meter, self.method, progress) as bar:
+            while not self.cache or not self.meter.exhausted():   # at least one evaluation
+                if len(self.cache) >= len(self.candidates):
+                    stopped = "every candidate evaluated"
+                    break
+                if repeats >= MAX_REPEATS:
+                    stopped = f"stalled: {MAX_REPEATS} proposals in a row already evaluated"
+                    break
+                g = self.propose()
+                if g is None:
+                    stopped = "no proposal left"
+                    break
+                g = tuple(g)
+                cached = g in self.cache
+                repeats = repeats + 1 if cached else 0
+                if not cached:
+                    t0 = time.perf_counter()
+                    self.cache[g] = self.oracle(g, self.meter)
+                    torch_seconds += time.perf_counter() - t0
+                rec = self.cache[g]
+                self.observe(g, rec)
+                best_g, best_rec = self.best()
+                self.history.append({
+                    "iter": len(self.history) + 1, "epochs": self.meter.epochs,
+                    "seconds": self.meter.seconds, "genotype": "|".join(g),
+                    "val_acc": rec["val_acc"], "val_loss": rec["val_loss"],
+                    "cached": cached, "best_val_acc": best_rec["val_acc"],
+                    "best_genotype": "|".join(best_g)})
+                n_since_save += 1
+                if n_since_save >= self.checkpoint_every:
+                    self._save(checkpoint)
+                    n_since_save = 0
+                bar.update(f"best val {best_rec['val_acc']:.3f} {'|'.join(best_g)}")
+        self._save(checkpoint)
+        g, rec = self.best()
+        info = {"oracle": self.oracle.kind, "stopped": stopped, "best_val_acc": rec["val_acc"],
+                "evaluated": len(self.cache), "proposals": len(self.history),
+                "candidates": len(self.candidates),
+                **resource_report(self.space, g, self.data, self.resource)}
+        if self.oracle.kind == "train":
+            info["train_epochs"] = self.oracle.epochs
+        return SearchResult(method=self.method, space=self.space, dataset=self.data["name"],
+                            seed=self.seed, genotype=tuple(g), epochs_used=self.meter.epochs,
+                            seconds=self.meter.seconds, history=self.history,
+                            torch_seconds=torch_seconds if self.oracle.kind == "train" else 0.0,
+                            info=info)
+
+
+class OrderedSearch(DiscreteSearch):
+    """Evaluates the candidates in the sequence :meth:`ordering` returns."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.order, self.pos = self.ordering(), 0
+
+    def ordering(self) -> list[tuple]:
+        return list(self.candidates)
+
+    def propose(self):
+        if self.pos >= len(self.order):
+            return None
+        self.pos += 1
+        return self.order[self.pos - 1]
+
+    def state(self):
+        return {"pos": self.pos}
+
+    def load_state(self, s):
+        self.pos = s["pos"]

@@ -1,0 +1,118 @@
+"""Choosing the architecture an MP search returns (``select``; the mixin
+:class:`ArchitectureSelection` of :class:`~nas_frontend.mp_search.MPSearch`).
+
+``"argmax"``: the argmax genotype; with a resource budget, if it does not meet the budget,
+the most probable architecture that does and has no op on a dead path (exact counts; the
+probability of a genotype is the product of its per-edge/slot probabilities, summed over
+the slot patterns that give the same MLP), and ``info["resource_repair"]`` says so.
+``"average"``: the argmax of the architecture probabilities averaged over all iterations
+(Polyak-Ruppert averaging of the noisy MP iterates; the last iterate's argmax is
+``info["argmax_genotype"]``). ``"oneshot"``: the ``select_k`` most probable architectures
+that meet the budget are each evaluated with the supernet's weights (architecture logits
+set one-hot) on the whole validation set, and the one with the lowest validation loss is
+returned; these passes are charged to the budget and reserved before the search stops.
+``"auto"`` (default): ``"oneshot"`` with a resource budget, ``"argmax"`` without. The
+resource row bounds the *expected* cost of the mixture, so under a budget the
+probabilities alone rank the feasible discrete architectures poorly; why these defaults:
+docs/nas.md, "Design notes".
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import torch
+
+from models.cell import effective_genotype
+from models.mlp import SLOT_OPS
+from models.spaces import validate
+
+from .common import BudgetMeter, resource_cost
+
+
+class ArchitectureSelection:
+    """The end-of-search selection of :class:`~nas_frontend.mp_search.MPSearch`. The host
+    class provides ``space``, ``data``, ``res`` (``(kind, bound)`` or None), ``select``,
+    ``select_k``, ``model`` (the supernet), ``lin`` (its
+    :class:`~nas_frontend.linearize.Linearizer`), ``val_b`` (validation
+    :class:`~nas_frontend.common.Batches`) and the methods ``alpha_tensor``,
+    ``probabilities``, ``derive`` and ``derive_average``."""
+
+    def ranked(self, k: int | None = None, feasible_only: bool = True) -> list[tuple]:
+        """The ``k`` most probable genotypes (all if None) meeting the resource budget (all
+        genotypes without one, or with ``feasible_only=False``), as ``(probability,
+        genotype, choice)``, most probable first; ``choice`` is the op index per
+        edge/slot of the genotype's most probable pattern. Under a budget, cells with an
+        op on a dead path (one leaving a node that only ``none`` edges reach) are left
+        out: the same function is had for less, so they waste budget (the supernet cannot
+        see this: its convolutions end in BatchNorm, which undoes the down-scaling a
+        likely ``none`` applies to their input)."""
+        P = self.probabilities().cpu().double().numpy()
+        cols = SLOT_OPS if self.space == "mlp" else self.model.space.ops
+        prob: dict[tuple, list] = {}
+        for choice in itertools.product(range(P.shape[1]), repeat=P.shape[0]):
+            p = float(np.prod(P[np.arange(P.shape[0]), choice]))
+            if p > 0:
+                geno = validate(self.space, [cols[c] for c in choice])
+                entry = prob.setdefault(geno, [0.0, p, choice])
+                entry[0] += p
+                if p > entry[1]:
+                    entry[1:] = [p, choice]
+        out = [(p, geno, choice) for geno, (p, _, choice) in prob.items()
+               if not feasible_only or self.res is None
+               or resource_cost(self.space, geno, self.data, self.res[0]) <= self.res[1]]
+        if feasible_only and self.res is not None and self.space != "mlp":
+            live = [t for t in out if effective_genotype(t[1], self.space) == t[1]]
+            out = live or out      # ops on dead paths spend budget on nothing: dominated
+        out.sort(key=lambda t: (-t[0], t[1]))
+        return out if k is None else out[:k]
+
+    def _val_chunks(self):
+        x, y = self.val_b.x, self.val_b.y
+        n = len(self.val_b)                    # batches of about batch_size (BN needs >= 2)
+        return list(zip(x.tensor_split(n), y.tensor_split(n)))
+
+    def selection_batches(self) -> int:
+        """Minibatch passes that ``select="oneshot"`` spends (reserved from the budget)."""
+        return self.select_k * len(self.val_b) if self.select == "oneshot" else 0
+
+    def oneshot_loss(self, choice, meter: BudgetMeter | None = None) -> float:
+        """Validation loss (whole validation set) of the supernet with its logits set
+        one-hot to ``choice`` (op index per edge/slot) and its current weights."""
+        A = torch.full_like(self.alpha_tensor(), -30.0)
+        A[torch.arange(A.shape[0]), torch.as_tensor(choice)] = 30.0
+        flat = self.lin.a_layout.flatten({self.lin.a_layout.names[0]: A})
+        chunks = self._val_chunks()
+        total = sum(self.lin.value(b, "val", self.lin.w, flat) * len(b[1]) for b in chunks)
+        if meter is not None:
+            meter.add_batches(len(chunks))
+        return total / len(self.val_b.y)
+
+    def final_genotype(self, meter: BudgetMeter | None = None) -> tuple[tuple, dict]:
+        """The architecture returned and its ``info`` entries (see the module docstring)."""
+        g = self.derive()
+        info = {"argmax_genotype": list(g), "resource_repair": None, "select": self.select}
+        if self.select == "average":
+            return self.derive_average(), info
+        if self.select == "oneshot":
+            cands = self.ranked(self.select_k)
+            losses = ([math.nan] if len(cands) == 1 else
+                      [self.oneshot_loss(choice, meter) for _, _, choice in cands])
+            i = 0 if len(cands) == 1 else int(np.argmin(losses))
+            info["oneshot"] = [{"genotype": "|".join(geno), "probability": p, "val_loss": v}
+                               for (p, geno, _), v in zip(cands, losses)]
+            return cands[i][1], info
+        if self.res is None:
+            return g, info
+        kind, bound = self.res
+        cost = resource_cost(self.space, g, self.data, kind)
+        if cost <= bound:
+            return g, info
+        p_best, best, _ = self.ranked(1)[0]
+        info["resource_repair"] = (
+            f"argmax {'|'.join(g)} has {cost} {kind} > {bound:g}; returned the most probable "
+            f"feasible architecture {'|'.join(best)} (probability {p_best:.3g}, "
+            f"{resource_cost(self.space, best, self.data, kind)} {kind})")
+        return best, info
