@@ -43,6 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bilevel_mp.cli import parse_assignments  # noqa: E402
+from bilevel_mp.errors import BilevelInputError  # noqa: E402
 from nas_frontend.common import one_thread  # noqa: E402
 from nas_frontend.plots import alpha_labels, incumbents, pyplot  # noqa: E402
 from nas_frontend.truth import (TABLE_DIR, percentile, reference, regret_curve,  # noqa: E402
@@ -177,16 +179,10 @@ def plot(records, methods, path):
 
 def parse_settings(items) -> dict:
     """``["delta=0.5", "basis=cg"]`` -> ``{"delta": 0.5, "basis": "cg"}`` (numbers parsed)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--mp wants KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    try:
+        return parse_assignments(items, "--mp")
+    except BilevelInputError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def main(argv=None) -> int:

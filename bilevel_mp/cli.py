@@ -56,10 +56,18 @@ def method_settings(args) -> dict:
             raise BilevelInputError(f"--x0 takes comma-separated numbers, got {args.x0!r}") from None
     if getattr(args, "verbose", False):
         out["verbose"] = True
-    for item in getattr(args, "set", None) or []:
+    out.update(parse_assignments(getattr(args, "set", None) or [], "--set"))
+    return out
+
+
+def parse_assignments(items, option: str) -> dict:
+    """``["node_limit=1000", "norm=2", "line_search=golden"]`` -> a dict, each value read
+    as JSON (numbers, true/false, lists) or else kept as a string."""
+    out = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise BilevelInputError(f"--set takes KEY=VALUE, got {item!r}")
+            raise BilevelInputError(f"{option} takes KEY=VALUE, got {item!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:

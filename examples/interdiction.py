@@ -39,25 +39,26 @@ def _ordered_path(arcs, start):
     return "-".join(path)
 
 
-def shortest_path_table(budgets=(0, 1, 2, 3)):
+def interdiction_table(build, network, budgets=(0, 1, 2, 3)):
+    """(budget, status, F, interdicted arcs, arcs the follower uses, certified) per budget."""
     rows = []
     for R in budgets:
-        p = shortest_path_interdiction(ROADS, "s", "t", budget=R)
+        p = build(network, "s", "t", budget=R)
         r = bmp.solve(p)
         sol = interdiction_solution(p, r)
-        path = _ordered_path([arc for arc, f in sol.flows.items() if f > 0.5], "s")
-        rows.append((R, r.status, r.F, sol.interdicted, path, r.certified))
+        used = [arc for arc, f in sol.flows.items() if f > 0.5]
+        rows.append((R, r.status, r.F, sol.interdicted, used, r.certified))
     return rows
+
+
+def shortest_path_table(budgets=(0, 1, 2, 3)):
+    return [(R, st, F, hit, _ordered_path(used, "s"), cert)
+            for R, st, F, hit, used, cert in interdiction_table(shortest_path_interdiction, ROADS, budgets)]
 
 
 def max_flow_table(budgets=(0, 1, 2, 3)):
-    rows = []
-    for R in budgets:
-        p = max_flow_interdiction(PIPES, "s", "t", budget=R)
-        r = bmp.solve(p)
-        sol = interdiction_solution(p, r)
-        rows.append((R, r.status, r.F, sol.interdicted, r.certified))
-    return rows
+    return [(R, st, F, hit, cert)
+            for R, st, F, hit, _, cert in interdiction_table(max_flow_interdiction, PIPES, budgets)]
 
 
 if __name__ == "__main__":

@@ -57,14 +57,20 @@ class Settings:
     verbose: bool = False
 
     def __post_init__(self):
-        positive("radius", self.radius)
+        check_local(self)
         positive("delta", self.delta)
         one_of("norm", self.norm, ("inf", "2"))
         one_of("line_search", self.line_search, ("backtracking", "golden"))
-        count("max_iter", self.max_iter, 1)
-        positive("tol", self.tol)
-        positive("min_radius", self.min_radius)
-        flag("verbose", self.verbose)
+
+
+def check_local(s) -> None:
+    """The settings every trust-region local method has: radius, max_iter, tol,
+    min_radius, verbose."""
+    positive("radius", s.radius)
+    count("max_iter", s.max_iter, 1)
+    positive("tol", s.tol)
+    positive("min_radius", s.min_radius)
+    flag("verbose", s.verbose)
 
 
 def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -> None:
@@ -72,6 +78,16 @@ def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -
         raise BilevelInputError(f"{NAME} moves x continuously: integer leader variables need a "
                                 "global method (method='kkt' or 'auto')")
     leader_start(problem, settings.x0)
+
+
+def start(ctx: Context, name: str, x0, solver: str) -> tuple[LocalRun, Claim | None]:
+    """The local run from x0, and the claim to return at once when it has no start
+    (``None`` otherwise)."""
+    loc = LocalRun(ctx.problem, name, x0, ctx.hpr)
+    if not loc.failed:
+        return loc, None
+    return loc, Claim(local=True, solver=solver, message=loc.failed, assumptions=loc.assumptions,
+                      verdict=loc.verdict)
 
 
 def local_claim(run: LocalRun, converged: bool, reason: str, history: list, solver: str,
@@ -84,10 +100,9 @@ def local_claim(run: LocalRun, converged: bool, reason: str, history: list, solv
 
 def run(ctx: Context, settings: Settings) -> Claim:
     s = settings
-    loc = LocalRun(ctx.problem, NAME, s.x0, ctx.hpr)
-    if loc.failed:
-        return Claim(local=True, solver="highs", message=loc.failed, assumptions=loc.assumptions,
-                     verdict=loc.verdict)
+    loc, failed = start(ctx, NAME, s.x0, "highs")
+    if failed is not None:
+        return failed
     deriv, x, y, F = loc.deriv, loc.x, loc.y, loc.F
     rule = RadiusRule(s.radius, s.min_radius)
     history, converged, reason, limit_hit = [], False, "max_iter", False

@@ -12,15 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..algorithms.local_model import LocalRun
 from ..algorithms.trust_region import TrustRegionIteration, model_problem
 from ..core.context import Context
 from ..core.finish import Claim, settle
 from ..structure import detect
 from . import kkt
 from .descent import accepts as descent_accepts
-from .descent import local_claim
-from .settings import count, flag, positive
+from .descent import check_local, local_claim, start
+from .settings import positive
 
 NAME = "trust_region"
 LOCAL = True
@@ -40,12 +39,8 @@ class Settings:
     verbose: bool = False
 
     def __post_init__(self):
-        positive("radius", self.radius)
+        check_local(self)
         positive("eta", self.eta)
-        count("max_iter", self.max_iter, 1)
-        positive("tol", self.tol)
-        positive("min_radius", self.min_radius)
-        flag("verbose", self.verbose)
 
 
 accepts = descent_accepts
@@ -59,10 +54,9 @@ def solve_model(ctx: Context, model) -> Claim:
 
 def run(ctx: Context, settings: Settings) -> Claim:
     s = settings
-    loc = LocalRun(ctx.problem, NAME, s.x0, ctx.hpr)
-    if loc.failed:
-        return Claim(local=True, solver="scip", message=loc.failed, assumptions=loc.assumptions,
-                     verdict=loc.verdict)
+    loc, failed = start(ctx, NAME, s.x0, "scip")
+    if failed is not None:
+        return failed
     deriv, x, y, F, radius = loc.deriv, loc.x, loc.y, loc.F, s.radius
     history, converged, reason, limit_hit = [], False, "max_iter", False
     for k in range(s.max_iter):
