@@ -99,7 +99,7 @@ def _benchmark(*argv):
 
 def test_benchmark_rejects_a_malformed_mp_setting():
     r = _benchmark("--space", "cell3", "--mp", "delta")
-    assert r.returncode != 0 and "--mp wants KEY=VALUE" in r.stderr
+    assert r.returncode != 0 and "--mp takes KEY=VALUE" in r.stderr
 
 
 def test_end_to_end_table_oracle_runs(tmp_path):
