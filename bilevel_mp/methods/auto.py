@@ -36,6 +36,7 @@ NAME = "auto"
 LOCAL = False
 GLOBAL_SHARE = 0.7  # share of the time limit for a global stage other than the B&B
 TIE = 1e-6  # a later stage must beat the incumbent by this (relative) to replace it
+PROOF_GAP = 1e-9  # incumbent within this (relative) of a proven bound: optimal (the solvers' gap)
 
 
 @dataclass
@@ -138,7 +139,7 @@ def _proven(problem, claim: Claim, bound) -> bool:
     if claim.proven and not claim.limit_hit:
         return True
     F = claim.F_min(problem)
-    return bound is not None and F is not None and F <= bound + TIE * max(1.0, abs(bound))
+    return bound is not None and F is not None and F <= bound + PROOF_GAP * max(1.0, abs(bound))
 
 
 def _summary(claim: Claim) -> str:
