@@ -40,37 +40,42 @@ class DescentIteration(Iteration):
 
 
 @dataclass
-class Settings:
-    """x0: leader start (``core.starts.leader_start``); radius: first trust radius; delta:
-    stationarity band δ; norm: "inf" (box, LP) or "2" (proximal QP); line_search:
-    "backtracking" or "golden"; max_iter; tol: relative predicted decrease that counts as
-    none; min_radius: the region collapses below it; verbose: one line per iteration."""
+class LocalSettings:
+    """What every trust-region local method takes: x0: leader start
+    (``core.starts.leader_start``); radius: first trust radius; max_iter; tol: relative
+    predicted decrease that counts as none; min_radius: the region collapses below it;
+    verbose: one line per iteration."""
 
     x0: object = None
     radius: float = 1.0
-    delta: float = 1e-6
-    norm: str = "inf"
-    line_search: str = "backtracking"
     max_iter: int = 100
     tol: float = 1e-9
     min_radius: float = 1e-7
     verbose: bool = False
 
     def __post_init__(self):
-        check_local(self)
+        positive("radius", self.radius)
+        count("max_iter", self.max_iter, 1)
+        positive("tol", self.tol)
+        positive("min_radius", self.min_radius)
+        flag("verbose", self.verbose)
+
+
+@dataclass
+class Settings(LocalSettings):
+    """x0, radius, max_iter, tol, min_radius, verbose (see ``LocalSettings``); delta:
+    stationarity band δ; norm: "inf" (box, LP) or "2" (proximal QP); line_search:
+    "backtracking" or "golden"."""
+
+    delta: float = 1e-6
+    norm: str = "inf"
+    line_search: str = "backtracking"
+
+    def __post_init__(self):
+        super().__post_init__()
         positive("delta", self.delta)
         one_of("norm", self.norm, ("inf", "2"))
         one_of("line_search", self.line_search, ("backtracking", "golden"))
-
-
-def check_local(s) -> None:
-    """The settings every trust-region local method has: radius, max_iter, tol,
-    min_radius, verbose."""
-    positive("radius", s.radius)
-    count("max_iter", s.max_iter, 1)
-    positive("tol", s.tol)
-    positive("min_radius", s.min_radius)
-    flag("verbose", s.verbose)
 
 
 def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -> None:

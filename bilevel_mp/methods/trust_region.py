@@ -18,7 +18,7 @@ from ..core.finish import Claim, settle
 from ..structure import detect
 from . import kkt
 from .descent import accepts as descent_accepts
-from .descent import check_local, local_claim, start
+from .descent import LocalSettings, local_claim, start
 from .settings import positive
 
 NAME = "trust_region"
@@ -26,20 +26,17 @@ LOCAL = True
 
 
 @dataclass
-class Settings:
-    """x0: leader start; radius: first Δ; eta: acceptance ratio; max_iter; tol: relative
-    predicted decrease that counts as none; min_radius: collapse below it; verbose."""
+class Settings(LocalSettings):
+    """x0, radius (the first Δ), max_iter, tol, min_radius, verbose (see
+    ``methods.descent.LocalSettings``); eta: acceptance ratio of actual to predicted
+    decrease."""
 
-    x0: object = None
-    radius: float = 1.0
-    eta: float = 0.1
     max_iter: int = 50
     tol: float = 1e-8
-    min_radius: float = 1e-7
-    verbose: bool = False
+    eta: float = 0.1
 
     def __post_init__(self):
-        check_local(self)
+        super().__post_init__()
         positive("eta", self.eta)
 
 
