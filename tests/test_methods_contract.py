@@ -128,3 +128,49 @@ def test_every_setting_is_documented(method):
     doc = module.Settings.__doc__ or ""
     missing = [f.name for f in dataclasses.fields(module.Settings) if f.name not in doc]
     assert not missing, f"{method}.Settings does not document {missing}"
+
+
+def test_an_unproven_branch_and_bound_bound_proves_nothing(monkeypatch):
+    """When an LP of the branch-and-bound fails and a node is dropped, its bound is no
+    proof: neither the method alone nor auto may call the point optimal."""
+    from bilevel_mp.algorithms.complementarity_bb import ComplementarityBB
+
+    original = ComplementarityBB._finish
+
+    def one_unsafe_prune(self, out, t0, exhausted, open_bound=float("inf")):
+        self.stats["unsafe"] = self.stats.get("unsafe", 0) + 1
+        return original(self, out, t0, exhausted, open_bound)
+
+    monkeypatch.setattr(ComplementarityBB, "_finish", one_unsafe_prune)
+    p = random_lplp(10, 1)
+    alone = bmp.solve(p, method="complementarity_bb")
+    assert alone.status == "feasible" and alone.bound is None and alone.certified
+    r = bmp.solve(p)  # auto: the KKT stage must then prove it, or nothing is proven
+    assert r.certified
+    if r.status == "optimal":
+        assert r.found_by == "kkt" or any(s.method == "kkt" and s.status.startswith("proven")
+                                          for s in r.history)
+
+
+def test_settings_that_would_weaken_a_proof_are_refused():
+    p = classic.get("Bard1984a")
+    with pytest.raises(BilevelInputError, match="rel_gap"):
+        bmp.solve(p, method="complementarity_bb", rel_gap=0.1)
+    with pytest.raises(BilevelInputError, match="tol"):
+        bmp.solve(p, method="value_function", tol=0.1)
+    # auto on a follower not proven convex has no KKT stage: KKT settings are an error
+    with pytest.raises(BilevelInputError, match="method='kkt' only"):
+        bmp.solve(classic.get("MitsosBarton2006Ex35"), mode="indicator")
+
+
+def test_auto_history_is_in_the_users_sense():
+    p = classic.get("Bard1984a")
+    q = bmp.BilevelProblem(n_x=1, n_y=1, name="Bard1984a-max")
+    x, y = q.x[0], q.y[0]
+    q.set_upper(-(x + y), [x >= 0], sense="max")
+    q.set_lower(-5 * x - y, [x + y / 2 >= 2, x / 4 - y + 2 >= 0, 8 - y / 2 - x >= 0,
+                             2 * y - x + 4 >= 0, y >= 0])
+    r_min, r_max = bmp.solve(p), bmp.solve(q)
+    assert r_max.F == pytest.approx(-r_min.F, abs=1e-6) and r_max.bound >= r_max.F - 1e-6
+    assert r_max.history[-1].F == pytest.approx(r_max.F, abs=1e-6)
+    assert r_max.history[-1].bound == pytest.approx(r_max.bound, abs=1e-6)

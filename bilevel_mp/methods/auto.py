@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 
 from ..backends import nlp
+from ..errors import BilevelInputError
 from ..core.context import Context
 from ..core.finish import Claim, settle
 from ..problem import BilevelProblem
@@ -57,6 +58,11 @@ class Settings(kkt.Settings):
 
 def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -> None:
     kkt.accepts(problem, structure, settings)
+    if settings.customised and "kkt" not in plan(structure, settings):
+        raise BilevelInputError(
+            f"auto solves {problem.name} ({structure.label}, follower not proven convex) by "
+            "value_function, which has no KKT model: mode, modes, dual_bound and solver apply to "
+            "method='kkt' only")
 
 
 def plan(structure: Structure, settings: Settings) -> list[str]:
@@ -74,15 +80,19 @@ def _key(problem, claim: Claim):
     return claim.F_min(problem) if claim.certified else None
 
 
-def _better(problem, best: Claim | None, new: Claim) -> bool:
+def _better(problem, best: Claim | None, new: Claim, bound) -> bool:
     """``new`` replaces ``best``: certified, and lower F by more than the tie tolerance
     (an earlier, exact stage's point wins ties: a local point can undercut an exact one
-    only by exploiting the follower's tolerance)."""
+    only by exploiting the follower's tolerance), or within the tie and proven where
+    ``best`` is not."""
     f_new = _key(problem, new)
     if f_new is None:
         return False
     f_best = None if best is None else _key(problem, best)
-    return f_best is None or f_new < f_best - TIE * max(1.0, abs(f_best))
+    if f_best is None or f_new < f_best - TIE * max(1.0, abs(f_best)):
+        return True
+    return f_new <= f_best + TIE * max(1.0, abs(f_best)) and _proven(problem, new, bound) \
+        and not _proven(problem, best, bound)
 
 
 def run(ctx: Context, settings: Settings) -> Claim:
@@ -109,15 +119,19 @@ def run(ctx: Context, settings: Settings) -> Claim:
         settle(problem, claim, ctx.certify_time_limit)
         if claim.bound is not None:
             bound = claim.bound if bound is None else max(bound, claim.bound)
+        sign = -1.0 if problem.upper_sense == "max" else 1.0
         F = claim.F_min(problem)
-        stages.append(Stage(len(stages), None if F is None else (-F if problem.upper_sense == "max" else F),
-                            time.perf_counter() - t0, name, _summary(claim), claim.bound))
+        stages.append(Stage(len(stages), None if F is None else sign * F, time.perf_counter() - t0,
+                            name, _summary(claim), None if claim.bound is None else sign * claim.bound))
         if first is None:
             first = claim
-        if claim.verdict is not None:
+        if claim.verdict is not None and best is None:
             claim.history = stages
             return claim  # a proven verdict: infeasible, unbounded, follower unbounded
-        if _better(problem, best, claim):
+        if claim.verdict is not None:  # a certified point is held: it stands, the verdict is noted
+            best.note(f"{name} concluded {claim.verdict}: {claim.message}")
+            break
+        if _better(problem, best, claim, bound):
             best = claim
         if best is not None and _proven(problem, best, bound):
             break

@@ -23,6 +23,7 @@ from .settings import count, flag, nonnegative, positive
 NAME = "complementarity_bb"
 LOCAL = False
 EXPERIMENTAL = ("minimize", "polish", "targets", "active_first", "probe")
+MAX_GAP = 1e-6  # the loosest relative gap a proof of optimality may have
 
 
 @dataclass
@@ -56,6 +57,9 @@ class Settings:
     def __post_init__(self):
         count("node_limit", self.node_limit, 1, allow_none=True)
         positive("rel_gap", self.rel_gap)
+        if self.rel_gap > MAX_GAP:  # "optimal" must stay a global optimum
+            raise BilevelInputError(f"rel_gap must be at most {MAX_GAP:g} (a proof of optimality), "
+                                    f"got {self.rel_gap!r}; use node_limit or time_limit to stop early")
         for name in ("heuristic_every", "max_nogoods"):
             count(name, getattr(self, name), 1)
         count("dive_every", self.dive_every, 0)
@@ -91,7 +95,8 @@ def run(ctx: Context, settings: Settings) -> Claim:
     out = bb.run()
     progress(out.nodes, out.value if out.value is not None else math.inf,
              out.bound if out.bound is not None else -math.inf)
-    claim = Claim(solver="highs", history=history, bound=out.bound)
+    # a bound counts only when every pruning was proven by an LP (no failed LP dropped a node)
+    claim = Claim(solver="highs", history=history, bound=out.bound if out.proven else None)
     stats = (f"{out.nodes} nodes, {out.lp_solves} LPs, {out.nogoods[0]}+{out.nogoods[1]} nogoods, "
              f"{out.seconds:.2f} s")
     claim.message = stats if not out.message else f"{out.message}; {stats}"

@@ -39,6 +39,7 @@ from ..core.certify import certify, optimistic_response, solve_follower
 from ..core.context import Context
 from ..core.finish import Claim
 from ..core.lifted import lift
+from ..errors import BilevelInputError
 from ..problem import BilevelProblem, split_lower
 from ..reformulations.kkt import KKT, reject_integer_follower
 from ..result import Iteration
@@ -62,6 +63,9 @@ class Settings:
     def __post_init__(self):
         count("max_iter", self.max_iter, 1)
         positive("tol", self.tol)
+        if self.tol > 1e-6:  # "optimal" must stay a global optimum
+            raise BilevelInputError(f"tol must be at most 1e-06 (a proof of optimality), got {self.tol!r}; "
+                                    "use max_iter or time_limit to stop early")
         flag("verbose", self.verbose)
 
 
