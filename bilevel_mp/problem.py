@@ -82,7 +82,8 @@ class BilevelProblem:
         p.set_lower(-5 * x[0] - y[0], [x[0] + y[0] / 2 <= 2, y[0] >= 0])
 
     or through a front end (``bilevel_mp.frontends``). Integer leader variables are
-    declared with ``x_integer``; follower variables are continuous.
+    declared with ``x_integer``, integer follower variables with ``y_integer`` (the methods
+    built on the follower's KKT conditions or duality refuse those, naming why).
     """
 
     def __init__(
@@ -95,6 +96,7 @@ class BilevelProblem:
         x_integer: Sequence[bool] | bool = False,
         x_names: Sequence[str] | None = None,
         y_names: Sequence[str] | None = None,
+        y_integer: Sequence[bool] | bool = False,
     ):
         for label, n in (("n_x", n_x), ("n_y", n_y)):
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
@@ -109,12 +111,15 @@ class BilevelProblem:
         self.y_names = _names(y_names, n_y, "y")
         self._set_bounds(m.x, x_bounds, "x_bounds")
         self._set_bounds(m.y, y_bounds, "y_bounds")
-        flags = [x_integer] * n_x if isinstance(x_integer, bool) else list(x_integer)
-        if len(flags) != n_x:
-            raise BilevelInputError(f"x_integer has {len(flags)} entries, expected n_x = {n_x}")
-        for i, is_int in enumerate(flags):
-            if is_int:
-                m.x[i].domain = pyo.Integers
+        for var, flags, n, label in ((m.x, x_integer, n_x, "x_integer"), (m.y, y_integer, n_y, "y_integer")):
+            flags = [flags] * n if isinstance(flags, bool) else list(flags)
+            if len(flags) != n:
+                raise BilevelInputError(f"{label} has {len(flags)} entries, expected {n}")
+            for i, is_int in enumerate(flags):
+                if isinstance(is_int, str) or is_int not in (True, False):
+                    raise BilevelInputError(f"{label}[{i}] must be true or false, got {is_int!r}")
+                if is_int:
+                    var[i].domain = pyo.Integers
         self.F = None
         self.f = None
         self.upper_sense = "min"

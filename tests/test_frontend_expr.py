@@ -120,3 +120,26 @@ def test_extensions_equalities_bounds_integers():
     r = bmp.solve(p)
     # y = 2x - 1; F = (x - 2.4)^2 + 2x - 1 over x in {0..3}: x=1 -> 1.96+1 = 2.96, x=2 -> .16+3
     assert r.status == "optimal" and np.allclose(r.x, [1.0]) and r.F == pytest.approx(2.96)
+
+
+def test_unknown_field_is_an_error_naming_the_nearest():
+    """A typo must not silently build a different problem (x_integers would drop integrality)."""
+    d = {"name": "t", "n_x": 1, "n_y": 1, "F": "x[0] - y[0]", "f": "y[0]", "G": ["2.5 - x[0]", "x[0]"],
+         "g": ["x[0] - y[0]", "y[0]"], "x_integers": [True]}
+    with pytest.raises(BilevelInputError, match="unknown field 'x_integers' \\(did you mean 'x_integer'\\?\\)"):
+        problem_from_dict(d)
+
+
+def test_y_integer_is_honoured_and_round_trips():
+    d = {"name": "t", "n_x": 1, "n_y": 1, "F": "x[0] - y[0]", "f": "y[0]", "G": ["2.5 - x[0]", "x[0]"],
+         "g": ["x[0] - y[0] + 0.5", "y[0]"], "y_integer": [True]}
+    p = problem_from_dict(d)
+    assert not p.y[0].is_continuous() and bmp.detect(p).y_integer
+    assert problem_to_dict(p)["y_integer"] == [True]
+    assert not problem_from_dict(problem_to_dict(p)).y[0].is_continuous()
+    # no method of this version solves an integer follower: refused by name, never relaxed
+    for method in bmp.METHODS:
+        with pytest.raises(bmp.UnsupportedStructureError, match="integer"):
+            bmp.solve(p, method=method)
+    with pytest.raises(BilevelInputError, match="y_integer"):
+        problem_from_dict({**d, "y_integer": ["yes"]})

@@ -17,6 +17,7 @@ extensions: ``G_eq`` / ``g_eq`` (``expr == 0``), ``x_integer`` (list of bools),
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import math
 import operator
@@ -116,11 +117,24 @@ def parse_expression(text: str, problem: BilevelProblem, where: str = "expressio
     return _Compiler({"x": problem.x, "y": problem.y}, where)(tree)
 
 
+#: The fields of a BOLIB-format entry; any other key is an error (a typo must not silently
+#: build a different problem).
+FIELDS = ("name", "kind", "source", "status", "n_x", "n_y", "F", "f", "G", "g", "G_eq", "g_eq",
+          "x_bounds", "y_bounds", "x_integer", "y_integer", "xy_init", "F_best", "f_best")
+
+
 def problem_from_dict(d: dict) -> BilevelProblem:
-    """Build a ``BilevelProblem`` from one BOLIB-format entry."""
+    """Build a ``BilevelProblem`` from one BOLIB-format entry (fields: ``FIELDS``); an
+    unknown key raises ``BilevelInputError`` naming the nearest valid one."""
     if not isinstance(d, dict):
         raise BilevelInputError(f"a problem entry must be a JSON object, got {type(d).__name__}")
     name = str(d.get("name", "bilevel"))
+    for key in d:
+        if key not in FIELDS:
+            near = difflib.get_close_matches(str(key), FIELDS, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise BilevelInputError(f"problem {name!r}: unknown field {key!r}{hint}; the fields are "
+                                    f"{', '.join(FIELDS)}")
     for key in ("n_x", "n_y", "F", "f"):
         if key not in d:
             raise BilevelInputError(f"problem {name!r}: missing field {key!r}")
@@ -131,6 +145,7 @@ def problem_from_dict(d: dict) -> BilevelProblem:
         x_bounds=d.get("x_bounds"),
         y_bounds=d.get("y_bounds"),
         x_integer=d.get("x_integer", False),
+        y_integer=d.get("y_integer", False),
     )
 
     def cons(key, kind):
@@ -204,6 +219,7 @@ def problem_to_dict(problem: BilevelProblem) -> dict:
         "x_bounds": [[v.lb, v.ub] for v in problem.x.values()],
         "y_bounds": [[v.lb, v.ub] for v in problem.y.values()],
         "x_integer": problem.x_is_integer(),
+        "y_integer": [not v.is_continuous() for v in problem.y.values()],
         "F_best": problem.known_F,
         "f_best": problem.known_f,
     }

@@ -15,6 +15,7 @@ from ..core.context import Context
 from ..core.finish import Claim
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
+from ..reformulations.kkt import reject_integer_follower
 from ..result import Iteration
 from ..structure import Structure
 from .reformulate import bound_hint
@@ -73,6 +74,7 @@ class Settings:
 
 
 def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -> None:
+    reject_integer_follower(problem, NAME)
     check_lplp(problem, structure)
 
 

@@ -20,6 +20,7 @@ from ..core.finish import Claim
 from ..core.starts import leader_start
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
+from ..reformulations.kkt import reject_integer_follower
 from ..result import Iteration
 from ..structure import Structure
 from .settings import count, flag, one_of, positive
@@ -79,6 +80,7 @@ class Settings(LocalSettings):
 
 
 def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -> None:
+    reject_integer_follower(problem, NAME)  # its program linearises the follower's KKT system
     if structure.x_integer:
         raise BilevelInputError(f"{NAME} moves x continuously: integer leader variables need a "
                                 "global method (method='kkt' or 'auto')")
