@@ -73,6 +73,7 @@ class HPR:
     unbounded: list = field(default_factory=list)
     point: np.ndarray | None = None
     slacks: tuple | None = None  # (constraint names, {name: bound})
+    follower_check: tuple | None = None  # (x checked, message if the follower is unbounded there)
 
     def as_dict(self) -> dict:
         return {"infeasible": self.infeasible, "unbounded": list(self.unbounded), "point": self.point}

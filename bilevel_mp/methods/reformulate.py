@@ -59,16 +59,22 @@ def solve_reduction(ctx: Context, reduction, solver: str | None = None,
 
 def follower_unbounded(ctx: Context, lifted: Lifted) -> str | None:
     """A message if the follower's problem is unbounded at a point of the high-point
-    relaxation (checked before any reformulation is solved), else None."""
+    relaxation (checked before any reformulation is solved), else None. Solved once per
+    solve: the answer is kept on the HPR cache for the later stages."""
     problem = ctx.problem
     x0 = lifted.hpr.get("point")
     if x0 is None:
         return None
+    done = ctx.hpr.follower_check
+    if done is not None and np.array_equal(done[0], x0):
+        return done[1]
     out, _, _ = solve_follower(problem, x0, time_limit=min(10.0, ctx.certify_time_limit))
-    if out.status != "unbounded":
-        return None
-    return (f"the follower's problem is unbounded at x = {np.round(x0, 6).tolist()}: its optimum "
-            f"does not exist, so the bilevel problem is ill-posed. {bound_hint(problem)}")
+    message = None
+    if out.status == "unbounded":
+        message = (f"the follower's problem is unbounded at x = {np.round(x0, 6).tolist()}: its "
+                   f"optimum does not exist, so the bilevel problem is ill-posed. {bound_hint(problem)}")
+    ctx.hpr.follower_check = (np.array(x0, dtype=float), message)
+    return message
 
 
 def bound_hint(problem) -> str:
