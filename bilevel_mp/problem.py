@@ -206,6 +206,12 @@ class BilevelProblem:
         if self.f is None:
             raise BilevelInputError(f"problem {self.name!r}: the lower-level objective f is missing")
 
+    @property
+    def sense_sign(self) -> float:
+        """-1 for a maximised F, else +1: multiplies F (or a bound on it) between the user's
+        sense and the minimisation form the methods work in, either way."""
+        return -1.0 if self.upper_sense == "max" else 1.0
+
     def x_is_integer(self) -> list[bool]:
         return [not self.model.x[i].is_continuous() for i in range(self.n_x)]
 
@@ -237,7 +243,7 @@ class BilevelProblem:
         F = float(pyo.value(self.F))
         f = float(pyo.value(self.f))
         return {
-            "F": -F if self.upper_sense == "max" else F,
+            "F": self.sense_sign * F,
             "f": -f if self.lower_sense == "max" else f,
             "G_violation": max((c.violation() for c in self.G), default=0.0),
             "g_violation": max((c.violation() for c in self.g), default=0.0),

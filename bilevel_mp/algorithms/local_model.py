@@ -163,7 +163,6 @@ class LocalRun:
             raise BilevelInputError(f"{method} moves x continuously: integer leader variables {ints} "
                                     "need a global method (method='kkt' or 'auto')")
         self.problem = problem
-        self.sign = -1.0 if problem.upper_sense == "max" else 1.0  # F here is in min form
         self.deriv = Derivatives(problem)
         self.x = leader_start(problem, x0)
         self.assumptions: list[str] = []

@@ -71,8 +71,7 @@ class Claim:
         """F at the (settled) point in minimisation form, None without a point."""
         if self.x is None:
             return None
-        F = problem.evaluate(self.x, self.y)["F"]
-        return -F if problem.upper_sense == "max" else F
+        return problem.sense_sign * problem.evaluate(self.x, self.y)["F"]
 
     @property
     def certified(self) -> bool:
@@ -107,9 +106,8 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit: float | No
 
 def _worse(problem: BilevelProblem, x, y_old, y_new, tol: float = 1e-6) -> bool:
     """F(x, y_new) above F(x, y_old) by more than ``tol`` relative (minimisation form)."""
-    sign = -1.0 if problem.upper_sense == "max" else 1.0
-    old = sign * problem.evaluate(x, y_old)["F"]
-    new = sign * problem.evaluate(x, y_new)["F"]
+    old = problem.sense_sign * problem.evaluate(x, y_old)["F"]
+    new = problem.sense_sign * problem.evaluate(x, y_new)["F"]
     return new > old + tol * max(1.0, abs(old))
 
 
@@ -144,7 +142,7 @@ def finish(problem: BilevelProblem, structure: Structure, method: str, claim: Cl
                         assumptions=list(claim.assumptions), message=claim.message,
                         history=list(claim.history), found_by=claim.found_by or method)
     if claim.bound is not None:
-        res.bound = -claim.bound if problem.upper_sense == "max" else claim.bound
+        res.bound = problem.sense_sign * claim.bound
     if claim.x is not None:
         ev = problem.evaluate(claim.x, claim.y)
         res.x, res.y, res.F, res.f = claim.x, claim.y, ev["F"], ev["f"]

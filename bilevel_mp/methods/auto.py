@@ -119,7 +119,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
         settle(problem, claim, ctx.certify_time_limit)
         if claim.bound is not None:
             bound = claim.bound if bound is None else max(bound, claim.bound)
-        sign = -1.0 if problem.upper_sense == "max" else 1.0
+        sign = problem.sense_sign
         F = claim.F_min(problem)
         stages.append(Stage(len(stages), None if F is None else sign * F, time.perf_counter() - t0,
                             name, _summary(claim), None if claim.bound is None else sign * claim.bound))

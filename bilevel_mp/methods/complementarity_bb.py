@@ -81,7 +81,7 @@ def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -
 def run(ctx: Context, settings: Settings) -> Claim:
     problem = ctx.problem
     data = extract(problem)
-    sense = -1.0 if problem.upper_sense == "max" else 1.0
+    sense = problem.sense_sign
     history = []
     t0 = time.perf_counter()
 

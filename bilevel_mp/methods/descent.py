@@ -140,7 +140,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
             converged, reason = not d.elastic, "no descent direction" + (
                 " (elastic program: stationarity band not met)" if d.elastic else "")
             break
-        history.append(DescentIteration(k, loc.sign * F, time.perf_counter() - t_it, step.radius, d.predicted,
+        history.append(DescentIteration(k, loc.problem.sense_sign * F, time.perf_counter() - t_it, step.radius, d.predicted,
                                         step.t, d.residual))
         if s.verbose:
             print(f"it {k:3d}  F {F:.8g}  radius {step.radius:.3g}  pred {d.predicted:.3g}  step {step.t:.3g}")

@@ -182,7 +182,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
                             n_cuts += 1
                             rerun = (base, x0, y0, t0)
                     ev = problem.evaluate(x, y)
-                    F_min = ev["F"] if problem.upper_sense == "min" else -ev["F"]
+                    F_min = problem.sense_sign * ev["F"]
                     cand = _Candidate(x, y, F_min, cert, cleaned, run)
                     if cert.ll_status == "unbounded":
                         unbounded_msg = cert.message
@@ -190,7 +190,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
                         improved = best is None or not best.cert.certified or \
                             cand.F < best.F - 1e-6 * max(1.0, abs(best.F))
                         best = cand
-        history.append(Start(n_runs, None if best is None else _user(problem, best.F),
+        history.append(Start(n_runs, None if best is None else problem.sense_sign * best.F,
                              time.perf_counter() - t_start, run.start, run.t, run.residual))
         if best is not None and best.cert.certified and rerun is None:
             since_improvement = 0 if improved else since_improvement + 1
@@ -216,10 +216,6 @@ def run(ctx: Context, settings: Settings) -> Claim:
         notes.append(unbounded_msg)
     claim.message = "; ".join(notes)
     return claim
-
-
-def _user(problem, F_min: float) -> float:
-    return -F_min if problem.upper_sense == "max" else F_min
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:

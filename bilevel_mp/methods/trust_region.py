@@ -73,13 +73,13 @@ def run(ctx: Context, settings: Settings) -> Claim:
         predicted = -float(dF @ np.concatenate([x_new - x, mres.y - y]))  # model decrease
         if predicted <= s.tol * max(1.0, abs(F)):
             converged, reason = True, "model predicts no decrease"
-            history.append(TrustRegionIteration(k, loc.sign * F, time.perf_counter() - t_it, radius, predicted, 0.0))
+            history.append(TrustRegionIteration(k, loc.problem.sense_sign * F, time.perf_counter() - t_it, radius, predicted, 0.0))
             break
         F_new, y_new = loc.merit(x_new)
         actual = F - F_new
         ratio = actual / predicted
         accepted = ratio > s.eta
-        history.append(TrustRegionIteration(k, loc.sign * F, time.perf_counter() - t_it, radius, predicted, actual,
+        history.append(TrustRegionIteration(k, loc.problem.sense_sign * F, time.perf_counter() - t_it, radius, predicted, actual,
                                             ratio, accepted))
         if s.verbose:
             print(f"it {k:3d}  F {F:.8g}  radius {radius:.3g}  pred {predicted:.3g}  ratio {ratio:.3g}")

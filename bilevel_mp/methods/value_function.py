@@ -149,7 +149,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
             break
         if out.status == "optimal" and out.bound is not None:
             bound = out.bound if bound is None else max(bound, out.bound)
-        history.append(Cut(it, None if best is None else _user(problem, best[0]), time.perf_counter() - t0,
+        history.append(Cut(it, None if best is None else problem.sense_sign * best[0], time.perf_counter() - t0,
                            bound))
         if settings.verbose:
             print(f"relaxation {it:3d}  bound {bound}  incumbent {None if best is None else best[0]}")
@@ -206,10 +206,6 @@ def run(ctx: Context, settings: Settings) -> Claim:
     claim.proven = status_hint in ("optimal", "optimal_by_bound")
     claim.limit_hit = status_hint == "time_limit"
     return claim
-
-
-def _user(problem, F_min: float) -> float:
-    return -F_min if problem.upper_sense == "max" else F_min
 
 
 def _seed_cut(lifted, problem, f_model, certify_time_limit, time_limit) -> bool:
@@ -291,7 +287,7 @@ def _interior_cut_point(problem, x, cert, time_limit=None):
 def _better(problem, best, x, y, cert):
     """The better (lower F, min form) of the incumbent ``best`` and the point (x, y)."""
     F = problem.evaluate(x, y)["F"]
-    F_min = -F if problem.upper_sense == "max" else F
+    F_min = problem.sense_sign * F
     if best is None or F_min < best[0]:
         return (F_min, np.array(x, float), np.array(y, float), cert)
     return best
