@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 from .core.context import CERTIFY_TIME_LIMIT, Context
@@ -10,6 +9,7 @@ from .core.finish import finish
 from .errors import BilevelInputError
 from .frontends import as_problem
 from .methods import METHODS, get_method, settings_for
+from .methods.settings import positive
 from .result import BilevelResult
 from .structure import detect
 
@@ -54,9 +54,7 @@ def solve(problem, method: str = "auto", *, time_limit: float | None = None,
     problem, write_back = as_problem(problem)
     problem.validate()
     module = get_method(method)
-    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
-                                   or not time_limit > 0 or not math.isfinite(time_limit)):
-        raise BilevelInputError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    positive("time_limit", time_limit, allow_none=True)
     if certify_time_limit is None:
         certify_time_limit = CERTIFY_TIME_LIMIT
     elif isinstance(certify_time_limit, bool) or not isinstance(certify_time_limit, (int, float)) \
