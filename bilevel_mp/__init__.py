@@ -11,6 +11,7 @@ from .errors import (
     BigMError,
     BilevelError,
     BilevelInputError,
+    MissingExtraError,
     SolverUnavailableError,
     UnsupportedStructureError,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "BilevelResult",
     "Certificate",
     "Constraint",
+    "MissingExtraError",
     "SolverUnavailableError",
     "UnsupportedStructureError",
     "detect",

@@ -14,6 +14,7 @@ FILE.json holds one problem or a list in the BOLIB format (see README); FILE.mps
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import platform
@@ -31,7 +32,7 @@ from . import bench
 from .batch import solve_many
 from .backends import BACKENDS
 from .errors import BilevelError, BilevelInputError
-from .frontends.expr import load_problems
+from .frontends.expr import load_problems, read_entries
 from .frontends.mps_aux import is_mps_path
 from .library import classic
 from .methods import METHODS
@@ -83,7 +84,7 @@ def cmd_solve(args) -> int:
     for p in problems:
         res = solve(p, method=args.method, time_limit=args.time_limit,
                     certify_time_limit=args.certify_time_limit, **settings)
-        console.print(res.summary(), highlight=False)
+        console.print(res.summary(), highlight=False, markup=False)
         if p.known_F is not None:
             console.print(f"  known F* = {p.known_F:.6g}", highlight=False)
         records.append(res.to_dict())
@@ -96,21 +97,21 @@ def cmd_solve(args) -> int:
 
 def cmd_bench(args) -> int:
     path = Path(args.file)
-    if not path.exists():
-        raise BilevelError(f"no such file: {path}")
     settings = method_settings(args)
     if args.certify_time_limit is not None:
         settings["certify_time_limit"] = args.certify_time_limit
     if is_mps_path(path):
         raise BilevelError(f"{path}: bench takes a BOLIB JSON list; solve an MPS+AUX instance with "
                            "'bilevel-mp solve FILE.mps', or batch several with bilevel_mp.batch.solve_many")
-    try:
-        entries = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise BilevelError(f"{path}: not valid JSON ({exc})") from None
-    entries = entries if isinstance(entries, list) else [entries]
+    entries = read_entries(path)
     if args.filter:
-        entries = [e for e in entries if args.filter in e.get("name", "")]
+        names = [e.get("name", "") if isinstance(e, dict) else "" for e in entries]
+        entries = [e for e, name in zip(entries, names) if args.filter in str(name)]
+        if not entries:
+            near = difflib.get_close_matches(args.filter, [str(n) for n in names], n=3, cutoff=0.3)
+            hint = f" (close: {', '.join(near)})" if near else ""
+            raise BilevelError(f"--filter {args.filter!r} matches none of the {len(names)} problems "
+                               f"in {path}{hint}")
     if args.scheduler:
         client = None if args.scheduler == "local" else args.scheduler
         records = solve_many(entries, client=client, time_limit=args.time_limit, method=args.method,

@@ -13,7 +13,12 @@ class UnsupportedStructureError(BilevelError):
     """The chosen method cannot treat this problem class (e.g. integer y under KKT)."""
 
 
-class SolverUnavailableError(BilevelError, ImportError):
+class MissingExtraError(BilevelError, ImportError):
+    """An optional dependency (a solver, torch, scikit-learn) is not installed; the message
+    names the ``pip install`` that provides it."""
+
+
+class SolverUnavailableError(MissingExtraError):
     """A solver back end is not installed; the message names the pip extra."""
 
 

@@ -133,12 +133,14 @@ class BilevelProblem:
 
     # ------------------------------------------------------------------ build
     @property
-    def x(self):
-        return self.model.x
+    def x(self) -> "Variables":
+        """The leader's variables: ``p.x[i]``, ``len(p.x)``, ``sum(p.x)``, ``zip(c, p.x)``."""
+        return Variables(self.model.x, "x")
 
     @property
-    def y(self):
-        return self.model.y
+    def y(self) -> "Variables":
+        """The follower's variables, as ``x``."""
+        return Variables(self.model.y, "y")
 
     @property
     def n_x(self) -> int:
@@ -165,7 +167,9 @@ class BilevelProblem:
             raise BilevelInputError(f"{level}-level sense must be 'min' or 'max', got {sense!r}")
         if expr is None:
             raise BilevelInputError(f"the {level}-level objective is missing")
-        self._check_own_vars(expr, f"{level}-level objective")
+        where = f"{level}-level objective"
+        self._check_own_vars(expr, where)
+        check_finite(expr, where)
         return (-expr if sense == "max" else expr), sense
 
     def _constraints(self, cons, prefix):
@@ -173,6 +177,7 @@ class BilevelProblem:
         for k, c in enumerate(cons):
             for con in normalize_constraint(c, f"{prefix}[{k}]"):
                 self._check_own_vars(con.body, con.name)
+                check_finite(con.body, con.name)
                 out.append(con)
         return out
 
@@ -190,9 +195,8 @@ class BilevelProblem:
         bounds = list(bounds)
         if len(bounds) != len(var):
             raise BilevelInputError(f"{label} has {len(bounds)} entries, expected {len(var)}")
-        for i, (lo, hi) in enumerate(bounds):
-            lo = None if lo is None or lo == -math.inf else float(lo)
-            hi = None if hi is None or hi == math.inf else float(hi)
+        for i, pair in enumerate(bounds):
+            lo, hi = _bound_pair(pair, f"{label}[{i}]")
             if lo is not None and hi is not None and lo > hi:
                 raise BilevelInputError(f"{label}[{i}]: lower bound {lo} exceeds upper bound {hi}")
             var[i].setlb(lo)
@@ -273,6 +277,102 @@ def split_lower(problem: BilevelProblem) -> tuple[list[Constraint], list[Constra
     for c in problem.g:
         (with_y if involves(c.body, problem.y) else x_only).append(c)
     return with_y + problem.y_bound_constraints(), x_only
+
+
+class Variables:
+    """One level's variables as a sequence of Pyomo variables.
+
+    ``v[i]`` (negative ``i`` counts from the end, a slice gives a list), ``len(v)``, and
+    iteration over the variables themselves, so ``sum(p.y)``, ``zip(c, p.x)`` and
+    ``numpy.dot(c, list(p.x))`` build the expressions they read as. (Iterating the Pyomo
+    ``IndexedVar`` underneath yields its indices, so ``sum`` over it silently adds
+    0 + 1 + ...). Arithmetic or comparison on the whole vector raises
+    ``BilevelInputError``: a bilevel objective or constraint is a scalar. ``values()``,
+    ``items()``, ``keys()`` and ``component`` reach the ``IndexedVar``."""
+
+    __slots__ = ("component", "_label")
+
+    def __init__(self, component, label: str):
+        self.component = component
+        self._label = label
+
+    def __len__(self) -> int:
+        return len(self.component)
+
+    def __iter__(self):
+        return iter(self.component.values())
+
+    def __getitem__(self, i):
+        n = len(self.component)
+        if isinstance(i, slice):
+            return [self.component[k] for k in range(n)[i]]
+        if isinstance(i, bool) or not hasattr(i, "__index__"):
+            raise BilevelInputError(f"{self._label}[{i!r}]: an index must be an integer")
+        k = i.__index__()
+        if not -n <= k < n:
+            raise BilevelInputError(f"{self._label}[{k}] is out of range: {self._label} has {n} entries")
+        return self.component[k % n]
+
+    def values(self):
+        return self.component.values()
+
+    def items(self):
+        return self.component.items()
+
+    def keys(self):
+        return self.component.keys()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} {self._label} variables>"
+
+    def _whole(self, *_):
+        raise BilevelInputError(
+            f"arithmetic or comparison on the whole vector {self._label} ({len(self)} variables): "
+            f"use its entries, e.g. {self._label}[0], sum({self._label}) or "
+            f"sum(c * v for c, v in zip(coefficients, {self._label}))"
+        )
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _whole
+    __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __matmul__ = __rmatmul__ = _whole
+    __neg__ = __pos__ = __abs__ = __le__ = __ge__ = __lt__ = __gt__ = _whole
+    __float__ = __int__ = _whole
+
+
+def check_finite(expr, where: str) -> None:
+    """Raise ``BilevelInputError`` naming ``where`` if ``expr`` holds a NaN or infinite
+    number (a coefficient, constant or exponent); such a model has no meaningful answer."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (int, float)) and not isinstance(node, bool):
+            if not math.isfinite(node):
+                raise BilevelInputError(f"{where} contains the number {node!r}: "
+                                        "every coefficient and constant must be finite")
+        elif getattr(node, "is_expression_type", lambda: False)():
+            stack.extend(node.args)
+
+
+def _bound_pair(pair, where: str) -> tuple[float | None, float | None]:
+    """(lo, hi) as floats or None for no bound; NaN, an infinite bound on the wrong
+    side, or a non-number raise ``BilevelInputError``."""
+    try:
+        lo, hi = pair
+    except (TypeError, ValueError):
+        raise BilevelInputError(f"{where} must be a pair (lower, upper), got {pair!r}") from None
+    out = []
+    for value, side, none_at in ((lo, "lower", -math.inf), (hi, "upper", math.inf)):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise BilevelInputError(f"{where}: {side} bound {value!r} is not a number") from None
+        if math.isnan(v) or v == -none_at:
+            raise BilevelInputError(f"{where}: {side} bound {value!r} is not allowed "
+                                    "(use None or an infinity of the bound's own sign for no bound)")
+        out.append(None if v == none_at else v)
+    return out[0], out[1]
 
 
 def _names(names, n, prefix):

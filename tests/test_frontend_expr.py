@@ -109,8 +109,10 @@ def test_callables_front_end_solves_bard1984a():
     r = bmp.solve(p)
     assert r.status == "optimal" and r.certified
     assert r.F == pytest.approx(28 / 9, rel=1e-6)
-    with pytest.raises(BilevelInputError, match="building the expressions failed"):
+    with pytest.raises(BilevelInputError, match=r"x\[3\] is out of range: x has 1 entries"):
         from_callables(1, 1, F=lambda x, y: x[3], f=lambda x, y: y[0])
+    with pytest.raises(BilevelInputError, match="building the expressions failed"):
+        from_callables(1, 1, F=lambda x, y: x[0] + "a", f=lambda x, y: y[0])
 
 
 def test_extensions_equalities_bounds_integers():

@@ -54,7 +54,7 @@ import numpy as np
 from ..backends import highs
 from ..backends.highs import ArrayLP
 from ..errors import SolverUnavailableError
-from .complementarity_heuristics import PrimalHeuristics
+from .complementarity_heuristics import PrimalHeuristics, positive_support
 from .complementarity_nogoods import NogoodDB, NogoodLearning
 from .lplp_data import LPLPData
 
@@ -381,7 +381,7 @@ class ComplementarityBB(NogoodLearning, PrimalHeuristics):
                     lam, mu, val = dual
                 if solved:
                     continue
-            support = np.flatnonzero(lam > 1e-9 * max(1.0, float(np.abs(lam).max())))
+            support = positive_support(lam)
             if fresh and (not math.isfinite(self.UB) or depth < 3
                           or self.stats["nodes"] % self.heuristic_every == 0):
                 h = self.heuristic(support, f1)

@@ -12,6 +12,12 @@ import numpy as np
 INF = math.inf
 
 
+def positive_support(lam: np.ndarray) -> np.ndarray:
+    """Indices of the multipliers that are positive relative to the largest (an empty
+    array when the follower has no inequality rows)."""
+    return np.flatnonzero(lam > 1e-9 * max(1.0, float(np.abs(lam).max(initial=0.0))))
+
+
 class PrimalHeuristics:
     """The incumbent-finding half of ``ComplementarityBB`` (a mixin: it uses the LPs and
     the incumbent that ``ComplementarityBB`` holds, and its ``solve_primal``,
@@ -87,7 +93,7 @@ class PrimalHeuristics:
                 improved = False
                 rounds += 1
                 lam = self.best_lam[0]
-                T = np.flatnonzero(lam > 1e-9 * max(1.0, float(np.abs(lam).max())))
+                T = positive_support(lam)
                 for k in T[np.argsort(lam[T])]:
                     act = none.copy()
                     act[T] = True
@@ -101,7 +107,7 @@ class PrimalHeuristics:
                     if not isinstance(dual, tuple):
                         continue
                     lam2, mu2, _ = dual
-                    T2 = np.flatnonzero(lam2 > 1e-9 * max(1.0, float(np.abs(lam2).max())))
+                    T2 = positive_support(lam2)
                     h = self.heuristic(T2, none)
                     if h is not None and h[0] < self.UB:
                         self.stats["ls_improved"] = self.stats.get("ls_improved", 0) + 1

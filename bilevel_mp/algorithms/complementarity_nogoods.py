@@ -229,7 +229,7 @@ class NogoodLearning:
             if self.d.c @ ray < 0:
                 ray, q = -ray, -q
             zero = f0
-            tol = 1e-9 * max(1.0, float(np.abs(q).max()))
+            tol = 1e-9 * max(1.0, float(np.abs(q).max(initial=0.0)))
             ok = self.d.c @ ray > tol and np.all(q[: self.m][~zero] <= tol) and \
                 np.all(np.abs(q[self.m:]) <= tol)
             if ok:
