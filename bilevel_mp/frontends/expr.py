@@ -175,6 +175,28 @@ def problem_from_dict(d: dict) -> BilevelProblem:
     return p
 
 
+def read_entries(path) -> list:
+    """The raw entries of a BOLIB-format JSON file: a list of at least one JSON value.
+    A missing path, a directory, unreadable or invalid JSON, or an empty list raise
+    ``BilevelInputError`` naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise BilevelInputError(f"no such file: {path}")
+    if path.is_dir():
+        raise BilevelInputError(f"{path} is a directory: give a BOLIB-format JSON file "
+                                "or an MPS/LP instance file")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BilevelInputError(f"{path}: not valid JSON ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BilevelInputError(f"{path}: cannot be read ({exc})") from None
+    entries = data if isinstance(data, list) else [data]
+    if not entries:
+        raise BilevelInputError(f"{path} holds no problems (an empty list)")
+    return entries
+
+
 def load_problems(source, aux=None) -> list[BilevelProblem]:
     """Problems from a BOLIB-format JSON file (one object or a list), or parsed JSON.
 
@@ -184,17 +206,10 @@ def load_problems(source, aux=None) -> list[BilevelProblem]:
         return [read_mps_aux(source, aux)]
     if aux is not None:
         raise BilevelInputError(f"an AUX file goes with an MPS/LP instance file, not with {source}")
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.exists():
-            raise BilevelInputError(f"no such file: {path}")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise BilevelInputError(f"{path}: not valid JSON ({exc})") from None
-    else:
-        data = source
-    entries = data if isinstance(data, list) else [data]
+    entries = read_entries(source) if isinstance(source, (str, Path)) else source
+    entries = entries if isinstance(entries, list) else [entries]
+    if not entries:
+        raise BilevelInputError("the input holds no problems (an empty list)")
     return [problem_from_dict(e) for e in entries]
 
 
