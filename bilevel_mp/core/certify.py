@@ -145,6 +145,14 @@ def optimistic_response(problem: BilevelProblem, x, f_star: float, time_limit: f
 POLISH_GAP = 1e-7  # follower gaps above this (relative) trigger the exact optimistic response
 
 
+def is_tight(cert: Certificate) -> bool:
+    """The follower gap of ``cert`` is within ``POLISH_GAP`` (relative): y is the
+    follower's response to solver precision, not merely within the certificate's
+    ``GAP_TOL``. Only a tight point can carry a proof of optimality: a y that is
+    follower-optimal to 1e-4 can buy the leader far more than 1e-4 of F."""
+    return cert.ll_gap is not None and cert.ll_gap <= POLISH_GAP * max(1.0, abs(cert.ll_value or 0.0))
+
+
 def certify_and_polish(problem: BilevelProblem, x, y, time_limit: float | None = 60.0, cert=None):
     """Certify (x, y); if the certificate fails or the gap is above ``POLISH_GAP``, try the
     exact optimistic follower response at the same x instead (a solver's y is often
@@ -152,8 +160,7 @@ def certify_and_polish(problem: BilevelProblem, x, y, time_limit: float | None =
     already computed. Returns (y, certificate, replaced)."""
     if cert is None:
         cert = certify(problem, x, y, time_limit=time_limit)
-    sloppy = cert.ll_gap is None or cert.ll_gap > POLISH_GAP * max(1.0, abs(cert.ll_value or 0.0))
-    if (not cert.certified or sloppy) and cert.ll_optimal_value is not None:
+    if (not cert.certified or not is_tight(cert)) and cert.ll_optimal_value is not None:
         y2 = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=time_limit)
         if y2 is not None:
             cert2 = certify(problem, x, y2, time_limit=time_limit)

@@ -30,7 +30,7 @@ import numpy as np
 from ..problem import BilevelProblem
 from ..result import BilevelResult, Certificate
 from ..structure import Structure
-from .certify import certify_and_polish
+from .certify import certify_and_polish, is_tight
 
 VERDICTS = ("infeasible", "unbounded", "lower_level_unbounded")
 
@@ -80,7 +80,9 @@ class Claim:
 
 def settle(problem: BilevelProblem, claim: Claim, certify_time_limit: float | None) -> Claim:
     """Round integer x, certify (x, y) and clean y (the exact optimistic response at x
-    when the solver's y is optimal only to its tolerances). Idempotent."""
+    when the solver's y is optimal only to its tolerances). A claim keeps ``proven`` only
+    if its y is tight (``is_tight``) and the clean response does not raise F: no method
+    can turn the certificate's tolerance into a better F. Idempotent."""
     if claim.settled or claim.x is None:
         return claim
     x = np.asarray(claim.x, dtype=float).ravel()
@@ -98,6 +100,10 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit: float | No
             # the method's proof is about (x, y): with the exact response F is higher
             claim.proven = False
             claim.note("the exact response raises F: the method's proof does not cover it")
+    if claim.proven and cert.certified and not is_tight(cert):
+        claim.proven = False
+        claim.note(f"y is follower-optimal only to a gap of {cert.ll_gap:.3g} and no tighter response "
+                   "was found at x: the method's proof does not cover it")
     claim.x, claim.y, claim.certificate, claim.settled = x, y_new, cert, True
     if cert.duals:
         claim.duals = {**claim.duals, **cert.duals}

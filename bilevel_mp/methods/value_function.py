@@ -35,7 +35,7 @@ from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
 from ..backends import scip
 from ..backends.single_level import Indicator, substitute
-from ..core.certify import certify, optimistic_response, solve_follower
+from ..core.certify import certify, is_tight, optimistic_response, solve_follower
 from ..core.context import Context
 from ..core.finish import Claim
 from ..core.lifted import lift
@@ -105,6 +105,9 @@ def _cut_valid_everywhere(lifted, y_hat) -> bool:
     return True
 
 
+TIGHT_FEASTOL = 1e-9  # SCIP's feasibility tolerance once a cut has failed to move x
+
+
 def run(ctx: Context, settings: Settings) -> Claim:
     """Global method for nonconvex followers (see module docstring)."""
     problem, structure = ctx.problem, ctx.structure
@@ -133,11 +136,12 @@ def run(ctx: Context, settings: Settings) -> Claim:
     it = 0
     history = []
     seeded = _seed_cut(lifted, problem, f_model, certify_time_limit, time_limit)
+    feastol, last_x = None, None  # SCIP's default feasibility tolerance until a cut fails to bite
     for it in range(1, max_iter + 1):
         remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if remaining is not None and remaining <= 0.5:
             break
-        out = scip.solve(lifted.slm, time_limit=remaining)
+        out = scip.solve(lifted.slm, time_limit=remaining, feastol=feastol)
         if out.status == "infeasible" and not out.has_solution:
             status_hint = "infeasible" if best is None else "optimal_by_bound"
             if best is not None:
@@ -156,8 +160,17 @@ def run(ctx: Context, settings: Settings) -> Claim:
         x, y, _ = lifted.invert(out)
         if any(problem.x_is_integer()):
             x = np.where(problem.x_is_integer(), np.round(x), x)
+        if last_x is not None and np.array_equal(x, last_x):
+            # the last cut was met within SCIP's feasibility tolerance, not cut off
+            if feastol == TIGHT_FEASTOL:
+                message = "the relaxation returns the same x after a cut at the tightest tolerance"
+                status_hint = "no_cut"
+                break
+            feastol = TIGHT_FEASTOL
+            continue
+        last_x = x
         cert = certify(problem, x, y, time_limit=certify_time_limit)
-        if cert.certified:
+        if cert.certified and is_tight(cert):
             best = _better(problem, best, x, y, cert)
             status_hint = "optimal" if out.status == "optimal" else "time_limit"
             break
@@ -202,7 +215,6 @@ def run(ctx: Context, settings: Settings) -> Claim:
         claim.message = message or f"no certified point ({status_hint})"
         return claim
     _, claim.x, claim.y, claim.certificate = best
-    claim.settled = True  # certified in the loop (integer x rounded there)
     claim.proven = status_hint in ("optimal", "optimal_by_bound")
     claim.limit_hit = status_hint == "time_limit"
     return claim
