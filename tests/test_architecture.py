@@ -69,3 +69,19 @@ def test_solver_layer_imports_without_torch_or_sklearn():
             "bad = [m for m in ('torch', 'sklearn', 'nas_frontend', 'models') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
+
+
+def test_only_the_one_exit_settles_a_claim_or_builds_a_result():
+    """``core/finish.py`` alone marks a claim settled (certified, cleaned, proof checked)
+    and builds a ``BilevelResult``: a method cannot skip the certificate's rules."""
+    found = []
+    for p in sorted((ROOT / "bilevel_mp").rglob("*.py")):
+        rel = str(p.relative_to(ROOT))
+        if rel in ("bilevel_mp/core/finish.py", "bilevel_mp/result.py"):
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "settled" and isinstance(node.ctx, ast.Store):
+                found.append((rel, node.lineno, "settled"))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "BilevelResult":
+                found.append((rel, node.lineno, "BilevelResult("))
+    assert not found, found

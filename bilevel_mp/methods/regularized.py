@@ -204,7 +204,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
         claim.limit_hit = out_of_time
         claim.message = f"no start converged ({tried})" + ("" if not unbounded_msg else f"; {unbounded_msg}")
         return claim
-    claim.x, claim.y, claim.certificate, claim.settled = best.x, best.y, best.cert, True
+    claim.x, claim.y, claim.certificate = best.x, best.y, best.cert
     claim.duals = _duals(mpec, best)
     claim.converged = structure.lower_convex
     claim.limit_hit = out_of_time and not best.cert.certified
