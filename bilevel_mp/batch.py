@@ -28,10 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from .clock import with_grace
 from . import bench
 from .errors import BilevelError, SolverUnavailableError
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler address
+IMPORT_SECONDS = 10.0  # a fresh Python importing bilevel_mp, pyomo and the solvers
 
 
 def _distributed():
@@ -55,9 +57,10 @@ def solve_many(problems, client=None, time_limit: float = 60.0, method: str = "a
     goes on."""
     dd = _distributed()
     problems = list(problems)
-    options = {"time_limit": time_limit, "certify_time_limit": time_limit, "method": method,
+    options = {"time_limit": time_limit, "method": method,
                **solve_kwargs}
-    hard = None if time_limit is None else 2 * time_limit + bench.GRACE_SECONDS
+    # a fresh interpreter per item (isolate): its imports count on top of the fork's start-up
+    hard = None if time_limit is None else with_grace(time_limit) + bench.STARTUP_SECONDS + IMPORT_SECONDS
     owned = []
     try:
         if client is None:

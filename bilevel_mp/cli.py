@@ -228,6 +228,9 @@ def main(argv=None) -> int:
     except BilevelError as exc:
         print(f"bilevel-mp: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a second Ctrl-C (the first ends the solve with its best point)
+        print("\nbilevel-mp: aborted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -107,6 +107,7 @@ class BilevelProblem:
         self.model = m = pyo.ConcreteModel(name=name)
         m.x = pyo.Var(range(n_x), dense=True)
         m.y = pyo.Var(range(n_y), dense=True)
+        self._x, self._y = Variables(m.x, "x"), Variables(m.y, "y")
         self.x_names = _names(x_names, n_x, "x")
         self.y_names = _names(y_names, n_y, "y")
         self._set_bounds(m.x, x_bounds, "x_bounds")
@@ -135,12 +136,12 @@ class BilevelProblem:
     @property
     def x(self) -> "Variables":
         """The leader's variables: ``p.x[i]``, ``len(p.x)``, ``sum(p.x)``, ``zip(c, p.x)``."""
-        return Variables(self.model.x, "x")
+        return self._x
 
     @property
     def y(self) -> "Variables":
         """The follower's variables, as ``x``."""
-        return Variables(self.model.y, "y")
+        return self._y
 
     @property
     def n_x(self) -> int:
@@ -303,6 +304,11 @@ class Variables:
         return iter(self.component.values())
 
     def __getitem__(self, i):
+        if type(i) is int and i >= 0:  # the common case, kept fast
+            try:
+                return self.component[i]
+            except KeyError:
+                pass
         n = len(self.component)
         if isinstance(i, slice):
             return [self.component[k] for k in range(n)[i]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from .clock import catch_interrupt, interrupted
 from .core.context import CERTIFY_TIME_LIMIT, Context
 from .core.finish import finish
 from .errors import BilevelInputError
@@ -27,8 +28,10 @@ def solve(problem, method: str = "auto", *, time_limit: float | None = None,
         "trust_region", "penalty" (local).
     time_limit : wall-clock seconds for the method's search, from the call on (structure
         detection, bound tightening, model building and solves); None: no limit. When it
-        runs out the best point found is returned with status ``time_limit``. The
-        certificate of the returned point runs after it.
+        runs out the best point found is returned with status ``time_limit``. The whole
+        call, the certificate included, returns within ``bilevel_mp.clock.with_grace``
+        (time_limit + 5% + 2 s). A first Ctrl-C ends the search the same way (the note
+        says interrupted); a second raises ``KeyboardInterrupt``.
     certify_time_limit : seconds for each follower re-solve of the certificate
         (default 60).
     **settings : the chosen method's settings, e.g. ``mode="indicator"`` (kkt, auto),
@@ -65,8 +68,12 @@ def solve(problem, method: str = "auto", *, time_limit: float | None = None,
     structure = detect(problem)
     module.accepts(problem, structure, chosen)
     ctx = Context(problem, structure, time_limit, float(certify_time_limit), t0=t0)
-    claim = module.run(ctx, chosen)
-    result = finish(problem, structure, method, claim, ctx.certify_time_limit)
+    with catch_interrupt():
+        claim = module.run(ctx, chosen)
+        if interrupted():
+            claim.limit_hit = True
+            claim.note("interrupted by the user (Ctrl-C): the best point found so far")
+        result = finish(problem, structure, method, claim, ctx.certify_limit)
     result.seconds = time.perf_counter() - t0
     if write_back is not None and result.x is not None:
         write_back(result)

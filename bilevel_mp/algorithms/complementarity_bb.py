@@ -51,6 +51,7 @@ import time
 
 import numpy as np
 
+from ..clock import interrupted
 from ..backends import highs
 from ..backends.highs import ArrayLP
 from ..errors import SolverUnavailableError
@@ -293,7 +294,7 @@ class ComplementarityBB(NogoodLearning, PrimalHeuristics):
             if not heap:
                 exhausted = True
                 break
-            if self.time_limit is not None and time.perf_counter() - t0 > self.time_limit:
+            if interrupted() or self.time_limit is not None and time.perf_counter() - t0 > self.time_limit:
                 break
             if self.node_limit is not None and self.stats["nodes"] >= self.node_limit:
                 break

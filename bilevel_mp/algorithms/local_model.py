@@ -13,6 +13,7 @@ import numpy as np
 import pyomo.environ as pyo
 from scipy.optimize import lsq_linear
 
+from ..clock import MIN_SOLVE_SECONDS, seconds_to
 from ..backends import nlp, solve_single_level
 from ..core.certify import optimistic_response, solve_follower
 from ..core.derivatives import Derivatives, PointDerivatives
@@ -143,6 +144,7 @@ def stationarity_measure(deriv: Derivatives, x, y, delta: float = 1e-6) -> float
 STATIONARITY_TOL = 1e-5
 
 
+FOLLOWER_SECONDS = 30.0  # one follower re-solve of the local methods, at most
 UPPER_TOL = 1e-7  # feasibility of G at trial points (relative to max(1, ‖x‖∞))
 
 
@@ -154,10 +156,13 @@ class LocalRun:
     ``verdict`` says why when that is a proof ("lower_level_unbounded": the follower is
     unbounded at the start; "infeasible": the high-point relaxation is).
     ``merit(x)`` = (F(x, y*(x)), y*(x)) with the follower re-solved, inf when the
-    follower has no solution or G is violated."""
+    follower has no solution or G is violated, or once ``deadline`` (a
+    ``time.perf_counter()`` instant) has passed: the follower's re-solves are cut to it."""
 
-    def __init__(self, problem: BilevelProblem, method: str, x0=None, cache: HPR | None = None):
+    def __init__(self, problem: BilevelProblem, method: str, x0=None, cache: HPR | None = None,
+                 deadline: float = math.inf):
         self.t_start = time.perf_counter()
+        self.deadline = deadline
         ints = [problem.x_names[i] for i, b in enumerate(problem.x_is_integer()) if b]
         if ints:
             raise BilevelInputError(f"{method} moves x continuously: integer leader variables {ints} "
@@ -168,8 +173,8 @@ class LocalRun:
         self.assumptions: list[str] = []
         self.verdict = None
         cache = cache if cache is not None else HPR()
-        self.y = follower_response(problem, self.x)
-        if self.y is None and solve_follower(problem, self.x)[0].status == "unbounded":
+        self.y = follower_response(problem, self.x, self.follower_seconds())
+        if self.y is None and solve_follower(problem, self.x, self.follower_seconds())[0].status == "unbounded":
             self.verdict = "lower_level_unbounded"
             self.failed = f"the follower's problem is unbounded at the start x = {self.x.tolist()}"
             return
@@ -183,7 +188,7 @@ class LocalRun:
             if x_near is not None:
                 self.assumptions.append(f"start moved from x0 = {self.x.tolist()} (infeasible "
                                         f"there) to the nearest HPR point")
-                self.x, self.y = x_near, follower_response(problem, x_near)
+                self.x, self.y = x_near, follower_response(problem, x_near, self.follower_seconds())
         self.failed = None
         if self.y is None:
             self.failed = f"the follower's problem has no optimal solution at the start x = {self.x.tolist()}"
@@ -193,8 +198,14 @@ class LocalRun:
     def elapsed(self) -> float:
         return time.perf_counter() - self.t_start
 
+    def follower_seconds(self) -> float:
+        """Seconds for one follower re-solve: 30, cut to the deadline."""
+        return min(FOLLOWER_SECONDS, max(MIN_SOLVE_SECONDS, seconds_to(self.deadline)))
+
     def merit(self, x):
-        y = follower_response(self.problem, x)
+        if seconds_to(self.deadline) <= 0:
+            return math.inf, None
+        y = follower_response(self.problem, x, self.follower_seconds())
         if y is None:
             return math.inf, None
         F, G, eq = self.deriv.upper_values(x, y)

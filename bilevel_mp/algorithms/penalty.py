@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyomo.environ as pyo
 
+from ..clock import seconds_to
 from ..backends.highs import ArrayLP
 from ..core.lifted import HPR
 from ..errors import UnsupportedStructureError
@@ -192,7 +193,7 @@ class LPLPPenalty:
             trace.append(self.penalised(z, u, rho))
             if len(trace) >= 3 and trace[-3] - trace[-1] <= DESCENT_TOL * max(1.0, abs(trace[-1])):
                 break
-            if time.perf_counter() >= deadline:
+            if seconds_to(deadline) <= 0:
                 break
         return "optimal", z, u, trace, self.lps - before
 
@@ -225,7 +226,7 @@ class LPLPPenalty:
             if z_new is None:  # no point yet: the LP over Z failed
                 path.steps.append(OuterStep(rho, math.inf, math.nan, math.nan, n, status, trace,
                                             time.perf_counter() - t_run))
-                if status == "unbounded" and time.perf_counter() < deadline:
+                if status == "unbounded" and seconds_to(deadline) > 0:
                     rho *= growth  # a larger penalty may bound it
                     continue
                 path.status = "infeasible" if status == "infeasible" else "error"
@@ -245,7 +246,7 @@ class LPLPPenalty:
             if _small(g, d.c @ z[d.n_x:], tol):
                 path.converged = True
                 break
-            if time.perf_counter() >= deadline:
+            if seconds_to(deadline) <= 0:
                 path.status = "time_limit"
                 break
             rho *= growth
@@ -300,7 +301,7 @@ class PenaltyNLP(ScholtesMPEC):
         failures = 0
         rho = float(rho0)
         for _ in range(max_outer):
-            left = deadline - time.perf_counter()
+            left = seconds_to(deadline)
             if left <= 0.05:
                 path.status = "time_limit"
                 break

@@ -6,6 +6,7 @@ SOS1 or indicator is refused with a message (those go to SCIP).
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -149,7 +150,9 @@ def solve(slm: SingleLevelModel, time_limit: float | None = None, gap: float = 1
 def extreme_values(slm: SingleLevelModel, exprs, time_limit: float | None = None) -> list:
     """Maximise each linear expression in ``exprs`` over the feasible set of ``slm``
     (its objective is ignored). Returns the maxima, ``None`` for an infeasible set,
-    ``inf`` where unbounded. One HiGHS model is built and re-solved per objective."""
+    ``inf`` where unbounded, or where ``time_limit`` (for all of them together) ran out
+    first. One HiGHS model is built and re-solved per objective."""
+    deadline = math.inf if time_limit is None else time.perf_counter() + float(time_limit)
     h, cols, index, row_cons, offset, ints = _build(slm, time_limit, 1e-9, False)
     if ints:
         h.changeColsIntegrality(len(ints), np.array(ints, dtype=np.int32),
@@ -159,6 +162,12 @@ def extreme_values(slm: SingleLevelModel, exprs, time_limit: float | None = None
     n = len(cols)
     out = []
     for e in exprs:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            out.append(float("inf"))  # no time to bound it: unknown, as if unbounded
+            continue
+        if math.isfinite(left):
+            h.setOptionValue("time_limit", max(1e-3, left))
         repn = generate_standard_repn(e, compute_values=True)
         cost = np.zeros(n)
         for v, c in zip(repn.linear_vars, repn.linear_coefs):

@@ -14,6 +14,7 @@ import pyomo.environ as pyo
 from pyomo.core.expr import numeric_expr as ne
 from pyomo.core.expr.numvalue import native_numeric_types
 
+from ..clock import note_interrupt
 from ..errors import BilevelInputError, SolverUnavailableError
 from .single_level import SingleLevelModel, SolveOutcome
 from .output import quiet
@@ -225,5 +226,7 @@ def solve(
         out.status = "unbounded"
     elif st in ("timelimit", "nodelimit", "memlimit", "userinterrupt", "stallnodelimit"):
         out.status = "time_limit"
+    if st == "userinterrupt":
+        note_interrupt()  # SCIP caught the Ctrl-C: the solve ends as at its time limit
     out.seconds = time.perf_counter() - t0
     return out

@@ -16,11 +16,20 @@ flagged as resting on that assumption.
 from __future__ import annotations
 
 import math
+import time
 
 from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr, fbbt
 
 from ..backends import highs
 from ..backends.single_level import SingleLevelModel
+
+
+BOUND_SHARE = 0.25  # the share of a solve's time limit each bound-tightening pass may use
+
+
+def share(time_limit: float | None) -> float | None:
+    """Seconds for one bound-tightening pass of a solve with ``time_limit``."""
+    return None if time_limit is None else BOUND_SHARE * time_limit
 
 
 def slack_upper_bounds(slm: SingleLevelModel, bodies: list, names: list[str],
@@ -60,17 +69,20 @@ def tighten_variable_bounds(slm: SingleLevelModel, variables: list, names: list[
     high-point relaxation held by ``slm`` (every bilevel-feasible point lies in it, so
     nothing is cut off).
 
-    Linear relaxations: one LP per bound (HiGHS); others: Pyomo's FBBT. Bounds are
-    widened by a hair (1e-7 relative) so solver tolerances cannot cut the optimum.
+    Linear relaxations: one LP per bound (HiGHS), all within ``time_limit`` (bounds not
+    reached in time stay as they were); others: Pyomo's FBBT. Bounds are widened by a
+    hair (1e-7 relative) so solver tolerances cannot cut the optimum.
     Returns ``{"infeasible": bool, "unbounded": [names of variables left unbounded]}``."""
     m = slm.m
     info = {"infeasible": False, "unbounded": []}
     if highs.available() and highs.accepts(slm):
+        t0 = time.perf_counter()
         ups = highs.extreme_values(slm, variables, time_limit=time_limit)
         if ups and ups[0] is None:
             info["infeasible"] = True
             return info
-        downs = highs.extreme_values(slm, [-v for v in variables], time_limit=time_limit)
+        left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
+        downs = highs.extreme_values(slm, [-v for v in variables], time_limit=left)
         for v, up, down in zip(variables, ups, downs):
             if math.isfinite(up):
                 hi = up + 1e-7 * max(1.0, abs(up))

@@ -153,17 +153,20 @@ def is_tight(cert: Certificate) -> bool:
     return cert.ll_gap is not None and cert.ll_gap <= POLISH_GAP * max(1.0, abs(cert.ll_value or 0.0))
 
 
-def certify_and_polish(problem: BilevelProblem, x, y, time_limit: float | None = 60.0, cert=None):
+def certify_and_polish(problem: BilevelProblem, x, y, time_limit=60.0, cert=None):
     """Certify (x, y); if the certificate fails or the gap is above ``POLISH_GAP``, try the
     exact optimistic follower response at the same x instead (a solver's y is often
-    follower-optimal only to its tolerances). ``cert``: the certificate of (x, y) if
-    already computed. Returns (y, certificate, replaced)."""
+    follower-optimal only to its tolerances). ``time_limit``: seconds per re-solve, or a
+    function giving them for the next one (``Context.certify_limit``: each re-solve is cut
+    to the solve's deadline). ``cert``: the certificate of (x, y) if already computed.
+    Returns (y, certificate, replaced)."""
+    seconds = time_limit if callable(time_limit) else (lambda: time_limit)
     if cert is None:
-        cert = certify(problem, x, y, time_limit=time_limit)
+        cert = certify(problem, x, y, time_limit=seconds())
     if (not cert.certified or not is_tight(cert)) and cert.ll_optimal_value is not None:
-        y2 = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=time_limit)
+        y2 = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=seconds())
         if y2 is not None:
-            cert2 = certify(problem, x, y2, time_limit=time_limit)
+            cert2 = certify(problem, x, y2, time_limit=seconds())
             if cert2.certified and (not cert.certified or cert2.ll_gap <= cert.ll_gap):
                 return y2, cert2, True
     return y, cert, False

@@ -78,11 +78,12 @@ class Claim:
         return self.certificate is not None and self.certificate.certified
 
 
-def settle(problem: BilevelProblem, claim: Claim, certify_time_limit: float | None) -> Claim:
+def settle(problem: BilevelProblem, claim: Claim, certify_time_limit) -> Claim:
     """Round integer x, certify (x, y) and clean y (the exact optimistic response at x
     when the solver's y is optimal only to its tolerances). A claim keeps ``proven`` only
     if its y is tight (``is_tight``) and the clean response does not raise F: no method
-    can turn the certificate's tolerance into a better F. Idempotent."""
+    can turn the certificate's tolerance into a better F. ``certify_time_limit``: seconds
+    per re-solve, or a function giving them (``Context.certify_limit``). Idempotent."""
     if claim.settled or claim.x is None:
         return claim
     x = np.asarray(claim.x, dtype=float).ravel()
@@ -140,7 +141,7 @@ def status_of(claim: Claim) -> str:
 
 
 def finish(problem: BilevelProblem, structure: Structure, method: str, claim: Claim,
-           certify_time_limit: float | None) -> BilevelResult:
+           certify_time_limit) -> BilevelResult:
     """Settle ``claim`` and turn it into the ``BilevelResult`` of ``method``."""
     settle(problem, claim, certify_time_limit)
     res = BilevelResult(name=problem.name, status=status_of(claim), method=method,

@@ -17,7 +17,7 @@ import pyomo.environ as pyo
 from ..backends import highs
 from ..backends.single_level import SingleLevelModel, SolveOutcome, substitute
 from ..problem import BilevelProblem, Constraint, split_lower
-from .bounds import slack_upper_bounds, tighten_variable_bounds
+from .bounds import share, slack_upper_bounds, tighten_variable_bounds
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Lifted:
         cache = self.cache
         if cache is not None and cache.slacks is not None and cache.slacks[0] == names:
             return dict(cache.slacks[1])
-        out = slack_upper_bounds(self.slm, [self.sub(c.body) for c in ge], list(names), time_limit)
+        out = slack_upper_bounds(self.slm, [self.sub(c.body) for c in ge], list(names), share(time_limit))
         if cache is not None:
             cache.slacks = (names, dict(out))
         return out
@@ -120,7 +120,7 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
             v.setub(ub)
         lifted.hpr = cache.as_dict()
         return lifted
-    info = tighten_variable_bounds(slm, variables, problem.x_names + problem.y_names, time_limit)
+    info = tighten_variable_bounds(slm, variables, problem.x_names + problem.y_names, share(time_limit))
     info["point"] = _hpr_point(lifted) if not info["infeasible"] else None
     lifted.hpr = info
     if cache is not None:

@@ -116,7 +116,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
         t0 = time.perf_counter()
         claim = _stage(ctx, name, settings, budget)
         claim.found_by = name
-        settle(problem, claim, ctx.certify_time_limit)
+        settle(problem, claim, ctx.certify_limit)
         if claim.bound is not None:
             bound = claim.bound if bound is None else max(bound, claim.bound)
         sign = problem.sense_sign

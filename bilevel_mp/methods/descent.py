@@ -90,7 +90,7 @@ def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -
 def start(ctx: Context, name: str, x0, solver: str) -> tuple[LocalRun, Claim | None]:
     """The local run from x0, and the claim to return at once when it has no start
     (``None`` otherwise)."""
-    loc = LocalRun(ctx.problem, name, x0, ctx.hpr)
+    loc = LocalRun(ctx.problem, name, x0, ctx.hpr, deadline=ctx.search_end())
     if not loc.failed:
         return loc, None
     return loc, Claim(local=True, solver=solver, message=loc.failed, assumptions=loc.assumptions,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..clock import MIN_SOLVE_SECONDS
+from ..core.bounds import share
 from ..backends import solve_single_level
 from ..core.certify import solve_follower
 from ..core.context import Context
@@ -68,7 +70,11 @@ def follower_unbounded(ctx: Context, lifted: Lifted) -> str | None:
     done = ctx.hpr.follower_check
     if done is not None and np.array_equal(done[0], x0):
         return done[1]
-    out, _, _ = solve_follower(problem, x0, time_limit=min(10.0, ctx.certify_time_limit))
+    seconds = min(10.0, ctx.certify_time_limit)
+    left = ctx.left()
+    if left is not None:  # a check, not the search: a share of what is left
+        seconds = max(MIN_SOLVE_SECONDS, min(seconds, share(left)))
+    out, _, _ = solve_follower(problem, x0, time_limit=seconds)
     message = None
     if out.status == "unbounded":
         message = (f"the follower's problem is unbounded at x = {np.round(x0, 6).tolist()}: its "

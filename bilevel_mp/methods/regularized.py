@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..clock import interrupted
 from ..core.certify import GAP_TOL, certify, certify_and_polish
 from ..core.context import Context
 from ..core.finish import Claim
@@ -135,7 +136,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
     history = []
     rerun = None  # a start to run again after a value-function cut
     n_samples = 0
-    while time.perf_counter() < deadline - reserve:
+    while time.perf_counter() < deadline - reserve and not interrupted():
         after_cut = rerun is not None
         if after_cut:
             (base, x0, y0, t0), rerun = rerun, None

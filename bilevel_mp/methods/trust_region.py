@@ -45,8 +45,8 @@ accepts = descent_accepts
 
 def solve_model(ctx: Context, model) -> Claim:
     """The model solved exactly by the KKT method (SOS1), its point certified."""
-    mctx = Context(model, detect(model), ctx.left(), ctx.certify_time_limit)
-    return settle(model, kkt.run(mctx, kkt.Settings()), ctx.left())
+    mctx = Context(model, detect(model), ctx.left(), ctx.certify_time_limit, deadline=ctx.deadline)
+    return settle(model, kkt.run(mctx, kkt.Settings()), mctx.certify_limit)
 
 
 def run(ctx: Context, settings: Settings) -> Claim:

@@ -111,7 +111,7 @@ TIGHT_FEASTOL = 1e-9  # SCIP's feasibility tolerance once a cut has failed to mo
 def run(ctx: Context, settings: Settings) -> Claim:
     """Global method for nonconvex followers (see module docstring)."""
     problem, structure = ctx.problem, ctx.structure
-    max_iter, tol, certify_time_limit = settings.max_iter, settings.tol, ctx.certify_time_limit
+    max_iter, tol = settings.max_iter, settings.tol
     t0 = time.perf_counter()
     time_limit = ctx.left()
     linear_y = _constraints_linear_in_y(problem, split_lower(problem)[0])
@@ -135,10 +135,10 @@ def run(ctx: Context, settings: Settings) -> Claim:
     status_hint = "time_limit"
     it = 0
     history = []
-    seeded = _seed_cut(lifted, problem, f_model, certify_time_limit, time_limit)
+    seeded = _seed_cut(lifted, problem, f_model, ctx.certify_limit(), time_limit)
     feastol, last_x = None, None  # SCIP's default feasibility tolerance until a cut fails to bite
     for it in range(1, max_iter + 1):
-        remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        remaining = ctx.left()
         if remaining is not None and remaining <= 0.5:
             break
         out = scip.solve(lifted.slm, time_limit=remaining, feastol=feastol)
@@ -169,7 +169,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
             feastol = TIGHT_FEASTOL
             continue
         last_x = x
-        cert = certify(problem, x, y, time_limit=certify_time_limit)
+        cert = certify(problem, x, y, time_limit=ctx.certify_limit())
         if cert.certified and is_tight(cert):
             best = _better(problem, best, x, y, cert)
             status_hint = "optimal" if out.status == "optimal" else "time_limit"
@@ -178,9 +178,9 @@ def run(ctx: Context, settings: Settings) -> Claim:
             message = f"follower re-solve failed at x = {np.round(x, 6).tolist()}: {cert.message}"
             status_hint = "error"
             break
-        y_resp = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=certify_time_limit)
+        y_resp = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=ctx.certify_limit())
         if y_resp is not None:
-            c2 = certify(problem, x, y_resp, time_limit=certify_time_limit)
+            c2 = certify(problem, x, y_resp, time_limit=ctx.certify_limit())
             if c2.certified:
                 best = _better(problem, best, x, y_resp, c2)
         if best is not None and bound is not None and best[0] - bound <= tol * max(1.0, abs(best[0])):
@@ -193,7 +193,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
             continue
         # the follower's feasible set moves with x: cut with a point strictly inside the
         # follower's set at x*, valid wherever that point stays feasible (a disjunction)
-        y_in = _interior_cut_point(problem, x, cert, time_limit=certify_time_limit)
+        y_in = _interior_cut_point(problem, x, cert, time_limit=ctx.certify_limit())
         if y_in is None:
             message = ("no strictly feasible cut point for the follower at x = "
                        f"{np.round(x, 6).tolist()}: best certified point returned")

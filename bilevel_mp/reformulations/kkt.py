@@ -16,6 +16,7 @@ import math
 
 import pyomo.environ as pyo
 from pyomo.core.expr.calculus.derivatives import Modes, differentiate
+from pyomo.repn import generate_standard_repn
 
 from ..core.lifted import HPR, Lifted, lift
 from ..errors import BilevelInputError, UnsupportedStructureError
@@ -24,11 +25,22 @@ from ..structure import Structure
 from .complementarity import get_mode
 
 
-def y_gradient(expr, problem: BilevelProblem) -> list:
-    """Symbolic gradient of a problem expression with respect to y."""
-    ys = [problem.y[j] for j in range(problem.n_y)]
+def y_gradient(expr, problem: BilevelProblem, index: dict | None = None) -> list:
+    """Gradient of a problem expression with respect to y: read off the linear
+    representation when ``expr`` is linear, symbolic otherwise. ``index``: ``{id(y_j): j}``
+    (pass it when calling for many expressions)."""
+    ys = list(problem.y)
     if isinstance(expr, (int, float)):
         return [0.0] * len(ys)
+    repn = generate_standard_repn(expr, compute_values=False, quadratic=False)
+    if repn.is_linear():
+        index = index if index is not None else {id(v): j for j, v in enumerate(ys)}
+        grad = [0.0] * len(ys)
+        for v, c in zip(repn.linear_vars, repn.linear_coefs):
+            j = index.get(id(v))
+            if j is not None:
+                grad[j] = grad[j] + c
+        return grad
     return differentiate(expr, wrt_list=ys, mode=Modes.reverse_symbolic)
 
 
@@ -117,12 +129,13 @@ def add_stationarity(lifted: Lifted):
     eq = [c for c in lifted.lower if c.kind == "eq"]
     m.lam = pyo.Var(range(len(ge)), domain=pyo.NonNegativeReals)
     m.mu = pyo.Var(range(len(eq)), domain=pyo.Reals)
-    grad = [lifted.sub(d) for d in y_gradient(problem.f, problem)]
+    index = {id(v): j for j, v in enumerate(problem.y)}
+    grad = [lifted.sub(d) for d in y_gradient(problem.f, problem, index)]
     terms = [[g] if not _is_zero(g) else [] for g in grad]
     for mult, cons in ((m.lam, ge), (m.mu, eq)):
         for k, c in enumerate(cons):
             lifted.duals[c.name] = mult[k]
-            for j, d in enumerate(y_gradient(c.body, problem)):
+            for j, d in enumerate(y_gradient(c.body, problem, index)):
                 if not _is_zero(d):
                     terms[j].append(-mult[k] * lifted.sub(d))
     m.stationarity = pyo.ConstraintList()

@@ -32,12 +32,12 @@ to a point the certificate had to repair), never ``optimal``.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
 
+from ..clock import seconds_to
 from ..backends import nlp
 from ..backends.single_level import SolveOutcome, substitute
 from ..core.certify import solve_follower
@@ -203,7 +203,7 @@ class ScholtesMPEC:
         if not self.slacks:  # no follower inequalities: nothing to relax
             ts = ts[-1:]
         for t in ts:
-            left = deadline - time.perf_counter()
+            left = seconds_to(deadline)
             if left <= 0.05:
                 break
             m.t.set_value(float(t))
