@@ -16,23 +16,65 @@ Supernets expose ``arch_parameters()``, ``weight_parameters()``,
 ``expected_params(probs)`` / ``expected_flops(probs)`` (linear in the probabilities) and
 ``resource_coefficients(kind)`` -> (const, coef matrix) for linear constraints.
 
-Without torch, importing the package gives only the space and data-set names
-(:mod:`models.names`; the command line offers them as choices); the rest needs torch.
+Importing the package imports no torch: it gives the space and data-set names
+(:mod:`models.names`; the command line offers them as choices) and loads the rest, which
+needs torch, on first use (without torch: ``MissingExtraError`` naming the extra).
 """
 
-from importlib.util import find_spec
+import importlib
+import sys
+import types
 
 from .names import DATASETS, SPACE_NAMES
 
-if find_spec("torch") is not None:      # without torch: only the names (the CLI's choices)
-    from .cell import (CELL_SPACES, CellNet, CellSpace, CellSupernet, MixedOp,
-                       effective_genotype, is_dead)
-    from .data import load
-    from .mlp import BLOCK_NAMES, SLOT_OPS, MLPNet, MLPSupernet
-    from .ops import CONV_OPS, OP_NAMES, OPS, flops, param_count
-    from .spaces import (all_genotypes, exact_flops, exact_params, genotype_str,
-                         is_parameter_free, make_net, make_supernet, parse_genotype, validate)
-    from .train import RECIPE, evaluate, train
+_TORCH_NAMES = {
+    "cell": ("CELL_SPACES", "CellNet", "CellSpace", "CellSupernet", "MixedOp",
+             "effective_genotype", "is_dead"),
+    "data": ("load",),
+    "mlp": ("BLOCK_NAMES", "SLOT_OPS", "MLPNet", "MLPSupernet"),
+    "ops": ("CONV_OPS", "OP_NAMES", "OPS", "flops", "param_count"),
+    "spaces": ("all_genotypes", "exact_flops", "exact_params", "genotype_str",
+               "is_parameter_free", "make_net", "make_supernet", "parse_genotype", "validate"),
+    "train": ("RECIPE", "evaluate", "train"),
+}
+"""Submodule -> the torch-backed names this package re-exports from it (loaded on first
+use, so that ``import models.names`` -- the command line's choices -- imports no torch)."""
+
+
+def _load_torch_names() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        from bilevel_mp.errors import MissingExtraError  # torch: optional
+
+        raise MissingExtraError("the NAS search spaces (models) need torch (not installed): "
+                                "pip install 'bilevel-mp[nas]'") from None
+    for mod, names in _TORCH_NAMES.items():
+        module = importlib.import_module(f".{mod}", __name__)
+        globals().update({n: getattr(module, n) for n in names})   # models.train: the function
+
+
+def __getattr__(name):
+    if any(name in names for names in _TORCH_NAMES.values()):
+        _load_torch_names()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """``models.train`` is the function :func:`models.train.train`, as the package re-exports
+    it, although the submodule has the same name: importing the submodule (``from
+    models.train import train``) binds the package attribute to the module, so that binding
+    is redirected to the function the module defines."""
+
+    def __setattr__(self, name, value):
+        if name == "train" and isinstance(value, types.ModuleType):
+            value = value.train
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "BLOCK_NAMES", "CELL_SPACES", "CONV_OPS", "CellNet", "CellSpace", "CellSupernet",

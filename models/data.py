@@ -24,7 +24,14 @@ import random
 import numpy as np
 import torch
 
+from bilevel_mp.errors import MissingExtraError
+
 from .names import DATASETS, check_dataset  # noqa: F401  (DATASETS re-exported)
+
+
+def _missing(dataset: str, package: str) -> MissingExtraError:
+    return MissingExtraError(f"the {dataset} data set needs {package} (not installed): "
+                             "pip install 'bilevel-mp[nas]'")
 
 
 @functools.lru_cache(maxsize=None)
@@ -32,7 +39,10 @@ def raw_arrays(name: str):
     """(x, y, x_test, y_test) numpy arrays of ``mnist1d`` or ``digits`` before the
     train/val split (cached)."""
     if name == "mnist1d":
-        from mnist1d.data import get_dataset_args, make_dataset
+        try:
+            from mnist1d.data import get_dataset_args, make_dataset
+        except ImportError:
+            raise _missing("mnist1d", "mnist1d") from None
 
         py_state, np_state = random.getstate(), np.random.get_state()
         try:  # make_dataset reseeds the global RNGs; restore them afterwards
@@ -43,8 +53,11 @@ def raw_arrays(name: str):
         return (np.asarray(d["x"], np.float32), np.asarray(d["y"], np.int64),
                 np.asarray(d["x_test"], np.float32), np.asarray(d["y_test"], np.int64))
     if name == "digits":
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
+        try:
+            from sklearn.datasets import load_digits
+            from sklearn.model_selection import train_test_split
+        except ImportError:
+            raise _missing("digits", "scikit-learn") from None
 
         d = load_digits()
         x = (d.data.astype(np.float32) / 8.0) - 1.0
@@ -59,8 +72,10 @@ def raw_arrays(name: str):
 def moons(seed: int = 0) -> dict:
     """The ``moons`` data dict (see the module docstring); ``seed`` picks the train/val
     partition."""
-    from sklearn.datasets import make_moons
-
+    try:
+        from sklearn.datasets import make_moons
+    except ImportError:
+        raise _missing("moons", "scikit-learn") from None
     x, y = make_moons(1200, noise=0.25, random_state=0)
     x_te, y_te = make_moons(500, noise=0.25, random_state=1)
     mean, std = np.array([0.5, 0.25]), np.array([0.87, 0.5])   # of the noiseless moons

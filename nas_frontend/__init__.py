@@ -10,8 +10,9 @@ checkpoint=None, resume=False, progress=True, **kw) -> SearchResult``): ``mp_sea
 method name, retrains the result and writes a results folder (:mod:`nas_frontend.runner`);
 ``bilevel-mp nas`` is its command line (:mod:`nas_frontend.cli`).
 
-Importing this package needs no torch; using a searcher does (``pip install
-'bilevel-mp[nas]'``).
+Importing this package needs no torch; using a searcher does: without torch, ``run_search``,
+``load_data`` and the searchers raise ``bilevel_mp.MissingExtraError`` (an ImportError)
+naming ``pip install 'bilevel-mp[nas]'``.
 """
 
 from __future__ import annotations

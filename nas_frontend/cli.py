@@ -3,10 +3,12 @@
     bilevel-mp nas --space cell3 --method darts2 --dataset mnist1d --budget-epochs 10 \
         --seed 0 --out runs/cell3-darts2 [--resource params:20000] [--resume]
 
-Bad input (unknown method/space/dataset, a budget <= 0, a malformed --resource) exits
-with status 2 and a message. Wire into a parser with ``add_parser(subparsers)``; the
-subcommand's ``func`` is :func:`run`. Building the parser needs no torch (``bilevel-mp``
-loads it for every subcommand); running a search does.
+Bad input (unknown method/space/dataset, a budget <= 0 or too small for one evaluation of
+the method, a --resource no architecture meets, a malformed --resource) and a missing
+``nas`` extra exit with status 2 and a one-line message. Wire into a parser with
+``add_parser(subparsers)``; the subcommand's ``func`` is :func:`run`. Building the parser
+imports no torch (``bilevel-mp`` builds it for every subcommand); running a search needs
+it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bilevel_mp.errors import BilevelError
 from models.names import DATASETS, SPACE_NAMES
 
-from .common import METHODS, parse_resource
+from .common import METHODS, parse_resource, require_torch
 
 
 def _resource(s: str):
@@ -57,14 +60,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    """Run the search the parsed ``args`` describe; 0 on success, 2 on bad input."""
-    from .runner import run_search  # torch: optional
-
+    """Run the search the parsed ``args`` describe; 0 on success, 2 on bad input or a
+    missing extra (one line on stderr)."""
     kw = {}
     if args.method in ("random", "evolution", "grid"):
         kw = {k: v for k, v in (("oracle", args.oracle), ("train_epochs", args.train_epochs),
                                 ("table", args.table)) if v is not None}
-    elif args.oracle or args.train_epochs or args.table:
+    elif any(v is not None for v in (args.oracle, args.train_epochs, args.table)):
         print(f"bilevel-mp nas: error: --oracle/--train-epochs/--table apply to random, "
               f"evolution and grid, not {args.method}", file=sys.stderr)
         return 2
@@ -73,11 +75,14 @@ def run(args) -> int:
                                     ("seconds", args.budget_seconds)) if v is not None}
         if not budget:
             raise ValueError("give a budget: --budget-epochs and/or --budget-seconds")
+        require_torch()
+        from .runner import run_search  # torch: optional
+
         r = run_search(args.method, args.space, args.dataset, budget=budget, seed=args.seed,
                        resource=args.resource, out_dir=args.out, resume=args.resume,
                        retrain_epochs=args.retrain_epochs, progress=not args.no_progress,
                        **kw)
-    except ValueError as exc:
+    except (BilevelError, ValueError) as exc:   # MissingExtraError, BilevelInputError, ...
         print(f"bilevel-mp nas: error: {exc}", file=sys.stderr)
         return 2
     rt = r.info.get("retrain")

@@ -12,7 +12,8 @@ Budget accounting (the same for every method, so comparisons are fair):
 * **seconds** = wall time of the search (data loading and the final retraining
   excluded).
 
-A search stops as soon as either limit is reached.
+A search stops as soon as either limit is reached. An epoch budget too small for one
+evaluation of the method is refused before the search (:mod:`nas_frontend.checks`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from numbers import Real
 from pathlib import Path
 
 METHODS = ("mp", "darts1", "darts2", "random", "evolution", "grid")
@@ -30,12 +32,15 @@ RESOURCE_KINDS = ("params", "flops")
 
 
 def require_torch():
-    """Import torch, or raise ImportError naming the extra that installs it."""
+    """Import torch, or raise :class:`~bilevel_mp.errors.MissingExtraError` (an
+    ImportError) naming the extra that installs it."""
     try:
         import torch
-    except ImportError:  # pragma: no cover - torch is installed in the test environment
-        raise ImportError("the NAS front end needs torch, scikit-learn and mnist1d: "
-                          "pip install 'bilevel-mp[nas]'") from None
+    except ImportError:
+        from bilevel_mp.errors import MissingExtraError  # torch: optional
+
+        raise MissingExtraError("the NAS front end needs torch (not installed): "
+                                "pip install 'bilevel-mp[nas]'") from None
     return torch
 
 
@@ -57,8 +62,9 @@ class Budget:
     def __post_init__(self):
         for name in ("epochs", "seconds"):
             v = getattr(self, name)
-            if v is not None and not v > 0:
-                raise ValueError(f"budget {name} must be > 0, got {v}")
+            if v is not None and (isinstance(v, bool) or not isinstance(v, Real)
+                                  or not (v > 0 and math.isfinite(v))):
+                raise ValueError(f"budget {name} must be > 0 and finite, got {v!r}")
         if self.epochs is None and self.seconds is None:
             raise ValueError("give a budget: epochs and/or seconds")
 
@@ -150,7 +156,15 @@ def load_checkpoint(path) -> dict | None:
     path = Path(path)
     if not path.exists():
         return None
-    return torch.load(path, weights_only=False)
+    try:
+        state = torch.load(path, weights_only=False)
+    except Exception as exc:  # a truncated or foreign file: any reader error
+        first = (str(exc).splitlines() or [""])[0]
+        raise ValueError(f"cannot read the checkpoint {path} ({type(exc).__name__}: {first}); "
+                         "delete it or run without resume") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not a search checkpoint; delete it or run without resume")
+    return state
 
 
 def check_resume_state(state: dict, **expected) -> None:

@@ -27,7 +27,10 @@ larger), so a run is deterministic when the budget is given in epochs only.
 Resource budgets cannot be stated exactly in DARTS; as usual they become a penalty on the
 expected cost, ``resource_weight * max(0, E[cost] / bound - 1)`` added to the alpha loss
 (E[cost] is linear in the softmax probabilities, :meth:`expected_params`). Whether the
-derived architecture meets the bound is reported in ``info["resource_ok"]``.
+derived architecture meets the bound is reported in ``info["resource_ok"]``; a bound below
+the cheapest architecture of the space is refused before the search, and so is a budget in
+epochs below one iteration (:mod:`nas_frontend.checks`). A budget in seconds always gets one
+iteration.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ import torch.nn.functional as F
 
 from models.spaces import check_space, is_parameter_free, make_supernet
 
-from .common import (Batches, Budget, BudgetMeter, BudgetProgress, SearchResult,
-                     budget_fraction, check_resume_state, load_checkpoint, parse_resource,
-                     resource_report, save_checkpoint)
+from .checks import check_budget_covers, check_resource
+from .common import (Batches, Budget, BudgetMeter, BudgetProgress, SearchResult, as_budget,
+                     budget_fraction, check_resume_state, load_checkpoint, resource_report,
+                     save_checkpoint)
 
 DEFAULTS = dict(batch_size=64, w_lr=0.05, w_lr_min=0.001, w_momentum=0.9,
                 w_weight_decay=3e-4, grad_clip=5.0, alpha_lr=3e-3, alpha_betas=(0.5, 0.999),
@@ -96,7 +100,8 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
     if unknown:
         raise ValueError(f"unknown DARTS settings {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     hp = {**DEFAULTS, **kw}
-    res = parse_resource(resource)
+    budget = as_budget(budget)
+    res = check_resource(space, data, resource)
     method = f"darts{order}"
 
     torch.manual_seed(seed)
@@ -110,6 +115,10 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
     train_b = Batches(data["x_train"], data["y_train"], hp["batch_size"], seed)
     val_b = Batches(data["x_val"], data["y_val"], hp["batch_size"], seed + 1)
     meter = BudgetMeter(budget, len(train_b))
+    passes = {1: 2, 2: 5}[order]               # minibatch passes per iteration (docstring)
+    check_budget_covers(method, budget, passes / len(train_b),
+                        f"one {method} iteration: {passes} minibatch passes = "
+                        f"{passes / len(train_b):.3g} epochs on {data['name']}")
     history: list[dict] = []
     it = 0
     ident = dict(method=method, space=space, dataset=data["name"], seed=seed, resource=res,

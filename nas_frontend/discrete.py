@@ -12,7 +12,10 @@ regularised evolution :mod:`nas_frontend.evolution`, grid search :mod:`nas_front
   has been evaluated; :class:`OrderedSearch` proposes a fixed sequence.
 
 A resource budget (``resource=("params", B)``) removes the architectures over B from the
-candidates before the search starts (rejection), so every returned architecture meets it.
+candidates before the search starts (rejection), so every returned architecture meets it;
+a bound no candidate meets is refused, naming the cheapest one. A budget in epochs below one
+evaluation (``train_epochs``, or the table's recorded epochs) is refused too
+(:mod:`nas_frontend.checks`); a budget in seconds always gets one evaluation.
 The test split is never seen by a search.
 """
 
@@ -27,11 +30,15 @@ from pathlib import Path
 from models.spaces import all_genotypes, check_space, validate
 from models.train import train
 
-from .common import (Budget, BudgetMeter, BudgetProgress, SearchResult, check_resume_state,
-                     load_checkpoint, parse_resource, resource_cost, resource_report,
+from .checks import check_budget_covers, check_resource
+from .common import (Budget, BudgetMeter, BudgetProgress, SearchResult, as_budget,
+                     check_resume_state, load_checkpoint, resource_cost, resource_report,
                      save_checkpoint)
 from .truth import TABLE_DIR
 
+TABLE_COLUMNS = ("space", "dataset", "genotype", "seed", "epochs", "train_acc", "val_acc",
+                 "val_loss", "seconds")
+"""The columns of a ground-truth table the table oracle reads."""
 MAX_REPEATS = 1000
 """A search stops after this many proposals in a row that were all evaluated before."""
 DEFAULT_TRAIN_EPOCHS = 3
@@ -49,6 +56,8 @@ class TrainOracle:
         if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
             raise ValueError(f"train_epochs must be an integer >= 1, got {epochs!r}")
         self.space, self.data, self.epochs, self.seed = space, data, int(epochs), seed
+        self.cost_epochs = self.epochs
+        self.cost_text = f"training an architecture for train_epochs = {self.epochs} epochs"
 
     def candidates(self) -> list[tuple]:
         return all_genotypes(self.space)
@@ -82,11 +91,21 @@ class TableOracle:
         self.rows: dict[tuple, dict[int, dict]] = {}
         for f in files:
             with f.open(newline="") as fh:
-                for row in csv.DictReader(fh):
+                reader = csv.DictReader(fh)
+                missing = [c for c in TABLE_COLUMNS if c not in (reader.fieldnames or [])]
+                if missing:
+                    raise ValueError(f"{f} is not a ground-truth table: no column "
+                                     f"{', '.join(missing)} (see nas_frontend.truth.COLUMNS)")
+                for line, row in enumerate(reader, start=2):
                     if row.get("space") != space or row.get("dataset") != dataset:
                         continue
-                    g = validate(space, row["genotype"])
-                    self.rows.setdefault(g, {})[int(row["seed"])] = row
+                    try:
+                        g = validate(space, row["genotype"])
+                        for c in ("epochs", "seconds", "val_acc", "val_loss", "train_acc"):
+                            float(row[c])                 # read by __call__
+                        self.rows.setdefault(g, {})[int(row["seed"])] = row
+                    except (TypeError, ValueError) as exc:
+                        raise ValueError(f"{f}, line {line}: {exc}") from None
         if not self.rows:
             raise ValueError(f"no ground-truth rows for space={space} dataset={dataset} in "
                              f"{path}; build them with benchmarks/nas_truth/build.py")
@@ -95,6 +114,9 @@ class TableOracle:
             raise ValueError(f"{path} mixes rows of {space}/{dataset} trained for "
                              f"{sorted(recipes)} epochs; pass table= one CSV file")
         self.path = path
+        self.cost_epochs = float(recipes.pop())
+        self.cost_text = (f"an architecture's {self.cost_epochs:g} training epochs, charged "
+                          "as recorded in the ground-truth table")
 
     def candidates(self) -> list[tuple]:
         every = all_genotypes(self.space)
@@ -140,16 +162,19 @@ class DiscreteSearch:
                  oracle: str = "train", train_epochs: int = DEFAULT_TRAIN_EPOCHS, table=None,
                  checkpoint_every: int | None = None):
         check_space(space)
+        budget = as_budget(budget)
         self.space, self.data, self.budget, self.seed = space, data, budget, seed
-        self.resource = parse_resource(resource)
+        self.resource = check_resource(space, data, resource)
         self.oracle = make_oracle(oracle, space, data, seed, train_epochs, table)
         cands = self.oracle.candidates()
         if self.resource is not None:
             kind, bound = self.resource
+            if self.oracle.kind == "table":        # the table may hold some of the space
+                check_resource(space, data, self.resource, cands, "in the ground-truth table")
             cands = [g for g in cands if resource_cost(space, g, data, kind) <= bound]
-            if not cands:
-                raise ValueError(f"no architecture of {space} meets {kind} <= {bound:g}")
         self.candidates = cands
+        check_budget_covers(self.method, budget, self.oracle.cost_epochs, self.oracle.cost_text,
+                            "" if self.oracle.kind == "table" else ", or fewer train_epochs")
         self.rng = random.Random(seed)
         self.meter = BudgetMeter(budget, 1)       # these searchers charge whole epochs
         self.cache: dict[tuple, dict] = {}

@@ -44,7 +44,11 @@ One iteration (:meth:`MPSearch.step`):
    last refresh), w is refreshed by ``refresh_steps`` Adam steps on training minibatches
    before the linearisation is rebuilt.
 
-Before the first iteration, ``warmup_epochs`` epochs of Adam on w (alpha uniform).
+Before the first iteration, ``warmup_epochs`` epochs of Adam on w (alpha uniform). A budget
+in epochs that ends before the first iteration (within the warm-up plus the passes reserved
+for the final selection) is refused before the search, since the search would return the
+uniform supernet's argmax (the empty cell ``none|none|none``); a budget in seconds that runs
+out before it raises the same error after the fact (:mod:`nas_frontend.checks`).
 Budget (:class:`~nas_frontend.common.BudgetMeter`): every minibatch pass counts one batch
 -- gradients, every Hessian product (HVP or mixed product), every forward-only
 line-search trial, every warm-up/refresh step.
@@ -59,16 +63,17 @@ from __future__ import annotations
 
 import math
 import time
+from numbers import Real
 
 import numpy as np
 import torch
 
 from bilevel_mp.algorithms.descent import DescentProgram, RadiusRule, trust_region_step
-from models.spaces import all_genotypes, check_space, make_supernet
+from models.spaces import check_space, make_supernet
 
+from .checks import check_mp_budget, check_resource, no_mp_iteration
 from .common import (Batches, BudgetMeter, BudgetProgress, SearchResult, as_budget,
-                     check_resume_state, load_checkpoint, resource_cost, resource_report,
-                     save_checkpoint)
+                     check_resume_state, load_checkpoint, resource_report, save_checkpoint)
 from .linearize import Linearizer, cg_solve, gradient_basis, krylov_basis
 from .mp_selection import ArchitectureSelection
 from .mp_settings import DEFAULTS, check_settings, parse_mp_resource
@@ -98,14 +103,7 @@ class MPSearch(ArchitectureSelection):
             raise ValueError('mp_search: select="average" is for searches without a resource '
                              'budget; use "oneshot" or "argmax" with one')
         self.select_k = c["select_k"]
-        if self.res is not None:
-            kind, bound = self.res
-            costs = [(resource_cost(space, g, data, kind), g) for g in all_genotypes(space)]
-            cheapest = min(costs)
-            if cheapest[0] > bound:
-                raise ValueError(f"resource budget {kind} <= {bound:g} is below the smallest "
-                                 f"architecture of {space}: {cheapest[0]} {kind} for "
-                                 f"{'|'.join(cheapest[1])}")
+        check_resource(space, data, self.res)
         torch.manual_seed(seed)
         self.model = make_supernet(space, n_features=data["n_features"],
                                    n_classes=data["n_classes"])
@@ -370,7 +368,8 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
     """
     check_space(space)
     budget = as_budget(budget)
-    if not warmup_epochs >= 0:
+    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, Real) \
+            or not 0 <= warmup_epochs < math.inf:
         raise ValueError(f"mp_search: bad warmup_epochs = {warmup_epochs!r}")
     settings = check_settings(radius=radius, delta=delta, basis=basis, k=k,
                               refresh_steps=refresh_steps, **settings)
@@ -382,6 +381,8 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
                  settings={**settings, "warmup_epochs": warmup_epochs})
     history: list[dict] = []
     warmup_batches = int(round(warmup_epochs * len(s.train_b)))
+    check_mp_budget(budget, warmup_epochs, warmup_batches, s.selection_batches(),
+                    len(s.train_b))
     warmup_done = 0
 
     def save():
@@ -427,6 +428,8 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
             bar.update(f"val {entry['val_loss']:.3f} step {entry['step']:.2g}  "
                        f"{'|'.join(entry['genotype'])}")
     save()
+    if s.iteration == 0:                   # the seconds ran out first (epochs: refused above)
+        raise no_mp_iteration(budget, meter, warmup_epochs, checkpoint)
     genotype, info = s.final_genotype(meter)
     info.update(iterations=s.iteration, settings=ident["settings"],
                 **resource_report(space, genotype, data, res))

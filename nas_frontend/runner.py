@@ -22,16 +22,21 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import os
 from dataclasses import asdict
+from numbers import Real
 from pathlib import Path
 
 import torch
 
+from bilevel_mp.errors import BilevelInputError
 from models.data import check_dataset, load
 from models.spaces import check_space, genotype_str, is_parameter_free, make_net
 from models.train import train
 
 from . import plots
+from .checks import check_resource, check_seed
 from .common import (METHODS, Budget, SearchResult, as_budget, one_thread, parse_resource,
                      resource_report)
 from .darts import darts_search
@@ -81,14 +86,23 @@ def run_search(method: str, space: str, dataset: str = "mnist1d", budget=10.0, s
     check_dataset(dataset)
     budget = as_budget(budget)
     resource = parse_resource(resource)
-    if isinstance(retrain_epochs, bool) or int(retrain_epochs) != retrain_epochs \
+    seed = check_seed(seed)
+    if isinstance(retrain_epochs, bool) or not isinstance(retrain_epochs, Real) \
+            or not math.isfinite(retrain_epochs) or int(retrain_epochs) != retrain_epochs \
             or retrain_epochs < 0:
         raise ValueError(f"retrain_epochs must be an integer >= 0, got {retrain_epochs!r}")
     out = Path(out_dir if out_dir is not None
                else f"nas_runs/{space}_{method}_{dataset}_seed{seed}")
-    out.mkdir(parents=True, exist_ok=True)
     one_thread()
     data = load_data(dataset, data_seed)
+    check_resource(space, data, resource)   # the searchers check too; here before the folder
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BilevelInputError(f"cannot create the results folder {out}: "
+                                f"{exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise BilevelInputError(f"cannot write to the results folder {out}")
     result = search(space, data, budget, seed=seed, resource=resource,
                     checkpoint=out / "checkpoint.pt", resume=resume, progress=progress,
                     **extra, **kw)

@@ -2,6 +2,8 @@
 
 import csv
 import json
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,12 +12,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from bilevel_mp.errors import BilevelInputError  # noqa: E402
 from models import spaces  # noqa: E402
 from nas_frontend import Budget  # noqa: E402
 from nas_frontend.common import METHODS, BudgetProgress, one_thread, parse_resource  # noqa: E402
 from nas_frontend.darts import darts_search, finite_difference_hvp  # noqa: E402
 from nas_frontend.evolution import evolution_search, neighbours  # noqa: E402
 from nas_frontend.grid import grid_search  # noqa: E402
+from nas_frontend.mp_search import mp_search  # noqa: E402
 from nas_frontend.random_search import random_search  # noqa: E402
 from nas_frontend.runner import SEARCHERS, load_data, run_search  # noqa: E402
 
@@ -72,11 +76,41 @@ def test_darts_tiny_budget(space, order, digits):
     assert torch.allclose(P.sum(dim=1), torch.ones(len(P)), atol=1e-5)
 
 
-def test_budget_below_one_unit_still_evaluates_once(digits):
+def test_seconds_budget_below_one_unit_still_evaluates_once(digits):
     r = random_search("mlp", digits, Budget(seconds=1e-6), train_epochs=1, progress=False)
     assert r.info["evaluated"] == 1 and r.epochs_used == 1
-    d = darts_search("mlp", digits, Budget(epochs=1e-3), order=1, progress=False)
+    d = darts_search("mlp", digits, Budget(seconds=1e-6), order=1, progress=False)
     assert d.info["iterations"] == 1 and d.epochs_used == pytest.approx(2 / 18)
+
+
+@pytest.mark.parametrize("order,passes", [(1, 2), (2, 5)])
+def test_darts_refuses_an_epoch_budget_below_one_iteration(digits, order, passes):
+    unit = passes / 18                                    # 1150 training rows / batch 64
+    with pytest.raises(BilevelInputError, match=rf"darts{order}: a budget of 0.001 epochs is "
+                       rf"less than one evaluation \(one darts{order} iteration: {passes} "
+                       rf"minibatch passes = {unit:.3g} epochs on digits\).*give a budget of "
+                       rf"{math.ceil(unit * 100) / 100:g} epochs or more"):
+        darts_search("mlp", digits, Budget(epochs=1e-3), order=order, progress=False)
+    d = darts_search("mlp", digits, Budget(epochs=unit), order=order, progress=False)
+    assert d.info["iterations"] == 1 and d.epochs_used == pytest.approx(unit)
+
+
+@pytest.mark.parametrize("method", sorted(SAMPLERS))
+def test_samplers_refuse_an_epoch_budget_below_one_training(method, digits):
+    with pytest.raises(BilevelInputError, match=rf"{method}: a budget of 2.5 epochs is less than "
+                       r"one evaluation \(training an architecture for train_epochs = 3 "
+                       r"epochs\).*give a budget of 3 epochs or more, or fewer train_epochs"):
+        SAMPLERS[method]("mlp", digits, Budget(epochs=2.5), train_epochs=3, progress=False)
+
+
+def test_table_oracle_refuses_an_epoch_budget_below_one_recorded_training(table, digits):
+    with pytest.raises(BilevelInputError, match=r"random: a budget of 39 epochs is less than one "
+                       r"evaluation \(an architecture's 40 training epochs, charged as recorded "
+                       r"in the ground-truth table\).*give a budget of 40 epochs or more$"):
+        random_search("cell3", digits, Budget(epochs=39), oracle="table", table=table)
+    r = random_search("cell3", digits, Budget(epochs=40), oracle="table", table=table,
+                      progress=False)
+    assert r.info["evaluated"] == 1 and r.epochs_used == 40
 
 
 # --- resource budgets ----------------------------------------------------------------------
@@ -89,6 +123,55 @@ def test_samplers_respect_resource_budget(method, digits):
     assert all(spaces.exact_params("mlp", spaces.parse_genotype(h["genotype"]), 64) <= bound
                for h in r.history)
     assert r.info["candidates"] < len(spaces.all_genotypes("mlp"))
+
+
+def _smallest(space, kind, n_features, n_classes):
+    f = spaces.exact_params if kind == "params" else spaces.exact_flops
+    return min((f(space, g, n_features, n_classes), g) for g in spaces.all_genotypes(space))
+
+
+@pytest.mark.parametrize("space,kind", [("cell3", "params"), ("cell4", "flops"), ("mlp", "params")])
+@pytest.mark.parametrize("search", METHODS)
+def test_unreachable_resource_bound_is_refused_before_searching(digits, space, kind, search,
+                                                                monkeypatch):
+    cost, g = _smallest(space, kind, 64, 10)
+    fn = {"mp": mp_search, "darts1": darts_search, "darts2": darts_search, **SAMPLERS}[search]
+    kw = ({"order": int(search[-1])} if search.startswith("darts") else
+          {} if search == "mp" else {"train_epochs": 1})
+    monkeypatch.setattr("nas_frontend.mp_search.make_supernet", _no_search)
+    monkeypatch.setattr(torch.optim.SGD, "step", _no_search)   # DARTS' weight step
+    monkeypatch.setattr("nas_frontend.discrete.train", _no_search)   # the sampling oracle
+    with pytest.raises(BilevelInputError, match=rf"^resource bound {kind} <= {cost - 1} is below "
+                       rf"the smallest architecture of {space} on digits: {cost} {kind} "
+                       rf"\({re.escape('|'.join(g))}\); raise the bound to at least {cost} "
+                       rf"\(--resource {kind}:{cost}\)$"):
+        fn(space, digits, Budget(epochs=5), resource=(kind, cost - 1), progress=False, **kw)
+    assert spaces.validate(space, g) == g
+
+
+def _no_search(*a, **kw):
+    raise AssertionError("searched although the input was refused")
+
+
+def test_runner_refuses_an_unreachable_bound_before_making_the_folder(tmp_path):
+    with pytest.raises(BilevelInputError, match="below the smallest architecture of cell3 on "
+                                                "moons: 160 flops"):
+        run_search("darts2", "cell3", "moons", budget=5, resource="flops:100",
+                   out_dir=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_table_oracle_resource_bound_below_the_table(table, digits, tmp_path):
+    lines = table.read_text().splitlines()
+    part = tmp_path / "convs.csv"                          # only cells with a conv3 on edge 0
+    part.write_text("\n".join([lines[0]] + [ln for ln in lines[1:] if ",conv3|" in ln]) + "\n")
+    cheapest_conv = min(spaces.exact_params("cell3", g, 64) for g in spaces.all_genotypes("cell3")
+                        if g[0] == "conv3")
+    with pytest.warns(UserWarning), pytest.raises(
+            BilevelInputError, match=rf"smallest architecture of cell3 in the ground-truth table "
+                                     rf"on digits: {cheapest_conv} params"):
+        random_search("cell3", digits, Budget(epochs=400), oracle="table", table=part,
+                      resource=("params", cheapest_conv - 1))
 
 
 def test_darts_resource_penalty_reports_feasibility(digits):
@@ -294,8 +377,9 @@ def test_searchers_do_not_import_the_runner():
 
 
 def test_runner_dispatches_mp(tmp_path):
-    r = run_search("mp", "mlp", "moons", budget=1, out_dir=tmp_path, retrain_epochs=1,
-                   progress=False, resource="params:4000")
+    r = run_search("mp", "mlp", "moons", budget=2, out_dir=tmp_path, retrain_epochs=1,
+                   progress=False, resource="params:4000", warmup_epochs=0.25)
+    assert r.info["iterations"] >= 1
     d = json.loads((tmp_path / "architecture.json").read_text())
     assert d["method"] == "mp" and tuple(d["genotype"]) == r.genotype
     assert d["resource_ok"] and d["params"] <= 4000
@@ -331,20 +415,47 @@ def test_cli_zero_budget_and_run(tmp_path, capsys):
     assert "grid on mlp/moons" in out and "resource params <= 2500: met" in out
 
 
-def test_import_without_torch_fails_only_on_use():
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "import nas_frontend\n"
-            "from nas_frontend import Budget, parse_resource\n"
-            "assert parse_resource('flops:5') == ('flops', 5.0)\n"
-            "import argparse, models, nas_frontend.cli, nas_frontend.plots, nas_frontend.truth\n"
-            "nas_frontend.cli.add_parser(argparse.ArgumentParser().add_subparsers())\n"
-            "assert models.SPACE_NAMES == ('cell3', 'cell4', 'mlp')\n"
-            "try:\n    nas_frontend.darts_search\nexcept ImportError as e:\n"
-            "    print('ERR', e)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert "ERR" in r.stdout and "bilevel-mp[nas]" in r.stdout
+BAD_CLI = {   # name: (options replacing or adding to the base ones, extra flags, message)
+    "inf budget": ({"--budget-epochs": "inf"}, [], "budget epochs must be > 0 and finite, got inf"),
+    "nan seconds": ({"--budget-seconds": "nan"}, [], "budget seconds must be > 0 and finite"),
+    "huge seed": ({"--seed": str(10 ** 20)}, [], "seed must be an integer from -2**63"),
+    "out is a file": ({"--out": "{tmp}/file"}, [],
+                      "cannot create the results folder {tmp}/file: File exists"),
+    "corrupt checkpoint": ({"--out": "{tmp}/ck"}, ["--resume"],
+                           "cannot read the checkpoint {tmp}/ck/checkpoint.pt"),
+    "oracle option for darts": ({"--method": "darts1", "--train-epochs": "0"}, [],
+                                "--oracle/--train-epochs/--table apply to random"),
+    "table without columns": ({"--oracle": "table", "--table": "{tmp}/bad.csv"}, [],
+                              "{tmp}/bad.csv is not a ground-truth table: no column seed"),
+    "unreachable resource": ({"--method": "darts2", "--resource": "params:10"}, [],
+                             "resource bound params <= 10 is below the smallest architecture of "
+                             "cell3 on moons"),
+    "budget below a training": ({"--method": "grid", "--budget-epochs": "1"}, [],
+                                "grid: a budget of 1 epochs is less than one evaluation"),
+    "budget below a DARTS step": ({"--method": "darts2", "--budget-epochs": "0.01"}, [],
+                                  "darts2: a budget of 0.01 epochs is less than one evaluation"),
+    "budget within mp's warm-up": ({"--method": "mp", "--budget-epochs": "1"}, [],
+                                   "mp: a budget of 1 epochs ends before the first MP iteration: "
+                                   "the weight warm-up takes warmup_epochs = 2"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CLI))
+def test_cli_bad_values_give_one_line_and_exit_2(case, tmp_path, capsys):
+    from nas_frontend.cli import main
+
+    (tmp_path / "bad.csv").write_text("space,dataset,genotype\ncell3,moons,none|none|none\n")
+    (tmp_path / "file").write_text("")
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "checkpoint.pt").write_text("not a checkpoint")
+    opts, flags, msg = BAD_CLI[case]
+    base = {"--space": "cell3", "--method": "random", "--dataset": "moons",
+            "--budget-epochs": "30", "--out": "{tmp}/out", "--retrain-epochs": "0"} | opts
+    args = [x.replace("{tmp}", str(tmp_path)) for kv in base.items() for x in kv]
+    assert main(args + flags + ["--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("bilevel-mp nas: error: "), err
+    assert msg.replace("{tmp}", str(tmp_path)) in err, err
 
 
 def test_parse_resource_forms():

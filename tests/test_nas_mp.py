@@ -10,8 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from bilevel_mp.algorithms.descent import DescentProgram, solve_direction  # noqa: E402
+from bilevel_mp.errors import BilevelInputError  # noqa: E402
 from models.spaces import exact_params, make_supernet  # noqa: E402
-from nas_frontend.common import Budget, BudgetMeter, one_thread  # noqa: E402
+from nas_frontend.common import Budget, BudgetMeter, BudgetProgress, one_thread  # noqa: E402
 from nas_frontend.linearize import (FlatLayout, Linearizer, cg_solve, flatten,  # noqa: E402
                                     gradient_basis, krylov_basis, unflatten)
 from nas_frontend.mp_search import MPSearch, mp_search  # noqa: E402
@@ -293,7 +294,35 @@ def _stable(history):
     return [{k: v for k, v in h.items() if not k.startswith(VOLATILE)} for h in history]
 
 
-@pytest.mark.parametrize("first_budget", [0.25, 2.0])   # stop inside warm-up / after it
+class _Crash(Exception):
+    pass
+
+
+class _CrashingProgress(BudgetProgress):
+    """Dies at the search's first progress update (mp_search: at the end of the first
+    warm-up epoch, right after the checkpoint)."""
+
+    def update(self, text=""):
+        raise _Crash
+
+
+def test_resume_from_inside_the_warm_up_gives_the_same_trajectory(tmp_path, monkeypatch):
+    import nas_frontend.mp_search as mps
+
+    data, kw = _small_data(), {**FAST, "warmup_epochs": 2.0}
+    full = mp_search("cell3", data, Budget(epochs=2.5), seed=3, **kw)
+    ck = tmp_path / "mp.pt"
+    monkeypatch.setattr(mps, "BudgetProgress", _CrashingProgress)
+    with pytest.raises(_Crash):
+        mp_search("cell3", data, Budget(epochs=2.5), seed=3, checkpoint=ck, **kw)
+    monkeypatch.undo()
+    assert torch.load(ck, weights_only=False)["warmup_done"] == 6       # of 12
+    resumed = mp_search("cell3", data, Budget(epochs=2.5), seed=3, checkpoint=ck, resume=True, **kw)
+    assert len(full.history) >= 1 and _stable(resumed.history) == _stable(full.history)
+    assert resumed.alpha == full.alpha and resumed.epochs_used == full.epochs_used
+
+
+@pytest.mark.parametrize("first_budget", [2.0])   # stop after the warm-up (inside: above)
 def test_checkpoint_resume_gives_the_same_trajectory(tmp_path, first_budget):
     data = _small_data()
     full = mp_search("cell3", data, Budget(epochs=4), seed=3, **FAST)
@@ -336,6 +365,39 @@ def test_cuda_path_matches_cpu():
     torch.testing.assert_close(out.cpu(), ref, rtol=1e-8, atol=1e-10)
     r = mp_search("cell3", _small_data(), Budget(epochs=2), **FAST)
     assert r.info["iterations"] >= 1
+
+
+def _no_search(*a, **kw):
+    raise AssertionError("searched although the budget was refused")
+
+
+def test_epoch_budget_within_the_warm_up_is_refused_before_searching(monkeypatch):
+    data = _small_data()          # 192 / 32 = 6 training batches an epoch, 96 / 32 = 3 val
+    monkeypatch.setattr(MPSearch, "train_step", _no_search)
+    monkeypatch.setattr(MPSearch, "step", _no_search)
+    with pytest.raises(BilevelInputError, match=r"^mp: a budget of 0.5 epochs ends before the "
+                       r"first MP iteration: the weight warm-up takes warmup_epochs = 0.5 epochs; "
+                       r"give a budget of 0.51 epochs or more, or a smaller warmup_epochs$"):
+        mp_search("cell3", data, Budget(epochs=0.5), **FAST)
+    with pytest.raises(BilevelInputError, match=r"warmup_epochs = 0.5 epochs plus 2.5 epochs "
+                       r"reserved for the final one-shot selection; give a budget of 3.01 epochs"):
+        mp_search("cell3", data, Budget(epochs=3), resource=("params", 5000), **FAST)
+    with pytest.raises(BilevelInputError, match="warmup_epochs = 2 epochs"):   # the default
+        mp_search("cell3", data, {"epochs": 1.5, "seconds": 60}, progress=False)
+    monkeypatch.undo()
+    r = mp_search("cell3", data, Budget(epochs=0.51), **FAST)          # just above: one step
+    assert r.info["iterations"] == 1
+
+
+def test_seconds_running_out_before_the_first_iteration_is_an_error(tmp_path):
+    data, ck = _small_data(), tmp_path / "mp.pt"
+    with pytest.raises(BilevelInputError, match=r"^mp: the budget of 1e-09 seconds ran out "
+                       r"before the first MP iteration, after 0 of the 0.5 epochs of the weight "
+                       r"warm-up in .* s; give more seconds or a smaller warmup_epochs; the state "
+                       r"is saved in .*mp.pt: resume with a larger budget$"):
+        mp_search("cell3", data, Budget(seconds=1e-9), checkpoint=ck, **FAST)
+    r = mp_search("cell3", data, Budget(epochs=0.51), checkpoint=ck, resume=True, **FAST)
+    assert r.info["iterations"] == 1
 
 
 def test_bad_input_raises_clear_errors():

@@ -25,15 +25,23 @@ multinomial; numpy/scipy only) and ``BilevelMLPRegressor`` / ``BilevelMLPClassif
 Modules: ``base`` (parameter constraints, splits, targets, the trust-region loop ``tune``),
 ``linear`` (ridge, logistic, ``LinearHPOProblem``), ``mlp`` (torch; loaded on first use of
 ``BilevelMLPRegressor``, ``BilevelMLPClassifier`` or ``MLPHPOProblem``, so importing this
-package imports no torch). ``hypergradient`` and ``krylov_basis`` live in
+package imports no torch; without torch they raise ``MissingExtraError`` naming the extra, as
+the package does without scikit-learn). ``hypergradient`` and ``krylov_basis`` live in
 ``bilevel_mp.algorithms.krylov`` and are re-exported here.
 """
 
 from __future__ import annotations
 
 from bilevel_mp.algorithms.krylov import hypergradient, krylov_basis
+from bilevel_mp.errors import MissingExtraError
 
-from .linear import BilevelLogisticRegression, BilevelRidge, LinearHPOProblem
+try:
+    import sklearn  # noqa: F401  (the estimators are scikit-learn estimators)
+except ImportError:
+    raise MissingExtraError("nas_frontend.hpo needs scikit-learn (not installed): "
+                            "pip install 'bilevel-mp[nas]'") from None
+
+from .linear import BilevelLogisticRegression, BilevelRidge, LinearHPOProblem  # noqa: E402
 
 _TORCH_NAMES = ("BilevelMLPRegressor", "BilevelMLPClassifier", "MLPHPOProblem")
 

@@ -19,6 +19,7 @@ from sklearn.utils.validation import validate_data
 
 from bilevel_mp.algorithms.descent import DescentProgram
 from bilevel_mp.algorithms.krylov import krylov_basis
+from bilevel_mp.errors import MissingExtraError
 
 from .base import (SHARED_CONSTRAINTS, ClassTarget, RegressionTarget, check_lam_bounds,
                    check_predict_X, initial_lambda, scale_columns, splits, tune)
@@ -27,8 +28,8 @@ try:
     import torch
     from torch import nn
 except ImportError:  # torch: optional
-    raise ImportError("BilevelMLPRegressor and BilevelMLPClassifier need torch: "
-                      "pip install 'bilevel-mp[nas]'") from None
+    raise MissingExtraError("BilevelMLPRegressor and BilevelMLPClassifier need torch (not "
+                            "installed): pip install 'bilevel-mp[nas]'") from None
 
 __all__ = ["BilevelMLPRegressor", "BilevelMLPClassifier", "MLPHPOProblem"]
 
