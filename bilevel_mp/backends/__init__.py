@@ -49,9 +49,12 @@ def pick(slm: SingleLevelModel, solver: str | None = None) -> str:
 
 
 def solve_single_level(slm: SingleLevelModel, time_limit: float | None = None,
-                       solver: str | None = None, verbose: bool = False) -> SolveOutcome:
-    """Solve a single-level model with the right back end."""
+                       solver: str | None = None, verbose: bool = False,
+                       feastol: float | None = None) -> SolveOutcome:
+    """Solve a single-level model with the right back end; ``feastol``: SCIP's feasibility
+    tolerance (None: its default 1e-6; HiGHS's LPs keep theirs)."""
     name = pick(slm, solver)
-    out = BACKENDS[name].solve(slm, time_limit=time_limit, verbose=verbose)
+    extra = {"feastol": feastol} if feastol is not None and name == "scip" else {}
+    out = BACKENDS[name].solve(slm, time_limit=time_limit, verbose=verbose, **extra)
     out.solver = name
     return out

@@ -25,6 +25,8 @@ from ..result import Certificate
 
 GAP_TOL = 1e-4
 FEAS_TOL = 1e-6
+CERTIFY_FEASTOL = 1e-9  # SCIP's feasibility tolerance in the certificate's re-solves: its default
+# 1e-6 lets a nonlinear follower's optimum sit outside its set, and a polished y exploit that
 
 
 def follower_model(problem: BilevelProblem, x, relax: float = 0.0) -> tuple[SingleLevelModel, list]:
@@ -58,10 +60,11 @@ def follower_model(problem: BilevelProblem, x, relax: float = 0.0) -> tuple[Sing
 
 
 def solve_follower(problem: BilevelProblem, x, time_limit: float | None = 60.0,
-                   relax: float = 0.0) -> tuple[SolveOutcome, list, SingleLevelModel]:
-    """Solve the follower's problem at ``x`` exactly (HiGHS for LPs, SCIP otherwise)."""
+                   relax: float = 0.0, feastol: float | None = None) -> tuple[SolveOutcome, list, SingleLevelModel]:
+    """Solve the follower's problem at ``x`` exactly (HiGHS for LPs, SCIP otherwise, at
+    feasibility tolerance ``feastol``; None: SCIP's default)."""
     slm, rows = follower_model(problem, x, relax)
-    return solve_single_level(slm, time_limit=time_limit), rows, slm
+    return solve_single_level(slm, time_limit=time_limit, feastol=feastol), rows, slm
 
 
 def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
@@ -83,11 +86,11 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
     # If x sits on the edge of the follower's feasible set (empty up to rounding), the
     # re-solve loosens the follower's constraints by the feasibility tolerance: its
     # optimum is then a lower bound on the true one, so the gap is never understated.
-    out, rows, slm = solve_follower(problem, x, time_limit)
+    out, rows, slm = solve_follower(problem, x, time_limit, feastol=CERTIFY_FEASTOL)
     if out.status == "infeasible":
         seen = max(cert.upper_violation, cert.lower_violation)
         relax = min(feas_tol * scale, max(1e-9 * scale, 2.0 * seen))
-        out, rows, slm = solve_follower(problem, x, time_limit, relax=relax)
+        out, rows, slm = solve_follower(problem, x, time_limit, relax=relax, feastol=CERTIFY_FEASTOL)
     cert.solver = out.solver
     cert.ll_status = out.status
     if out.status == "infeasible":
@@ -119,7 +122,7 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
 
 
 def optimistic_response(problem: BilevelProblem, x, f_star: float, time_limit: float | None = 60.0,
-                        slack: float = 1e-9):
+                        slack: float = 1e-9, feastol: float | None = None):
     """The follower response the leader prefers among the follower's optimal ones:
     min F(x, y) s.t. g(x, y) >= 0, f(x, y) <= f*(x) + slack · max(1, |f*|). Returns y or
     None (tried again with a 1000× looser slack if the first model is infeasible).
@@ -133,10 +136,10 @@ def optimistic_response(problem: BilevelProblem, x, f_star: float, time_limit: f
     cap = slm.add(substitute(problem.f, mapping) <= f_star + slack * max(1.0, abs(f_star)))
     slm.m.del_component(slm.m.obj)
     slm.minimize(substitute(problem.F, mapping))
-    out = solve_single_level(slm, time_limit=time_limit)
+    out = solve_single_level(slm, time_limit=time_limit, feastol=feastol)
     if not out.has_solution and slack < 1e-6:
         cap.set_value(substitute(problem.f, mapping) <= f_star + 1e3 * slack * max(1.0, abs(f_star)))
-        out = solve_single_level(slm, time_limit=time_limit)
+        out = solve_single_level(slm, time_limit=time_limit, feastol=feastol)
     if not out.has_solution:
         return None
     return np.array([out.values[id(slm.m.y[j])] for j in range(problem.n_y)])
@@ -164,7 +167,8 @@ def certify_and_polish(problem: BilevelProblem, x, y, time_limit=60.0, cert=None
     if cert is None:
         cert = certify(problem, x, y, time_limit=seconds())
     if (not cert.certified or not is_tight(cert)) and cert.ll_optimal_value is not None:
-        y2 = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=seconds())
+        y2 = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=seconds(),
+                                 feastol=CERTIFY_FEASTOL)
         if y2 is not None:
             cert2 = certify(problem, x, y2, time_limit=seconds())
             if cert2.certified and (not cert.certified or cert2.ll_gap <= cert.ll_gap):
