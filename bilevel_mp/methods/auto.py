@@ -29,6 +29,7 @@ from ..errors import BilevelInputError
 from ..core.context import Context
 from ..core.finish import Claim, settle
 from ..problem import BilevelProblem
+from ..reformulations.kkt import reject_integer_follower
 from ..result import Iteration
 from ..structure import Structure
 from . import complementarity_bb, kkt, regularized, value_function
@@ -57,6 +58,7 @@ class Settings(kkt.Settings):
 
 
 def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -> None:
+    reject_integer_follower(problem, NAME)
     kkt.accepts(problem, structure, settings)
     if settings.customised and "kkt" not in plan(structure, settings):
         raise BilevelInputError(
