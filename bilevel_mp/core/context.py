@@ -63,7 +63,12 @@ class Context:
         return min(self.certify_time_limit, max(MIN_SOLVE_SECONDS, self.deadline - time.perf_counter()))
 
     def stage(self, seconds: float | None) -> Context:
-        """The same problem with its own clock and ``seconds`` of budget (a stage of auto,
-        a model of the trust region), within this context's deadline."""
+        """The same problem with its own clock and ``seconds`` of budget (a stage of auto),
+        which must end within them: its deadline is the earlier of this context's and
+        ``seconds`` from now (no grace of its own)."""
+        now = time.perf_counter()
+        deadline = self.deadline
+        if seconds is not None:  # the grace is the whole solve's, not each stage's
+            deadline = now + seconds if deadline is None else min(deadline, now + seconds)
         return Context(self.problem, self.structure, seconds, self.certify_time_limit, self.hpr,
-                       deadline=self.deadline)
+                       t0=now, deadline=deadline)

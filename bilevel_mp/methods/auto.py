@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from ..backends import nlp
 from ..errors import BilevelInputError
 from ..core.context import Context
+from ..core.certify import is_tight
 from ..core.finish import Claim, settle
 from ..problem import BilevelProblem
 from ..reformulations.kkt import reject_integer_follower
@@ -150,7 +151,8 @@ def run(ctx: Context, settings: Settings) -> Claim:
 
 def _proven(problem, claim: Claim, bound) -> bool:
     """The claim is a global optimum: its own proof, or its F meets a proven bound."""
-    if claim.certificate is None or not (claim.certified and claim.certificate.exact):
+    cert = claim.certificate
+    if cert is None or not (claim.certified and cert.exact and is_tight(cert)):
         return False
     if claim.proven and not claim.limit_hit:
         return True

@@ -35,7 +35,7 @@ from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
 from ..backends import scip
 from ..backends.single_level import Indicator, substitute
-from ..core.certify import certify, is_tight, optimistic_response, solve_follower
+from ..core.certify import CERTIFY_FEASTOL, certify, is_tight, optimistic_response, solve_follower
 from ..core.context import Context
 from ..core.finish import Claim
 from ..core.lifted import lift
@@ -178,10 +178,11 @@ def run(ctx: Context, settings: Settings) -> Claim:
             message = f"follower re-solve failed at x = {np.round(x, 6).tolist()}: {cert.message}"
             status_hint = "error"
             break
-        y_resp = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=ctx.certify_limit())
+        y_resp = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=ctx.certify_limit(),
+                                     feastol=CERTIFY_FEASTOL)
         if y_resp is not None:
             c2 = certify(problem, x, y_resp, time_limit=ctx.certify_limit())
-            if c2.certified:
+            if c2.certified and is_tight(c2):  # a loose response could buy F with its gap
                 best = _better(problem, best, x, y_resp, c2)
         if best is not None and bound is not None and best[0] - bound <= tol * max(1.0, abs(best[0])):
             status_hint = "optimal_by_bound"
