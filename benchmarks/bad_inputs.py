@@ -22,23 +22,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HIDE = textwrap.dedent("""
-    import importlib.machinery as _m, sys
-    _HIDDEN = set(@HIDE@)
-    class _Hide(_m.PathFinder):
-        @classmethod
-        def find_spec(cls, name, path=None, target=None):
-            if name.partition(".")[0] in _HIDDEN:
-                return None
-            return super().find_spec(name, path, target)
-    sys.meta_path[:] = [_Hide if f is _m.PathFinder else f for f in sys.meta_path]
-""")
+sys.path.insert(0, str(ROOT))
+from tests.test_optional_extras import HIDE  # noqa: E402  (the one "not installed" simulation)
+
 
 SUM_MODEL = """
 import bilevel_mp as bmp
@@ -109,8 +100,8 @@ t = time.perf_counter(); r = bmp.solve(p, time_limit=10)
 print(f"{r.status} after {time.perf_counter() - t:.1f} s at a 10 s limit")
 """
 
-RIDGE = HIDE.replace("@HIDE@", '["sklearn"]') + "from nas_frontend.hpo import BilevelRidge\nprint('imported')\n"
-TORCH_CLI = HIDE.replace("@HIDE@", '["torch"]') + \
+RIDGE = HIDE.format(hidden=["sklearn"]) + "from nas_frontend.hpo import BilevelRidge\nprint('imported')\n"
+TORCH_CLI = HIDE.format(hidden=["torch"]) + \
     "import sys\nfrom bilevel_mp.cli import main\nsys.exit(main(['nas', '--space', 'mlp', '--method', 'mp', '--dataset', 'moons', '--budget-epochs', '3']))\n"
 
 JSON_TYPO = '{"name": "t", "n_x": 1, "n_y": 1, "x_bounds": [[0, 5]], "y_bounds": [[0, 5]], ' \

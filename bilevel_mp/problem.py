@@ -193,10 +193,7 @@ class BilevelProblem:
     def _set_bounds(self, var, bounds, label):
         if bounds is None:
             return
-        bounds = list(bounds)
-        if len(bounds) != len(var):
-            raise BilevelInputError(f"{label} has {len(bounds)} entries, expected {len(var)}")
-        for i, pair in enumerate(bounds):
+        for i, pair in enumerate(_entries(bounds, len(var), label)):
             lo, hi = _bound_pair(pair, f"{label}[{i}]")
             if lo is not None and hi is not None and lo > hi:
                 raise BilevelInputError(f"{label}[{i}]: lower bound {lo} exceeds upper bound {hi}")
@@ -236,10 +233,7 @@ class BilevelProblem:
         for var, vals, label in ((self.model.x, x, "x"), (self.model.y, y, "y")):
             if vals is None:
                 continue
-            vals = list(vals)
-            if len(vals) != len(var):
-                raise BilevelInputError(f"{label} has {len(vals)} entries, expected {len(var)}")
-            for i, v in enumerate(vals):
+            for i, v in enumerate(_entries(vals, len(var), label)):
                 var[i].set_value(float(v), skip_validation=True)
 
     def evaluate(self, x, y) -> dict:
@@ -379,6 +373,17 @@ def _bound_pair(pair, where: str) -> tuple[float | None, float | None]:
                                     "(use None or an infinity of the bound's own sign for no bound)")
         out.append(None if v == none_at else v)
     return out[0], out[1]
+
+
+def _entries(values, n: int, label: str) -> list:
+    """``values`` as a list of exactly ``n`` entries, else ``BilevelInputError``."""
+    try:
+        values = list(values)
+    except TypeError:
+        raise BilevelInputError(f"{label} must be a list of {n} entries, got {values!r}") from None
+    if len(values) != n:
+        raise BilevelInputError(f"{label} has {len(values)} entries, expected {n}")
+    return values
 
 
 def _names(names, n, prefix):
