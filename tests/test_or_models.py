@@ -148,18 +148,22 @@ def test_toll_two_tolls_against_half_integer_grid(formulation, method, mode):
 
 @pytest.mark.parametrize("formulation", ["linear", "bilinear"])
 def test_toll_two_tolls_strong_duality(formulation):
-    """Strong duality (SCIP's spatial branch-and-bound on the bilinear duality row) reaches
-    the optimum within the certificate's tolerances: the value, and tolls within 1e-6 of
-    the grid optimum. (Its tolls may sit a hair past the breakpoint, where an exactly
-    optimising follower would leave the toll road: see ``toll_response``.)"""
+    """Strong duality (SCIP's spatial branch-and-bound on the bilinear duality row) finds
+    tolls within 1e-6 of the grid optimum, but they may sit a hair past the breakpoint,
+    where the follower's exact response leaves the toll road (see ``toll_response``). Such
+    an answer is optimal only to the certificate's tolerance, so it is never reported
+    ``optimal``: the returned flows are the exact response, and its revenue is honest."""
     p = toll_setting(TWO_TOLL_ARCS, TWO_TOLL_COMMODITIES, TWO_TOLLS, formulation=formulation)
     r = bmp.solve(p, method="strong_duality")
-    _assert_proven(r)
     keys = list(TWO_TOLLS)
     best, arg = grid_optimum(TWO_TOLL_ARCS, TWO_TOLL_COMMODITIES, keys, [TWO_TOLLS[k] for k in keys])
-    assert close(r.F, best)
+    assert r.certified
     tolls = toll_solution(p, r).tolls
     assert all(close(tolls[k], a) for k, a in zip(keys, arg))
+    if r.status == "optimal":
+        assert close(r.F, best)
+    else:  # the exact (optimistic) response at these tolls: no more revenue than the optimum
+        assert r.status == "feasible" and r.F <= best + 1e-6 and r.certificate.ll_gap <= 1e-6
 
 
 def test_toll_seeded_grid_network_against_grid_search():

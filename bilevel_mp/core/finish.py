@@ -30,7 +30,7 @@ import numpy as np
 from ..problem import BilevelProblem
 from ..result import BilevelResult, Certificate
 from ..structure import Structure
-from .certify import certify_and_polish, is_tight
+from .certify import certify, certify_and_polish, is_tight, polish_locally
 
 VERDICTS = ("infeasible", "unbounded", "lower_level_unbounded")
 
@@ -101,6 +101,8 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit) -> Claim:
             # the method's proof is about (x, y): with the exact response F is higher
             claim.proven = False
             claim.note("the exact response raises F: the method's proof does not cover it")
+    if cert.certified and cert.solver == "scip":
+        y_new, cert = _exact_response(problem, claim, x, y_new, cert, certify_time_limit)
     if claim.proven and cert.certified and not is_tight(cert):
         claim.proven = False
         claim.note(f"y is follower-optimal only to a gap of {cert.ll_gap:.3g} and no tighter response "
@@ -109,6 +111,30 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit) -> Claim:
     if cert.duals:
         claim.duals = {**claim.duals, **cert.duals}
     return claim
+
+
+def _exact_response(problem, claim: Claim, x, y, cert, certify_time_limit):
+    """A nonlinear follower: polish y to the follower's exact local response at x
+    (``polish_locally``). If that raises F, y had drifted within the follower's tolerance
+    to the leader's profit: the polished y is returned, and a proven claim stays proven
+    only if its F still meets the claim's bound."""
+    seconds = certify_time_limit() if callable(certify_time_limit) else certify_time_limit
+    y_loc = polish_locally(problem, x, y, time_limit=min(30.0, seconds or 30.0))
+    if y_loc is None or not _worse(problem, x, y, y_loc):
+        return y, cert
+    cert_loc = certify(problem, x, y_loc, time_limit=seconds)
+    if not cert_loc.certified:
+        return y, cert
+    if claim.proven:
+        F = problem.sense_sign * problem.evaluate(x, y_loc)["F"]
+        bound = claim.bound
+        claim.proven = bound is not None and F <= bound + PROOF_TOL * max(1.0, abs(bound))
+    claim.note("y polished to the follower's exact response at x: F rises"
+               + ("" if claim.proven else "; the method's proof does not cover it"))
+    return y_loc, cert_loc
+
+
+PROOF_TOL = 1e-6  # F within this (relative) of a proven bound still counts as proven
 
 
 def _worse(problem: BilevelProblem, x, y_old, y_new, tol: float = 1e-6) -> bool:

@@ -39,6 +39,7 @@ NAME = "auto"
 LOCAL = False
 GLOBAL_SHARE = 0.7  # share of the time limit for a global stage other than the B&B
 TIE = 1e-6  # a later stage must beat the incumbent by this (relative) to replace it
+BELOW_BOUND = 1e-6  # F this far (relative) below a proven lower bound: inconsistent, not a proof
 PROOF_GAP = 1e-9  # incumbent within this (relative) of a proven bound: optimal (the solvers' gap)
 
 
@@ -157,7 +158,11 @@ def _proven(problem, claim: Claim, bound) -> bool:
     if claim.proven and not claim.limit_hit:
         return True
     F = claim.F_min(problem)
-    return bound is not None and F is not None and F <= bound + PROOF_GAP * max(1.0, abs(bound))
+    if bound is None or F is None:
+        return False
+    scale = max(1.0, abs(bound))
+    # F below a proven lower bound means the point or the bound rests on a tolerance: no proof
+    return bound - BELOW_BOUND * scale <= F <= bound + PROOF_GAP * scale
 
 
 def _summary(claim: Claim) -> str:
