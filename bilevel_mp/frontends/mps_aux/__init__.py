@@ -35,7 +35,11 @@ integer columns inside ``MARKER`` lines with no bound at all are binary (as in
 CoinMpsIO); an RHS on the objective row is minus the objective's constant; ``OBJSENSE
 MAX`` is honoured (CoinMpsIO, hence MibS, ignores it), so files written here always
 carry the upper objective in minimisation form. Entries HiGHS drops (a coefficient in
-an undefined row, duplicates) are reported as errors rather than silently lost.
+an undefined row, duplicates) are reported as errors rather than silently lost, and a
+strict pass (``lint``) first refuses, by line, what HiGHS's lenient parser would misread:
+a malformed number (``1,5``), extra fields, a BOUNDS entry for an undeclared column, a
+row or column named ``NAME``/``OBJSENSE``, an unknown objective sense. The writer emits
+the MPS text itself (exact numbers, explicit bounds on every column).
 
 Lower-level variables may be integer: the problem keeps that (``problem.y[j]`` has an
 integer domain, ``problem.meta["y_integer"]``); the KKT-based methods then refuse it

@@ -17,6 +17,7 @@ import pyomo.environ as pyo
 from ...backends.output import quiet
 from ...errors import BilevelInputError
 from ...problem import BilevelProblem, Constraint
+from .lint import check_mps
 
 MPS_SUFFIXES = (".mps", ".mps.gz", ".mps.bz2", ".lp", ".lp.gz", ".qps")
 _KEY_ALIASES = {
@@ -65,9 +66,12 @@ def _aux_candidates(mps_path) -> list[Path]:
 def read_aux(path) -> AuxData:
     """Parse an AUX file of either dialect (see ``bilevel_mp.frontends.mps_aux``)."""
     path = Path(path)
-    if not path.exists():
-        raise BilevelInputError(f"no such AUX file: {path}")
-    lines = path.read_text(errors="replace").splitlines()
+    if not path.is_file():
+        raise BilevelInputError(f"no such AUX file: {path}" if not path.exists() else f"{path} is not a file")
+    try:
+        lines = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
+    except OSError as exc:
+        raise BilevelInputError(f"{path}: cannot be read ({exc})") from None
     content = [(k + 1, ln.strip()) for k, ln in enumerate(lines)]
     content = [(k, ln) for k, ln in content if ln and not ln.startswith(("*", "#"))]
     if not content:
@@ -94,8 +98,10 @@ def _read_keyword(path, content) -> AuxData:
         if ln.startswith("@"):
             if pending:
                 raise BilevelInputError(f"{where}: {pending} needs a value on the line after it")
-            head, _, rest = ln.partition(" ")
+            head, _, rest = ln.replace("\t", " ").partition(" ")
             key = _KEY_ALIASES.get(head.upper(), head.upper())
+            if key not in _VALUE_KEYS and rest.strip():
+                raise BilevelInputError(f"{where}: unexpected text {rest.strip()!r} after {head}")
             if key in ("@VARSBEGIN", "@CONSTRSBEGIN"):
                 if section:
                     raise BilevelInputError(f"{where}: {head} inside an open {section} section")
@@ -218,8 +224,12 @@ def _read_lp(mps_path: Path):
     """HiGHS's LP data of an MPS/LP file, with HiGHS's errors turned into ours."""
     import highspy
 
-    if not mps_path.exists():
-        raise BilevelInputError(f"no such MPS file: {mps_path}")
+    if not mps_path.is_file():
+        raise BilevelInputError(f"no such MPS file: {mps_path}" if not mps_path.exists()
+                                else f"{mps_path} is not a file")
+    # MPS files are checked strictly first: HiGHS's parser misreads some malformed files
+    # and its fixed-format fallback can loop forever on others
+    facts = None if re.search(r"\.lp(\.gz|\.bz2)?$", mps_path.name, re.IGNORECASE) else check_mps(mps_path)
     with quiet(True):
         h = highspy.Highs()
     fd, log = tempfile.mkstemp(suffix=".log", prefix="bilevel_mps_")
@@ -234,6 +244,9 @@ def _read_lp(mps_path: Path):
     finally:
         Path(log).unlink(missing_ok=True)
     errors = [m.strip() for m in messages if m.startswith("ERROR")]
+    if facts and any("fixed format" in m.lower() for m in messages):
+        raise BilevelInputError(f"{mps_path}: HiGHS reads this file as fixed-format MPS; only free-format "
+                                "MPS is read here (no spaces in names)")
     if status == highspy.HighsStatus.kError:
         detail = "; ".join(errors[:3]) or "HiGHS could not parse it"
         raise BilevelInputError(f"{mps_path}: not a readable MPS/LP file ({detail})")
@@ -246,7 +259,21 @@ def _read_lp(mps_path: Path):
         raise BilevelInputError(f"{mps_path}: the objective is quadratic; MPS+AUX instances here are linear")
     lp = h.getLp()
     notes = [m.strip() for m in messages if m.startswith("WARNING")]
-    return lp, notes
+    sense = "max" if lp.sense_ == highspy.ObjSense.kMaximize else "min"
+    return lp, notes, _same_names(facts, lp, mps_path) if facts else sense
+
+
+def _same_names(facts, lp, mps_path) -> str:
+    """The objective sense the file states, after checking that HiGHS read the file's
+    columns and rows (``lint.check_mps`` found no entry HiGHS would misread)."""
+    for kind, mine, theirs in (("columns", facts.columns, list(lp.col_names_)),
+                               ("rows", facts.rows, list(lp.row_names_))):
+        if mine != [str(t) for t in theirs]:
+            diff = next((f"{a!r} vs {b!r}" for a, b in zip(mine, theirs) if a != b),
+                        f"{len(mine)} vs {len(theirs)} {kind}")
+            raise BilevelInputError(f"{mps_path}: HiGHS read the {kind} differently from the file "
+                                    f"({diff}); the file is ambiguous")
+    return facts.sense
 
 
 def read_mps_aux(mps_path, aux_path=None, name: str | None = None) -> BilevelProblem:
@@ -270,10 +297,13 @@ def read_mps_aux(mps_path, aux_path=None, name: str | None = None) -> BilevelPro
                 f"{' and '.join(str(c) for c in _aux_candidates(mps_path))}; "
                 "pass it explicitly (--aux FILE)")
     aux = read_aux(aux_path)
-    lp, notes = _read_lp(mps_path)
+    lp, notes, upper_sense = _read_lp(mps_path)
     n, m = lp.num_col_, lp.num_row_
-    cols = [str(c) for c in lp.col_names_] if len(lp.col_names_) == n else [f"C{j}" for j in range(n)]
-    rows = [str(r) for r in lp.row_names_] if len(lp.row_names_) == m else [f"R{i}" for i in range(m)]
+    try:
+        cols = [str(c) for c in lp.col_names_] if len(lp.col_names_) == n else [f"C{j}" for j in range(n)]
+        rows = [str(r) for r in lp.row_names_] if len(lp.row_names_) == m else [f"R{i}" for i in range(m)]
+    except UnicodeDecodeError:
+        raise BilevelInputError(f"{mps_path}: a row or column name is not UTF-8 text") from None
     ycols = _resolve(aux.lower_vars, cols, "variable", "column", aux.path, mps_path)
     lrows = set(_resolve(aux.lower_rows, rows, "constraint", "row", aux.path, mps_path))
     if not ycols:
@@ -289,6 +319,10 @@ def read_mps_aux(mps_path, aux_path=None, name: str | None = None) -> BilevelPro
     lo, hi = np.asarray(lp.col_lower_, float), np.asarray(lp.col_upper_, float)
     bnd = lambda j: (None if lo[j] <= -highspy.kHighsInf else lo[j],  # noqa: E731
                      None if hi[j] >= highspy.kHighsInf else hi[j])
+    for j in np.flatnonzero(lo > hi):
+        hint = " (an UP bound below 0 keeps the default lower bound 0: add MI)" if lo[j] == 0 else ""
+        raise BilevelInputError(f"{mps_path}: column {cols[j]!r} has lower bound {lo[j]:g} above its upper "
+                                f"bound {hi[j]:g}{hint}")
     p = BilevelProblem(
         len(xcols), len(ycols),
         name=name or aux.name or (lp.model_name_ or "").strip() or mps_path.name.split(".")[0],
@@ -307,7 +341,6 @@ def read_mps_aux(mps_path, aux_path=None, name: str | None = None) -> BilevelPro
     cost = np.asarray(lp.col_cost_, float)
     F = _linear(((cost[j], var[j]) for j in range(n)), float(lp.offset_))
     f = _linear(((c, var[j]) for c, j in zip(aux.lower_obj, ycols)), 0.0)
-    upper_sense = "max" if lp.sense_ == highspy.ObjSense.kMaximize else "min"
     p.set_upper(F, G, sense=upper_sense)
     p.set_lower(f, g, sense=aux.sense)
     p.source = f"MPS+AUX: {mps_path.name} + {Path(aux.path).name}"
