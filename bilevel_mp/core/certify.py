@@ -206,7 +206,7 @@ def certify_and_polish(problem: BilevelProblem, x, y, time_limit=60.0, cert=None
         if y2 is not None:
             cert2 = certify(problem, x, y2, time_limit=seconds())
             better = not cert.certified or (is_tight(cert2) and not is_tight(cert)) \
-                or cert2.ll_gap <= cert.ll_gap
+                or (cert2.ll_gap is not None and cert.ll_gap is not None and cert2.ll_gap <= cert.ll_gap)
             if cert2.certified and better:
                 return y2, cert2, True
     return y, cert, False
