@@ -23,6 +23,9 @@ _spec.loader.exec_module(FC)
     ("nonconvex", 5, "auto"), ("nonconvex", 41, "auto"), ("nonconvex", 61, "auto"),
     ("nonconvex", 71, "auto"), ("miqp", 64, "strong_duality"), ("lp_param", 44, "kkt"),
     ("lplp", 1062, "regularized"),  # fresh seeds: a traceback comparing a missing gap
+    # strong duality on QP followers at SCIP's default feasibility tolerance
+    ("qp", 22, "strong_duality"), ("qp", 57, "strong_duality"), ("qp", 66, "strong_duality"),
+    ("qp", 71, "strong_duality"), ("miqp", 0, "strong_duality"), ("miqp", 72, "strong_duality"),
 ])
 def test_former_wrong_optimal_answers(family, seed, method):
     _, ref = ko.generate(family, seed)

@@ -103,6 +103,11 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit) -> Claim:
             claim.note("the exact response raises F: the method's proof does not cover it")
     if cert.certified and cert.solver == "scip":
         y_new, cert = _exact_response(problem, claim, x, y_new, cert, certify_time_limit)
+    if claim.proven and claim.bound is not None:
+        F = problem.sense_sign * problem.evaluate(x, y_new)["F"]
+        if F > claim.bound + PROOF_TOL * max(1.0, abs(claim.bound)):
+            claim.proven = False
+            claim.note(f"F exceeds the method's own bound by {F - claim.bound:.3g}: not proven")
     if claim.proven and cert.certified and not is_tight(cert):
         claim.proven = False
         claim.note(f"y is follower-optimal only to a gap of {cert.ll_gap:.3g} and no tighter response "

@@ -34,7 +34,8 @@ def solve_reduction(ctx: Context, reduction, solver: str | None = None,
     if unbounded is not None:
         claim.verdict, claim.message = "lower_level_unbounded", unbounded
         return claim
-    outcome = solve_single_level(lifted.slm, time_limit=ctx.left(), solver=solver, verbose=verbose)
+    outcome = solve_single_level(lifted.slm, time_limit=ctx.left(), solver=solver, verbose=verbose,
+                                 feastol=getattr(reduction, "feastol", None))
     claim.solver = outcome.solver
     claim.limit_hit = outcome.status == "time_limit"
     if outcome.status != "optimal":
