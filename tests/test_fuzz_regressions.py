@@ -26,6 +26,7 @@ _spec.loader.exec_module(FC)
     # strong duality on QP followers at SCIP's default feasibility tolerance
     ("qp", 22, "strong_duality"), ("qp", 57, "strong_duality"), ("qp", 66, "strong_duality"),
     ("qp", 71, "strong_duality"), ("miqp", 0, "strong_duality"), ("miqp", 72, "strong_duality"),
+    ("miqp", 2, "strong_duality"),  # and its tight tolerance once called a feasible one infeasible
 ])
 def test_former_wrong_optimal_answers(family, seed, method):
     _, ref = ko.generate(family, seed)

@@ -34,8 +34,12 @@ def solve_reduction(ctx: Context, reduction, solver: str | None = None,
     if unbounded is not None:
         claim.verdict, claim.message = "lower_level_unbounded", unbounded
         return claim
+    feastol = getattr(reduction, "feastol", None)
     outcome = solve_single_level(lifted.slm, time_limit=ctx.left(), solver=solver, verbose=verbose,
-                                 feastol=getattr(reduction, "feastol", None))
+                                 feastol=feastol)
+    if feastol is not None and outcome.status == "infeasible":
+        # a tight tolerance can make a thin feasible set look empty: no verdict from it
+        outcome = solve_single_level(lifted.slm, time_limit=ctx.left(), solver=solver, verbose=verbose)
     claim.solver = outcome.solver
     claim.limit_hit = outcome.status == "time_limit"
     if outcome.status != "optimal":
