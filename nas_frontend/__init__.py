@@ -1,7 +1,7 @@
 """NAS front end: architecture search on the spaces of :mod:`models` with a common budget.
 
-    from nas_frontend import run_search
-    r = run_search("darts2", "cell3", "mnist1d", budget=10, seed=0, out_dir="runs/d2")
+    from nas_frontend import search          # = run_search
+    r = search("darts2", "cell3", "mnist1d", budget=10, seed=0, out_dir="runs/d2")
 
 Searchers (same signature ``f(space, data, budget, seed=0, resource=None,
 checkpoint=None, resume=False, progress=True, **kw) -> SearchResult``): ``mp_search``
@@ -27,10 +27,13 @@ _LAZY = {
     "evolution_search": "evolution", "grid_search": "grid", "mp_search": "mp_search",
 }
 
-__all__ = ["Budget", "BudgetMeter", "METHODS", "SearchResult", "parse_resource", *_LAZY]
+_ALIASES = {"search": "run_search"}  # the front end's one entry point, by its short name
+
+__all__ = ["Budget", "BudgetMeter", "METHODS", "SearchResult", "parse_resource", *_LAZY, *_ALIASES]
 
 
 def __getattr__(name):
+    name = _ALIASES.get(name, name)
     if name in _LAZY:
         require_torch()
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)

@@ -418,3 +418,10 @@ def test_bad_input_raises_clear_errors():
         mp_search("cell3", data, Budget(epochs=1), basis="lbfgs", progress=False)
     with pytest.raises(ValueError, match="hvp_mode"):
         Linearizer(_tiny("tiny")[0], hvp_mode="exact")
+
+
+def test_search_is_the_run_search_entry_point():
+    import nas_frontend
+    assert nas_frontend.search is nas_frontend.run_search
+    with pytest.raises(AttributeError):
+        nas_frontend.no_such_name
