@@ -96,6 +96,7 @@ def run_search(method: str, space: str, dataset: str = "mnist1d", budget=10.0, s
     one_thread()
     data = load_data(dataset, data_seed)
     check_resource(space, data, resource)   # the searchers check too; here before the folder
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -103,9 +104,14 @@ def run_search(method: str, space: str, dataset: str = "mnist1d", budget=10.0, s
                                 f"{exc.strerror or exc}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise BilevelInputError(f"cannot write to the results folder {out}")
-    result = search(space, data, budget, seed=seed, resource=resource,
-                    checkpoint=out / "checkpoint.pt", resume=resume, progress=progress,
-                    **extra, **kw)
+    try:
+        result = search(space, data, budget, seed=seed, resource=resource,
+                        checkpoint=out / "checkpoint.pt", resume=resume, progress=progress,
+                        **extra, **kw)
+    except (BilevelInputError, ValueError):
+        if created and not any(out.iterdir()):  # a refusal leaves no empty results folder
+            out.rmdir()
+        raise
     result.method = method          # darts1 / darts2 rather than the function's name
     result.info.update(resource_report(space, result.genotype, data, resource))
     result.info["parameter_free"] = is_parameter_free(space, result.genotype)

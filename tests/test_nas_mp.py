@@ -425,3 +425,12 @@ def test_search_is_the_run_search_entry_point():
     assert nas_frontend.search is nas_frontend.run_search
     with pytest.raises(AttributeError):
         nas_frontend.no_such_name
+
+
+def test_a_refused_search_leaves_no_results_folder(tmp_path):
+    import nas_frontend
+    from bilevel_mp.errors import BilevelInputError
+    out = tmp_path / "runs" / "mp"
+    with pytest.raises(BilevelInputError, match="warm-up"):
+        nas_frontend.search("mp", "mlp", "moons", budget=1, seed=0, out_dir=out, progress=False)
+    assert not out.exists()
