@@ -168,6 +168,10 @@ def _build(slm: SingleLevelModel, time_limit, gap, feastol, verbose, params: dic
 
 # Settings tried in turn when SCIP's LP solver fails ("error in LP solver"): the
 # default, then primal simplex throughout, then without the LP stability checks.
+TIGHT_FEASTOL = 1e-9  # the feasibility tolerance of SCIP solves that must not buy F with its
+# default 1e-6: the certificate's re-solves, strong duality's model, a value-function cut that
+# failed to move x
+
 LP_FALLBACKS = ({}, {"lp/initalgorithm": "p", "lp/resolvealgorithm": "p"},
                 {"lp/checkstability": False, "lp/checkprimfeas": False, "lp/checkdualfeas": False})
 

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 
-from ..backends import nlp, solve_single_level
+from ..backends import nlp, scip, solve_single_level
 from ..backends.single_level import SingleLevelModel, SolveOutcome, substitute
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem, involves
@@ -25,8 +25,6 @@ from ..result import Certificate
 
 GAP_TOL = 1e-4
 FEAS_TOL = 1e-6
-CERTIFY_FEASTOL = 1e-9  # SCIP's feasibility tolerance in the certificate's re-solves: its default
-# 1e-6 lets a nonlinear follower's optimum sit outside its set, and a polished y exploit that
 
 
 def follower_model(problem: BilevelProblem, x, relax: float = 0.0) -> tuple[SingleLevelModel, list]:
@@ -86,11 +84,11 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
     # If x sits on the edge of the follower's feasible set (empty up to rounding), the
     # re-solve loosens the follower's constraints by the feasibility tolerance: its
     # optimum is then a lower bound on the true one, so the gap is never understated.
-    out, rows, slm = solve_follower(problem, x, time_limit, feastol=CERTIFY_FEASTOL)
+    out, rows, slm = solve_follower(problem, x, time_limit, feastol=scip.TIGHT_FEASTOL)
     if out.status == "infeasible":
         seen = max(cert.upper_violation, cert.lower_violation)
         relax = min(feas_tol * scale, max(1e-9 * scale, 2.0 * seen))
-        out, rows, slm = solve_follower(problem, x, time_limit, relax=relax, feastol=CERTIFY_FEASTOL)
+        out, rows, slm = solve_follower(problem, x, time_limit, relax=relax, feastol=scip.TIGHT_FEASTOL)
     cert.solver = out.solver
     cert.ll_status = out.status
     if out.status == "infeasible":
@@ -186,6 +184,12 @@ def is_tight(cert: Certificate) -> bool:
     return cert.ll_gap is not None and cert.ll_gap <= POLISH_GAP * max(1.0, abs(cert.ll_value or 0.0))
 
 
+def per_solve(time_limit):
+    """Seconds for each re-solve as a function: ``time_limit`` itself when it is one
+    (``Context.certify_limit``), else a constant (a number or None)."""
+    return time_limit if callable(time_limit) else (lambda: time_limit)
+
+
 def certify_and_polish(problem: BilevelProblem, x, y, time_limit=60.0, cert=None):
     """Certify (x, y); if the certificate fails or the gap is above ``POLISH_GAP``, try the
     exact optimistic follower response at the same x instead (a solver's y is often
@@ -193,14 +197,14 @@ def certify_and_polish(problem: BilevelProblem, x, y, time_limit=60.0, cert=None
     function giving them for the next one (``Context.certify_limit``: each re-solve is cut
     to the solve's deadline). ``cert``: the certificate of (x, y) if already computed.
     Returns (y, certificate, replaced)."""
-    seconds = time_limit if callable(time_limit) else (lambda: time_limit)
+    seconds = per_solve(time_limit)
     if cert is None:
         cert = certify(problem, x, y, time_limit=seconds())
     # a y outside the follower's set by the solver's tolerance can beat its optimum: polish too
     loose = not is_tight(cert) or cert.lower_violation > TIGHT_FEAS
     if (not cert.certified or loose) and cert.ll_optimal_value is not None:
         y2 = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=seconds(),
-                                 feastol=CERTIFY_FEASTOL)
+                                 feastol=scip.TIGHT_FEASTOL)
         if y2 is None and cert.y_best is not None:  # the re-solve's own optimum, then
             y2 = np.asarray(cert.y_best, dtype=float)
         if y2 is not None:

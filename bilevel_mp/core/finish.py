@@ -30,7 +30,7 @@ import numpy as np
 from ..problem import BilevelProblem
 from ..result import BilevelResult, Certificate
 from ..structure import Structure
-from .certify import certify, certify_and_polish, is_tight, polish_locally
+from .certify import certify, certify_and_polish, is_tight, per_solve, polish_locally
 
 VERDICTS = ("infeasible", "unbounded", "lower_level_unbounded")
 
@@ -123,7 +123,7 @@ def _exact_response(problem, claim: Claim, x, y, cert, certify_time_limit):
     (``polish_locally``). If that raises F, y had drifted within the follower's tolerance
     to the leader's profit: the polished y is returned, and a proven claim stays proven
     only if its F still meets the claim's bound."""
-    seconds = certify_time_limit() if callable(certify_time_limit) else certify_time_limit
+    seconds = per_solve(certify_time_limit)()
     y_loc = polish_locally(problem, x, y, time_limit=min(30.0, seconds or 30.0))
     if y_loc is None or not _worse(problem, x, y, y_loc):
         return y, cert

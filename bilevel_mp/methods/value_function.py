@@ -35,7 +35,7 @@ from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
 from ..backends import scip
 from ..backends.single_level import Indicator, substitute
-from ..core.certify import CERTIFY_FEASTOL, certify, is_tight, optimistic_response, solve_follower
+from ..core.certify import certify, is_tight, optimistic_response, solve_follower
 from ..core.context import Context
 from ..core.finish import Claim
 from ..core.lifted import lift
@@ -105,9 +105,6 @@ def _cut_valid_everywhere(lifted, y_hat) -> bool:
     return True
 
 
-TIGHT_FEASTOL = 1e-9  # SCIP's feasibility tolerance once a cut has failed to move x
-
-
 def run(ctx: Context, settings: Settings) -> Claim:
     """Global method for nonconvex followers (see module docstring)."""
     problem, structure = ctx.problem, ctx.structure
@@ -162,11 +159,11 @@ def run(ctx: Context, settings: Settings) -> Claim:
             x = np.where(problem.x_is_integer(), np.round(x), x)
         if last_x is not None and np.array_equal(x, last_x):
             # the last cut was met within SCIP's feasibility tolerance, not cut off
-            if feastol == TIGHT_FEASTOL:
+            if feastol == scip.TIGHT_FEASTOL:
                 message = "the relaxation returns the same x after a cut at the tightest tolerance"
                 status_hint = "no_cut"
                 break
-            feastol = TIGHT_FEASTOL
+            feastol = scip.TIGHT_FEASTOL
             continue
         last_x = x
         cert = certify(problem, x, y, time_limit=ctx.certify_limit())
@@ -179,7 +176,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
             status_hint = "error"
             break
         y_resp = optimistic_response(problem, x, cert.ll_optimal_value, time_limit=ctx.certify_limit(),
-                                     feastol=CERTIFY_FEASTOL)
+                                     feastol=scip.TIGHT_FEASTOL)
         if y_resp is not None:
             c2 = certify(problem, x, y_resp, time_limit=ctx.certify_limit())
             if c2.certified and is_tight(c2):  # a loose response could buy F with its gap

@@ -30,6 +30,7 @@ import pyomo.environ as pyo
 from ..core.lifted import HPR, Lifted, lift
 from ..errors import UnsupportedStructureError
 from ..problem import BilevelProblem
+from ..backends import scip
 from ..backends.single_level import substitute
 from ..structure import Structure, degree, fixed, y_hessian
 from .kkt import add_stationarity
@@ -45,7 +46,7 @@ class StrongDuality:
     name = "strong_duality"
     # SCIP's feasibility tolerance for the single-level model: at its default 1e-6 the
     # duality row of a QP follower lets (x, y) sit ~1e-5 off the optimum while "optimal"
-    feastol = 1e-9
+    feastol = scip.TIGHT_FEASTOL
 
     def __init__(self, form: str = "dual_objective", sos1: bool = True):
         if form not in ("gap", "dual_objective"):
