@@ -34,7 +34,7 @@ def solve_reduction(ctx: Context, reduction, solver: str | None = None,
     if unbounded is not None:
         claim.verdict, claim.message = "lower_level_unbounded", unbounded
         return claim
-    feastol = getattr(reduction, "feastol", None)
+    feastol = reduction.feastol
     outcome = solve_single_level(lifted.slm, time_limit=ctx.left(), solver=solver, verbose=verbose,
                                  feastol=feastol)
     if feastol is not None and outcome.status == "infeasible":

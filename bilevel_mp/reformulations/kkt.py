@@ -63,6 +63,7 @@ class KKT:
     """
 
     name = "kkt"
+    feastol = None  # SCIP's default feasibility tolerance for the single-level model
 
     def __init__(self, mode="sos1", modes: dict | None = None, dual_bound=None):
         self.mode = get_mode(mode)
