@@ -279,8 +279,9 @@ def test_integer_follower_and_unset_parameter_refused():
     x, y, leader = _simple()
     k = cp.Variable(integer=True, name="k")
     follower = cp.Problem(cp.Minimize(cp.sum(y) + k), [y >= x, k >= 0])
-    with pytest.raises(UnsupportedStructureError, match="follower variable k is integer"):
-        from_cvxpy(leader, follower, [y, k])
+    # an integer follower is no longer refused by the front end (the methods decide)
+    prob = from_cvxpy(leader, follower, [y, k]).problem
+    assert [prob.y[j].is_continuous() for j in range(prob.n_y)] == [True, True, False]
     p = cp.Parameter(name="price")
     follower = cp.Problem(cp.Minimize(p * cp.sum(y)), [y >= x])
     with pytest.raises(BilevelInputError, match="Parameter price with no value"):

@@ -139,9 +139,14 @@ def test_y_integer_is_honoured_and_round_trips():
     assert not p.y[0].is_continuous() and bmp.detect(p).y_integer
     assert problem_to_dict(p)["y_integer"] == [True]
     assert not problem_from_dict(problem_to_dict(p)).y[0].is_continuous()
-    # no method of this version solves an integer follower: refused by name, never relaxed
-    for method in bmp.METHODS:
+    # the methods built on the follower's KKT conditions or duality refuse it by name, never relaxed
+    for method in set(bmp.METHODS) - {"auto", "value_function"}:
         with pytest.raises(bmp.UnsupportedStructureError, match="integer"):
             bmp.solve(p, method=method)
+    # follower max y s.t. y <= x + 0.5: y = floor(x + 0.5), F = x - floor(x + 0.5) >= -0.5 on [0, 2.5],
+    # met at x = 0.5, 1.5, 2.5 (the continuous relaxation y = x + 0.5 would give -0.5 everywhere)
+    r = bmp.solve(problem_from_dict({**d, "f": "-y[0]"}), time_limit=30)
+    assert r.status == "optimal" and r.F == pytest.approx(-0.5, abs=1e-7)
+    assert r.y[0] == np.floor(r.x[0] + 0.5)
     with pytest.raises(BilevelInputError, match="y_integer"):
         problem_from_dict({**d, "y_integer": ["yes"]})

@@ -1,11 +1,10 @@
 """Pyomo front end: a model with a LowerLevel block, values and duals written back."""
 
-import numpy as np
 import pyomo.environ as pyo
 import pytest
 
 import bilevel_mp as bmp
-from bilevel_mp.errors import BilevelInputError, UnsupportedStructureError
+from bilevel_mp.errors import BilevelInputError
 from bilevel_mp.frontends.pyomo import LowerLevel, mark_lower
 
 
@@ -64,20 +63,29 @@ def test_missing_block_and_bad_models():
     m.L.y = pyo.Var(within=pyo.Integers, bounds=(0, 3))
     m.L.o = pyo.Objective(expr=m.L.y)
     m.L.c = pyo.Constraint(expr=m.L.y >= m.x)
-    with pytest.raises(BilevelInputError, match="integer"):
-        bmp.solve(m)
+    # an integer follower is no longer refused by the front end (the methods decide)
+    from bilevel_mp.frontends.pyomo import from_pyomo
+    assert not from_pyomo(m).problem.y[0].is_continuous()
     m2 = jump_readme()
     m2.obj2 = pyo.Objective(expr=m2.y)
     with pytest.raises(BilevelInputError, match="exactly one active objective"):
         bmp.solve(m2)
 
 
-def test_integer_follower_in_problem_api_is_refused():
-    p = bmp.BilevelProblem(1, 1)
-    p.y[0].domain = pyo.Integers
-    p.set_upper(p.x[0] + p.y[0]).set_lower(p.y[0], [p.y[0] >= p.x[0]])
-    with pytest.raises(UnsupportedStructureError, match="integer"):
-        bmp.solve(p)
+def test_integer_follower_in_problem_api_is_solved():
+    """min x + y, y in argmin {y : y >= x, y integer}: y = ceil(x), so F = x + ceil(x),
+    lowest at the smallest x: x = -3.5 gives y = -3, F = -6.5 (a row with a continuous x:
+    the cut point is moved strictly inside). Without a lower bound on x, F is unbounded
+    below and the relaxation says so."""
+    def build(lb):
+        p = bmp.BilevelProblem(1, 1, x_bounds=[(lb, 5)])
+        p.y[0].domain = pyo.Integers
+        return p.set_upper(p.x[0] + p.y[0]).set_lower(p.y[0], [p.y[0] >= p.x[0]])
+
+    r = bmp.solve(build(-3.5), time_limit=30)
+    assert r.status == "optimal" and r.F == pytest.approx(-6.5) and r.y[0] == -3
+    r = bmp.solve(build(None), time_limit=30)
+    assert r.status != "optimal" and "unbounded" in r.message
 
 
 def test_fixed_variables_are_data():

@@ -286,6 +286,14 @@ class ArrayLP:
         status, has, ray = self.h.getDualRay()
         return np.array(ray) if has else None
 
+    def integrality(self, integer) -> None:
+        """Make the columns flagged in ``integer`` integer (a MILP, solved to gap 1e-9)."""
+        idx = np.flatnonzero(np.asarray(integer, bool)).astype(np.int32)
+        if idx.size:
+            self.h.changeColsIntegrality(idx.size, idx, np.full(idx.size, _highspy.HighsVarType.kInteger))
+            self.h.setOptionValue("mip_rel_gap", 1e-9)
+            self.h.setOptionValue("mip_feasibility_tolerance", MIP_FEASIBILITY_TOL)
+
     def row_bounds(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray):
         k = self.kinf
         self.h.changeRowsBounds(len(rows), rows.astype(np.int32), np.clip(lo, -k, k), np.clip(hi, -k, k))

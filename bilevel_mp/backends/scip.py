@@ -182,9 +182,13 @@ def solve(
     gap: float = 1e-9,
     feastol: float | None = None,
     verbose: bool = False,
+    setup=None,
 ) -> SolveOutcome:
     """Solve ``slm`` to global optimality (within ``time_limit`` seconds). When SCIP's
-    LP solver fails, the solve is repeated with the settings of ``LP_FALLBACKS``."""
+    LP solver fails, the solve is repeated with the settings of ``LP_FALLBACKS``.
+    ``setup(model, varmap)``, if given, is called on each built PySCIPOpt model before it
+    is solved (``varmap``: id of a Pyomo variable -> its SCIP variable), e.g. to include
+    a constraint handler."""
     _require()
     t0 = time.perf_counter()
     failures, solved = [], False
@@ -196,6 +200,8 @@ def solve(
         if isinstance(built, SolveOutcome):
             return built
         s, varmap, pyo_vars, offset = built
+        if setup is not None:
+            setup(s, varmap)
         try:
             with quiet(not verbose):
                 s.optimize()

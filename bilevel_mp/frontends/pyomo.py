@@ -14,10 +14,21 @@
     m.L.dual[m.L.c1]                             # follower multiplier (like BilevelJuMP's DualOf)
 
 Leader variables are every other variable the model uses. A follower variable declared
-outside the block can be listed with ``LowerLevel(variables=[...])``. Follower
-multipliers follow the Lagrangian f - λᵀg with g >= 0: λ >= 0 for inequalities; a
-``<=`` constraint written ``expr <= ub`` has g = ub - expr; a ranged constraint reports
-λ_lower - λ_upper.
+outside the block can be listed with ``LowerLevel(variables=[...])``.
+
+Domains, at either level: a real interval (``Reals``, ``NonNegativeReals``,
+``UnitInterval``, ...) gives a continuous variable; an integer one (``Binary``,
+``Boolean``, ``Integers``, ``NonNegativeIntegers``, ``PositiveIntegers``,
+``RangeSet(a, b)``, ...) an integer x or y (``y_integer`` of ``BilevelProblem``), in
+both cases with the domain's bounds intersected with the variable's own (``Binary`` ->
+[0, 1]). Other domains (a step other than 1, a set such as {1, 3, 5}) are refused with
+``BilevelInputError``. The front end accepts integer followers; whether a method can
+solve them is up to the method (those built on the follower's KKT conditions or duality
+refuse them, naming themselves). Integer values are written back rounded.
+
+Follower multipliers (where the method reports them) follow the Lagrangian f - λᵀg with
+g >= 0: λ >= 0 for inequalities; a ``<=`` constraint written ``expr <= ub`` has
+g = ub - expr; a ranged constraint reports λ_lower - λ_upper.
 """
 
 from __future__ import annotations
@@ -80,10 +91,14 @@ class PyomoBilevel:
     def write_back(self, result) -> None:
         """Load x, y into the user's variables and the follower multipliers into
         ``lower_block.dual`` (a Suffix, created if missing)."""
-        for v, val in zip(self.x_vars, result.x):
-            v.set_value(float(val), skip_validation=True)
-        for v, val in zip(self.y_vars, result.y):
-            v.set_value(float(val), skip_validation=True)
+        for vars_, vals in ((self.x_vars, result.x), (self.y_vars, result.y)):
+            if vals is None:
+                continue
+            for v, val in zip(vars_, vals):
+                val = float(val)
+                if not v.is_continuous():  # integer x or y: drop the solver's round-off
+                    val = float(round(val))
+                v.set_value(val, skip_validation=True)
         block = self.lower_block
         if not hasattr(block, "dual"):
             block.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
@@ -146,16 +161,15 @@ def from_pyomo(model) -> PyomoBilevel:
     y_vars = [v for v in y_vars if not v.fixed]
     if not y_vars:
         raise BilevelInputError(f"lower-level block {block.name} declares no follower variables")
-    for v in y_vars:
-        if not v.is_continuous():
-            raise BilevelInputError(
-                f"follower variable {v.name} is integer: the KKT and strong-duality "
-                "reformulations need a continuous lower level")
+    x_int = [_is_integer(v, "leader") for v in x_vars]
+    y_int = [_is_integer(v, "follower") for v in y_vars]
 
+    # v.lb / v.ub are the variable's own bounds intersected with its domain's
+    # (Binary -> [0, 1], NonNegativeIntegers -> [0, ub], PositiveIntegers -> [1, ub])
     p = BilevelProblem(
         len(x_vars), len(y_vars), name=model.name or "pyomo_model",
         x_bounds=[(v.lb, v.ub) for v in x_vars], y_bounds=[(v.lb, v.ub) for v in y_vars],
-        x_integer=[not v.is_continuous() for v in x_vars],
+        x_integer=x_int, y_integer=y_int,
         x_names=[v.name for v in x_vars], y_names=[v.name for v in y_vars])
     mapping = {id(v): p.x[i] for i, v in enumerate(x_vars)}
     mapping.update({id(v): p.y[j] for j, v in enumerate(y_vars)})
@@ -172,6 +186,20 @@ def from_pyomo(model) -> PyomoBilevel:
     p.set_upper(substitute(upper_obj.expr, mapping), G, sense(upper_obj))
     p.set_lower(substitute(lower_obj.expr, mapping), g, sense(lower_obj))
     return PyomoBilevel(p, model, block, x_vars, y_vars, parts)
+
+
+def _is_integer(v, level) -> bool:
+    """False for a real-interval domain, True for a step-1 integer one (Binary, Boolean,
+    Integers, NonNegativeIntegers, RangeSet(a, b) with integer a, ...); anything else
+    (a step other than 1, an integer step from a fractional start, a non-interval set
+    such as {1, 3, 5}) cannot be written as bounds plus integrality and is refused."""
+    if v.is_continuous():
+        return False
+    if v.is_integer():
+        return True
+    raise BilevelInputError(
+        f"{level} variable {v.name} has domain {v.domain.name}, which is neither a real interval "
+        "nor the integers in an interval (Binary, Integers, NonNegativeIntegers, ...)")
 
 
 def _inside(component, block) -> bool:

@@ -6,7 +6,8 @@ Stages by structure:
   then ``kkt`` only if it ended early without a verdict;
 * other followers proven convex: ``kkt`` (SOS1 unless ``mode``/``modes``/``dual_bound``
   say otherwise);
-* nonconvex followers: ``value_function``;
+* followers with integer variables, and nonconvex ones: ``value_function`` (exact with
+  integer cuts for integer followers, ``algorithms.integer_cuts``);
 
 then, while no stage has a proof and time is left, the local ``regularized`` multi-start.
 The branch-and-bound keeps the whole budget, as it would alone: on LP-LP its gap is what
@@ -30,7 +31,6 @@ from ..core.context import Context
 from ..core.certify import is_tight
 from ..core.finish import Claim, settle
 from ..problem import BilevelProblem
-from ..reformulations.kkt import reject_integer_follower
 from ..result import Iteration
 from ..structure import Structure
 from . import complementarity_bb, kkt, regularized, value_function
@@ -60,17 +60,20 @@ class Settings(kkt.Settings):
 
 
 def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -> None:
-    reject_integer_follower(problem, NAME)
-    kkt.accepts(problem, structure, settings)
+    why = "integer follower" if structure.y_integer else "follower not proven convex"
     if settings.customised and "kkt" not in plan(structure, settings):
         raise BilevelInputError(
-            f"auto solves {problem.name} ({structure.label}, follower not proven convex) by "
+            f"auto solves {problem.name} ({structure.label}, {why}) by "
             "value_function, which has no KKT model: mode, modes, dual_bound and solver apply to "
             "method='kkt' only")
+    if not structure.y_integer:
+        kkt.accepts(problem, structure, settings)
 
 
 def plan(structure: Structure, settings: Settings) -> list[str]:
     """The stages, in order."""
+    if structure.y_integer:
+        return ["value_function"]  # the local stage needs a continuous follower
     if structure.is_continuous_lplp and not settings.customised:
         first = ["complementarity_bb", "kkt"]
     elif structure.lower_convex:

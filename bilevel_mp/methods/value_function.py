@@ -16,6 +16,12 @@ global optimum ŷ at x* becomes a new cut point and (x*, optimistic response at 
 certified incumbent. The loop stops when the relaxation's solution is certified
 (optimal), when bound and incumbent meet, or at the time / iteration limit.
 
+Followers with integer variables (mixed-integer linear bilevel programs, or any follower
+SCIP solves globally) have no KKT system: the relaxation is the high-point relaxation with
+the integrality of x and y, and the cuts are those of ``algorithms.integer_cuts`` —
+exact on rows that take integer values, so that with integer linking rows each follower
+response is cut at most once and the loop ends after finitely many relaxations.
+
 Where ŷ_k is feasible for the follower at *every* x of the tightened high-point box
 (interval arithmetic), the plain cut is added. Where the follower's feasible set moves
 with x, the cut point is moved strictly inside the follower's set at x* (constraints
@@ -33,15 +39,19 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
-from ..backends import scip
-from ..backends.single_level import Indicator, substitute
+from ..backends import scip, solve_single_level
+from ..algorithms.integer_cuts import (add_response_cut, has_integer_follower, integral_rows,
+                                       round_integers, strict_cut_point)
+from ..algorithms.integer_branch_and_cut import branch_and_cut
+from ..algorithms.interdiction_cuts import add_interdiction_cut, blocking_structure
+from ..backends.single_level import substitute
 from ..core.certify import certify, is_tight, optimistic_response, solve_follower
 from ..core.context import Context
 from ..core.finish import Claim
 from ..core.lifted import lift
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem, split_lower
-from ..reformulations.kkt import KKT, reject_integer_follower
+from ..reformulations.kkt import KKT
 from ..result import Iteration
 from ..structure import Structure, degree, fixed
 from .reformulate import follower_unbounded
@@ -53,15 +63,17 @@ LOCAL = False
 
 @dataclass
 class Settings:
-    """max_iter: relaxations solved at most; tol: relative gap between incumbent and bound
-    that ends the loop; verbose: print one line per relaxation."""
+    """max_iter: relaxations solved at most (None: 200 for a continuous follower; no cap
+    for an integer one, whose loop is finite); tol: relative gap between incumbent and
+    bound that ends the loop; verbose: print one line per relaxation."""
 
-    max_iter: int = 200
+    max_iter: int | None = None
     tol: float = 1e-6
     verbose: bool = False
 
     def __post_init__(self):
-        count("max_iter", self.max_iter, 1)
+        if self.max_iter is not None:
+            count("max_iter", self.max_iter, 1)
         positive("tol", self.tol)
         if self.tol > 1e-6:  # "optimal" must stay a global optimum
             raise BilevelInputError(f"tol must be at most 1e-06 (a proof of optimality), got {self.tol!r}; "
@@ -78,7 +90,7 @@ class Cut(Iteration):
 
 
 def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -> None:
-    reject_integer_follower(problem, NAME)
+    """Every follower SCIP can solve globally is accepted (integer ones included)."""
 
 
 def _constraints_linear_in_y(problem, lower) -> bool:
@@ -108,11 +120,17 @@ def _cut_valid_everywhere(lifted, y_hat) -> bool:
 def run(ctx: Context, settings: Settings) -> Claim:
     """Global method for nonconvex followers (see module docstring)."""
     problem, structure = ctx.problem, ctx.structure
+    integer = has_integer_follower(problem)
     max_iter, tol = settings.max_iter, settings.tol
+    if max_iter is None:
+        max_iter = 10 ** 9 if integer else 200
     t0 = time.perf_counter()
     time_limit = ctx.left()
     linear_y = _constraints_linear_in_y(problem, split_lower(problem)[0])
-    if linear_y:
+    if integer:
+        lifted = lift(problem, "value_function", "value_function", time_limit=time_limit, cache=ctx.hpr)
+        relaxation = "HPR with integrality + integer value-function cuts"
+    elif linear_y:
         lifted = KKT(mode="sos1").apply(problem, structure, time_limit=time_limit, cache=ctx.hpr)
         lifted.assumptions = [a for a in lifted.assumptions if "not proven convex" not in a]
         relaxation = "HPR + follower KKT (necessary: linear follower constraints) + value-function cuts"
@@ -126,23 +144,35 @@ def run(ctx: Context, settings: Settings) -> Claim:
     m = lifted.slm.m
     m.vf_cuts = pyo.ConstraintList()
     f_model = lifted.sub(problem.f)
+    integral = integral_rows(problem, lifted.lower) if integer else set()
+    blocking = blocking_structure(problem) if integer else None
+    if blocking is not None:
+        relaxation += " (interdiction cuts: the leader only switches follower variables off)"
+        if all(not v.is_continuous() for v in problem.y.values()):
+            return _branch_and_cut(ctx, lifted, blocking, settings)
     best = None  # (F_min_form, x, y, cert)
     bound = None
     message = ""
     status_hint = "time_limit"
     it = 0
     history = []
-    seeded = _seed_cut(lifted, problem, f_model, ctx.certify_limit(), time_limit)
-    feastol, last_x = None, None  # SCIP's default feasibility tolerance until a cut fails to bite
+    seeded = _seed_cut(lifted, problem, f_model, integral, blocking, time_limit)
+    feastol, last_x, master_solver = None, None, "scip"  # SCIP's default feasibility tolerance until a cut fails to bite
     for it in range(1, max_iter + 1):
         remaining = ctx.left()
         if remaining is not None and remaining <= 0.5:
             break
-        out = scip.solve(lifted.slm, time_limit=remaining, feastol=feastol)
+        out = solve_single_level(lifted.slm, time_limit=remaining, feastol=feastol)
+        master_solver = out.solver
         if out.status == "infeasible" and not out.has_solution:
             status_hint = "infeasible" if best is None else "optimal_by_bound"
             if best is not None:
                 bound = best[0]
+            break
+        if out.status == "unbounded":  # a relaxation: the bilevel problem need not be unbounded
+            status_hint = "unbounded_relaxation"
+            message = ("the relaxation (high-point relaxation with the cuts so far) is unbounded, so no "
+                       "bound or point follows; bound the leader's variables")
             break
         if not out.has_solution:
             status_hint = out.status
@@ -154,9 +184,17 @@ def run(ctx: Context, settings: Settings) -> Claim:
                            bound))
         if settings.verbose:
             print(f"relaxation {it:3d}  bound {bound}  incumbent {None if best is None else best[0]}")
+        if _met(best, bound, tol):
+            status_hint = "optimal_by_bound"
+            break
         x, y, _ = lifted.invert(out)
         if any(problem.x_is_integer()):
             x = np.where(problem.x_is_integer(), np.round(x), x)
+        cert = certify(problem, x, y, time_limit=ctx.certify_limit())
+        if cert.certified and is_tight(cert):
+            best = _better(problem, best, x, y, cert)
+            status_hint = "optimal" if out.status == "optimal" else "time_limit"
+            break
         if last_x is not None and np.array_equal(x, last_x):
             # the last cut was met within SCIP's feasibility tolerance, not cut off
             if feastol == scip.TIGHT_FEASTOL:
@@ -166,11 +204,6 @@ def run(ctx: Context, settings: Settings) -> Claim:
             feastol = scip.TIGHT_FEASTOL
             continue
         last_x = x
-        cert = certify(problem, x, y, time_limit=ctx.certify_limit())
-        if cert.certified and is_tight(cert):
-            best = _better(problem, best, x, y, cert)
-            status_hint = "optimal" if out.status == "optimal" else "time_limit"
-            break
         if cert.y_best is None or cert.ll_optimal_value is None:
             message = f"follower re-solve failed at x = {np.round(x, 6).tolist()}: {cert.message}"
             status_hint = "error"
@@ -181,26 +214,30 @@ def run(ctx: Context, settings: Settings) -> Claim:
             c2 = certify(problem, x, y_resp, time_limit=ctx.certify_limit())
             if c2.certified and is_tight(c2):  # a loose response could buy F with its gap
                 best = _better(problem, best, x, y_resp, c2)
-        if best is not None and bound is not None and best[0] - bound <= tol * max(1.0, abs(best[0])):
+        if _met(best, bound, tol):
             status_hint = "optimal_by_bound"
             break
         y_hat = np.asarray(cert.y_best, dtype=float)
-        if _cut_valid_everywhere(lifted, y_hat):
-            _add_cut(lifted, y_hat, f_model)
-            history[-1].cut = "value-function cut"
+        if blocking is not None:
+            history[-1].cut = add_interdiction_cut(lifted, blocking, round_integers(problem, y_hat), f_model)
             continue
-        # the follower's feasible set moves with x: cut with a point strictly inside the
-        # follower's set at x*, valid wherever that point stays feasible (a disjunction)
-        y_in = _interior_cut_point(problem, x, cert, time_limit=ctx.certify_limit())
-        if y_in is None:
+        if integer:
+            y_cut = strict_cut_point(problem, x, round_integers(problem, y_hat), integral, cert.ll_value,
+                                     cert.ll_optimal_value, time_limit=ctx.certify_limit())
+        elif _cut_valid_everywhere(lifted, y_hat):
+            y_cut = y_hat
+        else:
+            # the follower's feasible set moves with x: cut with a point strictly inside the
+            # follower's set at x*, valid wherever that point stays feasible (a disjunction)
+            y_cut = _interior_cut_point(problem, x, cert, time_limit=ctx.certify_limit())
+        if y_cut is None:
             message = ("no strictly feasible cut point for the follower at x = "
                        f"{np.round(x, 6).tolist()}: best certified point returned")
             status_hint = "no_cut"
             break
-        _add_disjunctive_cut(lifted, y_in, f_model, len(m.vf_cuts) + it)
-        history[-1].cut = "disjunctive cut"
+        history[-1].cut = add_response_cut(lifted, y_cut, f_model, integral, it)
 
-    claim = Claim(solver="scip", history=history, message=message,
+    claim = Claim(solver=master_solver, history=history, message=message,
                   assumptions=[f"relaxation: {relaxation}", f"iterations: {it}"
                                + (" (after a seed cut at the starting x)" if seeded else "")]
                   + lifted.slm.notes)
@@ -218,10 +255,34 @@ def run(ctx: Context, settings: Settings) -> Claim:
     return claim
 
 
-def _seed_cut(lifted, problem, f_model, certify_time_limit, time_limit) -> bool:
+def _branch_and_cut(ctx: Context, lifted, blocking, settings: Settings) -> Claim:
+    """A pure-integer follower the leader only switches off: one SCIP tree with the
+    follower's optimality enforced by interdiction cuts (``integer_branch_and_cut``)."""
+    out = branch_and_cut(lifted, blocking, ctx.left(), follower_time_limit=ctx.certify_limit(),
+                         verbose=settings.verbose)
+    claim = Claim(solver="scip", message=out.message if out.status not in ("optimal", "infeasible") else "",
+                  assumptions=["relaxation: HPR with integrality, branch-and-cut with interdiction cuts "
+                               "(the leader only switches follower variables off)",
+                               f"cuts: {out.cuts}, follower re-solves: {out.follower_solves}"]
+                  + lifted.slm.notes)
+    claim.bound = out.bound
+    claim.limit_hit = out.status == "time_limit"
+    if out.x is None:
+        if out.status == "infeasible":
+            claim.verdict = "infeasible"
+        claim.message = claim.message or f"no bilevel-feasible point ({out.status})"
+        return claim
+    claim.x, claim.y = out.x, round_integers(ctx.problem, out.y)
+    claim.proven = out.status == "optimal"
+    return claim
+
+
+def _seed_cut(lifted, problem, f_model, integral, blocking, time_limit) -> bool:
     """Before the first relaxation, cut with the follower's global optimum at the
     starting x (``xy_init`` or the high-point point): one follower solve that often
-    saves the most expensive relaxation solve. Returns whether a cut was added."""
+    saves the most expensive relaxation solve. Returns whether a cut was added (a
+    continuous follower's only where that optimum is feasible at every x; an integer
+    follower's always, as a disjunction where needed)."""
     x0 = [problem.x[i].value for i in range(problem.n_x)]
     if any(v is None for v in x0):
         x0 = lifted.hpr.get("point")
@@ -232,52 +293,16 @@ def _seed_cut(lifted, problem, f_model, certify_time_limit, time_limit) -> bool:
     if not out.has_solution:
         return False
     y0 = np.array([out.values[id(slm.m.y[j])] for j in range(problem.n_y)])
+    if blocking is not None:
+        add_interdiction_cut(lifted, blocking, round_integers(problem, y0), f_model)
+        return True
+    if has_integer_follower(problem):
+        add_response_cut(lifted, round_integers(problem, y0), f_model, integral, 0)
+        return True
     if _cut_valid_everywhere(lifted, y0):
-        _add_cut(lifted, y0, f_model)
+        add_response_cut(lifted, y0, f_model, integral, 0)
         return True
     return False
-
-
-def _add_cut(lifted, y_hat, f_model) -> None:
-    """f(x, y) <= f(x, ŷ): valid at every x (ŷ feasible everywhere)."""
-    lifted.slm.m.vf_cuts.add(f_model <= substitute(lifted.problem.f, _at(lifted, y_hat)))
-
-
-def _at(lifted, y_hat) -> dict:
-    problem, m = lifted.problem, lifted.slm.m
-    mapping = {id(problem.x[i]): m.x[i] for i in range(problem.n_x)}
-    mapping.update({id(problem.y[j]): float(y_hat[j]) for j in range(problem.n_y)})
-    return mapping
-
-
-def _add_disjunctive_cut(lifted, y_in, f_model, k: int) -> None:
-    """[f(x, y) <= f(x, ŷ)]  or  [g_j(x, ŷ) <= 0 for some j that can fail]: every
-    bilevel-feasible point satisfies one of them (if ŷ is infeasible at x, some
-    g_j(x, ŷ) < 0), so the relaxation stays valid; at x* the point ŷ is strictly
-    feasible, so only the first term can hold there and (x*, y*) is cut off."""
-    problem, slm, m = lifted.problem, lifted.slm, lifted.slm.m
-    mapping = _at(lifted, y_in)
-    terms = []
-    for c in lifted.lower:
-        body = substitute(c.body, mapping)
-        if isinstance(body, (int, float)):
-            continue
-        lo, hi = compute_bounds_on_expr(body)
-        if c.kind == "ge" and (lo is None or lo < 0):
-            terms.append((body, 1.0))
-        elif c.kind == "eq":
-            terms += [(body, 1.0), (body, -1.0)]  # ŷ infeasible: body > 0 or body < 0
-    if not hasattr(m, "vf_z"):
-        m.vf_z = pyo.Var(pyo.Any, dense=False, domain=pyo.Binary)
-        m.vf_pick = pyo.ConstraintList()
-    z_cut = m.vf_z[(k, -1)]
-    slm.indicators.append(Indicator(z_cut, 1, f_model - substitute(problem.f, mapping), "le"))
-    zs = [z_cut]
-    for j, (body, sign) in enumerate(terms):
-        z = m.vf_z[(k, j)]
-        slm.indicators.append(Indicator(z, 1, sign * body, "le"))
-        zs.append(z)
-    m.vf_pick.add(sum(zs) >= 1)
 
 
 def _interior_cut_point(problem, x, cert, time_limit=None):
@@ -292,6 +317,11 @@ def _interior_cut_point(problem, x, cert, time_limit=None):
             if out.objective < f_here - 0.5 * (f_here - f_star):
                 return np.array([out.values[id(slm.m.y[j])] for j in range(problem.n_y)])
     return None
+
+
+def _met(best, bound, tol) -> bool:
+    """The incumbent's F (min form) is within ``tol`` (relative) of the proven bound."""
+    return best is not None and bound is not None and best[0] - bound <= tol * max(1.0, abs(best[0]))
 
 
 def _better(problem, best, x, y, cert):

@@ -153,5 +153,5 @@ def reject_integer_follower(problem: BilevelProblem, method: str) -> None:
             raise UnsupportedStructureError(
                 f"follower variable {problem.y_names[j]} is integer: method {method!r} rests on the "
                 "follower's KKT conditions or duality and needs a continuous lower level; "
-                "no method of this version solves integer followers"
+                "use method='value_function' (or the default 'auto'), which solves integer followers"
             )

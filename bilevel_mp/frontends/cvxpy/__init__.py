@@ -30,10 +30,16 @@ with zero-cone rows (equalities) and nonnegative-cone rows (linear or piecewise-
 inequalities: ``abs``, ``maximum``, ``norm1``, ... are fine); its objective must be
 linear, convex quadratic or piecewise linear. Second-order, PSD, exponential and power
 cones are refused with ``UnsupportedStructureError`` naming the constraint, as are
-nonconvex (non-DCP) followers and integer follower variables. Auxiliary variables of
-the canonical form become extra follower variables (named ``follower.t[k]``, at the end
-of ``problem.y``); the projection of the follower's optimal set onto its own variables
-is unchanged.
+nonconvex (non-DCP) followers. Auxiliary variables of the canonical form become extra
+(continuous) follower variables (named ``follower.t[k]``, at the end of ``problem.y``);
+the projection of the follower's optimal set onto its own variables is unchanged.
+
+Integer and boolean follower variables become integer y (``y_integer`` of
+``BilevelProblem``; boolean with bounds [0, 1]), as on the leader's side: the
+canonicalisation above reads the follower's continuous relaxation (the private copies
+carry no attributes) and integrality is added afterwards, on the user's variables only.
+Whether a method can solve an integer follower is up to the method (those built on the
+follower's KKT conditions or duality refuse it, naming themselves).
 
 How the leader is read
 ----------------------
@@ -59,6 +65,7 @@ constraint, in the KKT sign convention of ``bilevel_mp`` (min form, ``f - λ·g`
 stores x and y in the Variables' ``value`` and each follower constraint's multipliers
 in its ``dual_value`` in CVXPY's own convention (inequalities ``>= 0``; equalities with
 CVXPY's sign, the negative of μ above), whenever all of its rows have a multiplier.
+Integer and boolean entries (x or y) are written back rounded.
 """
 
 from __future__ import annotations
@@ -138,13 +145,10 @@ class CvxpyBilevel:
         xs = self._leader_vars(ys)
         self.x_blocks = self._blocks(xs, "leader")
         self.y_blocks = self._blocks(ys, "follower")
-        for blk in self.y_blocks:
-            if blk.integer.any():
-                raise UnsupportedStructureError(
-                    f"follower variable {blk.var.name()} is integer/boolean: the follower must be "
-                    "continuous (KKT and strong duality need a convex lower level)")
         # private clones: leader vars are Parameters in the follower, plain Variables
-        # (no attributes: bounds and integrality are imposed by bilevel_mp) elsewhere
+        # (no attributes: bounds and integrality are imposed by bilevel_mp) elsewhere;
+        # so CVXPY canonicalises the follower's continuous relaxation and integer y
+        # comes back only as y_integer of the BilevelProblem
         self._x_clone = {b.var.id: cp.Variable(b.var.shape) for b in self.x_blocks}
         self._y_clone = {b.var.id: cp.Variable(b.var.shape) for b in self.y_blocks}
         self._x_param = {}
@@ -335,9 +339,11 @@ class CvxpyBilevel:
             [(None, None)] * lc.n_aux
         y_bounds = [(lo, hi) for b in self.y_blocks for lo, hi in zip(b.lb, b.ub)] + \
             [(None, None)] * fc.n_aux
+        # CVXPY's auxiliary (epigraph) variables stay continuous at both levels
         x_int = [bool(v) for b in self.x_blocks for v in b.integer] + [False] * lc.n_aux
+        y_int = [bool(v) for b in self.y_blocks for v in b.integer] + [False] * fc.n_aux
         p = BilevelProblem(n_x, n_y, name=self.name, x_bounds=x_bounds, y_bounds=y_bounds,
-                           x_integer=x_int, x_names=x_names, y_names=y_names)
+                           x_integer=x_int, y_integer=y_int, x_names=x_names, y_names=y_names)
         self._n_x_user, self._n_y_user = nx_user, ny_user
 
         def var(ref):

@@ -1,0 +1,142 @@
+"""Branch-and-cut for interdiction-type integer followers, in one SCIP tree.
+
+The high-point relaxation (G, g, bounds, integrality of x and y; objective F) is solved by
+SCIP with one more constraint handler, "the follower is optimal": at every candidate
+point (x*, y*) that SCIP's integrality is satisfied at — an integral LP optimum, a
+pseudo-solution or a heuristic's solution — the follower is re-solved at x*
+(``FollowerMILP``, cached); the candidate is accepted only if c·y* <= c·ŷ(x*). Otherwise
+the handler adds the interdiction cut of ``interdiction_cuts`` for ŷ(x*), which is valid
+for every bilevel-feasible point and violated by the candidate, and SCIP goes on in the
+same tree: no relaxation is solved twice, unlike the cutting-plane loop of
+``value_function``.
+
+Needs a pure-integer linear follower with the blocking structure (``blocking_structure``):
+a cut then always exists. Dual presolve reductions and symmetry handling are off, since
+SCIP would apply them to the relaxation without knowing the follower's optimality.
+The dual bound SCIP reports is a valid bound on the bilevel optimum: every constraint
+added is valid for the bilevel-feasible set.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..backends import scip
+from .follower_milp import FollowerMILP
+from .interdiction_cuts import Blocking
+
+REL_TOL = 1e-9  # c·y* above c·ŷ by more than this (relative): the follower is not optimal
+
+
+@dataclass
+class BranchAndCutOutcome:
+    """``status`` is the SCIP outcome's ("optimal", "infeasible", "time_limit", ...),
+    ``x``/``y`` its best bilevel-feasible point (None without one), ``bound`` its dual bound
+    (min form), ``cuts`` the interdiction cuts added, ``follower_solves`` the re-solves."""
+
+    status: str
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    bound: float | None = None
+    cuts: int = 0
+    follower_solves: int = 0
+    message: str = ""
+    seconds: float = 0.0
+    errors: list = field(default_factory=list)
+
+
+def _handler_class():
+    from pyscipopt import SCIP_RESULT, Conshdlr, quicksum
+
+    class FollowerOptimal(Conshdlr):
+        """Accept a candidate only if y is the follower's optimum at its x; else cut."""
+
+        def __init__(self, follower: FollowerMILP, blocking: Blocking, xs, ys):
+            self.follower, self.blocking, self.xs, self.ys = follower, blocking, xs, ys
+            self.cuts = 0
+            self.errors: list = []
+
+        def _point(self, sol):
+            x = np.array([self.model.getSolVal(sol, v) for v in self.xs])
+            y = np.array([self.model.getSolVal(sol, v) for v in self.ys])
+            return x, np.round(y)
+
+        def _violated(self, sol):
+            """(violated, ŷ): the follower's optimum ŷ at the candidate's x beats its y."""
+            x, y = self._point(sol)
+            status, value, y_hat = self.follower.solve(x)
+            if status != "optimal":
+                self.errors.append(f"follower re-solve {status} at x = {np.round(x, 6).tolist()}")
+                return True, None
+            here = float(self.follower.c @ y)
+            return here > value + REL_TOL * max(1.0, abs(value)), y_hat
+
+        def conscheck(self, constraints, solution, checkintegrality, checklprows, printreason, completely):
+            violated, _ = self._violated(solution)
+            return {"result": SCIP_RESULT.INFEASIBLE if violated else SCIP_RESULT.FEASIBLE}
+
+        def _enforce(self):
+            violated, y_hat = self._violated(None)
+            if not violated:
+                return {"result": SCIP_RESULT.FEASIBLE}
+            if y_hat is None:  # no follower optimum: drop the node; the outcome is "error"
+                return {"result": SCIP_RESULT.CUTOFF}
+            d, blocked = self.blocking.d, self.blocking.blocked
+            lhs = quicksum(float(d[j]) * self.ys[j] for j in range(len(self.ys)) if d[j] != 0.0)
+            lhs += quicksum(float(d[j] * y_hat[j]) * self.xs[i] for j, i in enumerate(blocked)
+                            if i is not None and d[j] * y_hat[j] != 0.0)
+            self.model.addCons(lhs <= float(d @ y_hat), name=f"interdiction_{self.cuts}",
+                               removable=False)
+            self.cuts += 1
+            return {"result": SCIP_RESULT.CONSADDED}
+
+        def consenfolp(self, constraints, nusefulconss, solinfeasible):
+            return self._enforce()
+
+        def consenfops(self, constraints, nusefulconss, solinfeasible, objinfeasible):
+            return self._enforce()
+
+        def consenforelax(self, solution, constraints, nusefulconss, solinfeasible):
+            return self._enforce()
+
+        def conslock(self, constraint, locktype, nlockspos, nlocksneg):
+            pass  # no constraints of its own; dual reductions are switched off instead
+
+    return FollowerOptimal
+
+
+def branch_and_cut(lifted, blocking: Blocking, time_limit: float | None,
+                   follower_time_limit: float | None = 60.0, verbose: bool = False) -> BranchAndCutOutcome:
+    """Solve ``lifted`` (the high-point relaxation of a pure-integer follower with the
+    blocking structure) by branch-and-cut (module docstring)."""
+    problem, m = lifted.problem, lifted.slm.m
+    follower = FollowerMILP(problem, time_limit=follower_time_limit)
+    handlers = []
+
+    def setup(model, varmap):
+        model.setParam("misc/allowstrongdualreds", False)
+        model.setParam("misc/allowweakdualreds", False)
+        model.setParam("misc/usesymmetry", 0)
+        xs = [varmap[id(m.x[i])] for i in range(problem.n_x)]
+        ys = [varmap[id(m.y[j])] for j in range(problem.n_y)]
+        handler = _handler_class()(follower, blocking, xs, ys)
+        model.includeConshdlr(handler, "follower_optimal", "the follower's response is optimal",
+                              enfopriority=-1, chckpriority=-1, needscons=False)
+        handlers.append(handler)
+
+    t0 = time.perf_counter()
+    out = scip.solve(lifted.slm, time_limit=time_limit, verbose=verbose, setup=setup)
+    handler = handlers[-1] if handlers else None
+    result = BranchAndCutOutcome(out.status, bound=out.bound, seconds=time.perf_counter() - t0,
+                                 message=out.message, follower_solves=follower.solves)
+    if handler is not None:
+        result.cuts, result.errors = handler.cuts, handler.errors
+        if handler.errors:
+            result.status = "error"
+            result.message = handler.errors[-1]
+    if out.has_solution:
+        result.x, result.y, _ = lifted.invert(out)
+    return result
