@@ -212,12 +212,15 @@ def test_fixture_solves_to_its_optimum_with_certificate(entry):
 
 @pytest.mark.parametrize("entry", [e for e in MANIFEST if e["follower"] == "integer"],
                          ids=lambda e: e["mps"])
-def test_integer_follower_is_kept_and_refused_clearly_by_kkt(entry):
+def test_integer_follower_is_kept_solved_by_auto_and_refused_clearly_by_kkt(entry):
     p = read_mps_aux(DATA / entry["mps"])
     ev = p.evaluate(entry["x_best"], entry["y_best"])
     assert ev["F"] == entry["F_best"] and ev["g_violation"] == 0 and ev["G_violation"] == 0
     with pytest.raises(UnsupportedStructureError, match=rf"follower variable {p.y_names[0]} is integer"):
-        bmp.solve(p, time_limit=10)
+        bmp.solve(p, method="kkt", time_limit=10)
+    r = bmp.solve(p, time_limit=30)
+    assert r.status == "optimal" and r.certified and r.found_by == "value_function"
+    assert r.F == pytest.approx(brute_force(TEXTBOOK[entry["mps"]])[0], abs=1e-9)
 
 
 # ------------------------------------------------------------------ round trips

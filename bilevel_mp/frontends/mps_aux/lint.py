@@ -7,7 +7,8 @@ with ``NAME``/``OBJSENSE`` (any case) as that keyword, and ignores an ``OBJSENSE
 it does not know. ``check_mps`` follows HiGHS's field rules (a set name is optional in
 RHS, RANGES and BOUNDS entries) and refuses each of these cases, naming the line; it
 returns the column and row names and the objective sense, which the reader compares
-with what HiGHS read.
+with what HiGHS read, and the BOUNDS entries of each column (for MibS's reader
+conventions, ``mps_aux.mibs``). Line ends may be ``\n`` or ``\r\n``.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 @dataclass
 class MpsFacts:
     """What the file declares: columns in order, constraint rows (not N rows) in order,
-    the objective sense."""
+    the objective sense, and each column's BOUNDS entries in file order
+    (``bounds[column] = [(type, value or None), ...]``; a column without any is absent)."""
 
     columns: list = field(default_factory=list)
     rows: list = field(default_factory=list)
     sense: str = "min"
+    bounds: dict = field(default_factory=dict)
 
 
 def mps_text(path: Path) -> str:
@@ -179,10 +182,12 @@ class _Lint:
         if kind in _VALUE_BOUNDS and len(rest) != 1 or len(rest) > 1:
             self.fail(f"a {kind} bound is '{kind} [set] column{' value' if kind in _VALUE_BOUNDS else ''}', "
                       f"got {line!r}")
+        v = None
         if rest:
             v = self.number(rest[0], f"the {kind} bound of column {toks[at]!r}")
             if kind in ("LI", "UI", "SI") and math.isfinite(v) and v != int(v):
                 self.fail(f"the {kind} bound {rest[0]} of column {toks[at]!r} is not an integer")
+        self.facts.bounds.setdefault(toks[at], []).append((kind, v))
 
 
 def check_mps(path) -> MpsFacts:
