@@ -31,8 +31,8 @@ Two AUX dialects are read (the dialect is detected from the first token):
 
   A legacy file is MibS's own, so its MPS file is read with MibS's reader (CoinMpsIO)
   conventions where HiGHS's differ (``mps_aux.mibs``: a negative first ``UP`` bound frees
-  the lower bound; integer bounds within 1e-5 of an integer are rounded); keyword files
-  keep HiGHS's reading. ``problem.meta["mibs_conventions"]`` says which applied and
+  the lower bound; integer bounds within 1e-5 of an integer are rounded); keyword files,
+  BOBILib's dialect too and written for any MPS reader, keep HiGHS's reading. ``problem.meta["mibs_conventions"]`` says which applied and
   ``problem.meta["notes"]`` lists every convention that changed a column.
 
 Sources followed: MibS docs "MibS Input File Format" (coin-or.github.io/MibS/input.html,

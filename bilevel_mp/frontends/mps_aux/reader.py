@@ -117,6 +117,9 @@ def read_mps_aux(mps_path, aux_path=None, name: str | None = None) -> BilevelPro
     if mibs and upper_sense == "max" and not aux.interdiction:
         notes.append("OBJSENSE MAX is honoured; MibS (CoinMpsIO) ignores it and would minimise the "
                      "objective as written")
+    if mibs and data.offset != 0.0 and not aux.interdiction:
+        notes.append(f"the objective constant {data.offset:g} is kept; MibS drops it (its objective "
+                     "values differ by it)")
     if aux.interdiction:
         original = list(data.cols)
         data = interdiction_model(data, aux, mps_path)
