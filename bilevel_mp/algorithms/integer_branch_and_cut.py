@@ -48,14 +48,18 @@ class BranchAndCutOutcome:
     errors: list = field(default_factory=list)
 
 
-def _handler_class():
-    from pyscipopt import SCIP_RESULT, Conshdlr, quicksum
+def _plugin_classes():
+    from pyscipopt import SCIP_HEURTIMING, SCIP_RESULT, Conshdlr, Heur, quicksum
 
     class FollowerOptimal(Conshdlr):
         """Accept a candidate only if y is the follower's optimum at its x; else cut."""
 
         def __init__(self, follower: FollowerMILP, blocking: Blocking, xs, ys):
             self.follower, self.blocking, self.xs, self.ys = follower, blocking, xs, ys
+            self.pending: list = []  # (x, ŷ) points for ``OfferResponses`` to try
+            self.offered = 0
+            self.queued: list = []  # ŷ met in checks, cut at the next enforcement
+            self.seen: set = set()
             self.cuts = 0
             self.errors: list = []
 
@@ -71,11 +75,16 @@ def _handler_class():
             if status != "optimal":
                 self.errors.append(f"follower re-solve {status} at x = {np.round(x, 6).tolist()}")
                 return True, None
+            if self.follower.solves > self.offered:  # a new x: (x, ŷ) is bilevel feasible
+                self.offered = self.follower.solves
+                self.pending.append((x, y_hat))
             here = float(self.follower.c @ y)
             return here > value + REL_TOL * max(1.0, abs(value)), y_hat
 
         def conscheck(self, constraints, solution, checkintegrality, checklprows, printreason, completely):
-            violated, _ = self._violated(solution)
+            violated, y_hat = self._violated(solution)
+            if violated and y_hat is not None:
+                self.queued.append(y_hat)  # cut at the next enforcement: the re-solve is paid
             return {"result": SCIP_RESULT.INFEASIBLE if violated else SCIP_RESULT.FEASIBLE}
 
         def _enforce(self):
@@ -84,6 +93,21 @@ def _handler_class():
                 return {"result": SCIP_RESULT.FEASIBLE}
             if y_hat is None:  # no follower optimum: drop the node; the outcome is "error"
                 return {"result": SCIP_RESULT.CUTOFF}
+            if tuple(y_hat) in self.seen:  # its cut is in and met to SCIP's tolerance only
+                self.errors.append("an interdiction cut was met only to SCIP's tolerance; the node "
+                                   "was dropped, so the bound is not a proof")
+                return {"result": SCIP_RESULT.CUTOFF}
+            for y_cut in [y_hat] + self.queued:
+                self._cut(y_cut)
+            self.queued = []
+            return {"result": SCIP_RESULT.CONSADDED}
+
+        def _cut(self, y_hat) -> None:
+            """Add the interdiction cut of ŷ (once per ŷ)."""
+            key = tuple(y_hat)
+            if key in self.seen:
+                return
+            self.seen.add(key)
             d, blocked = self.blocking.d, self.blocking.blocked
             lhs = quicksum(float(d[j]) * self.ys[j] for j in range(len(self.ys)) if d[j] != 0.0)
             lhs += quicksum(float(d[j] * y_hat[j]) * self.xs[i] for j, i in enumerate(blocked)
@@ -91,7 +115,6 @@ def _handler_class():
             self.model.addCons(lhs <= float(d @ y_hat), name=f"interdiction_{self.cuts}",
                                removable=False)
             self.cuts += 1
-            return {"result": SCIP_RESULT.CONSADDED}
 
         def consenfolp(self, constraints, nusefulconss, solinfeasible):
             return self._enforce()
@@ -105,7 +128,27 @@ def _handler_class():
         def conslock(self, constraint, locktype, nlockspos, nlocksneg):
             pass  # no constraints of its own; dual reductions are switched off instead
 
-    return FollowerOptimal
+    class OfferResponses(Heur):
+        """After each node, offer SCIP the points (x*, ŷ(x*)) the handler met: bilevel
+        feasible whenever they meet the leader's constraints (SCIP checks them), so the
+        incumbent, and with it the pruning, does not wait for the tree to find them."""
+
+        def __init__(self, handler):
+            self.handler = handler
+
+        def heurexec(self, heurtiming, nodeinfeasible):
+            found = False
+            while self.handler.pending:
+                x, y = self.handler.pending.pop()
+                sol = self.model.createSol(self)
+                for v, val in zip(self.handler.xs, x):
+                    self.model.setSolVal(sol, v, float(np.round(val)) if v.vtype() != "CONTINUOUS" else float(val))
+                for v, val in zip(self.handler.ys, y):
+                    self.model.setSolVal(sol, v, float(val))
+                found = self.model.trySol(sol) or found
+            return {"result": SCIP_RESULT.FOUNDSOL if found else SCIP_RESULT.DIDNOTFIND}
+
+    return FollowerOptimal, OfferResponses, SCIP_HEURTIMING
 
 
 def branch_and_cut(lifted, blocking: Blocking, time_limit: float | None,
@@ -122,9 +165,12 @@ def branch_and_cut(lifted, blocking: Blocking, time_limit: float | None,
         model.setParam("misc/usesymmetry", 0)
         xs = [varmap[id(m.x[i])] for i in range(problem.n_x)]
         ys = [varmap[id(m.y[j])] for j in range(problem.n_y)]
-        handler = _handler_class()(follower, blocking, xs, ys)
+        handler_class, heur_class, timing = _plugin_classes()
+        handler = handler_class(follower, blocking, xs, ys)
         model.includeConshdlr(handler, "follower_optimal", "the follower's response is optimal",
                               enfopriority=-1, chckpriority=-1, needscons=False)
+        model.includeHeur(heur_class(handler), "follower_responses", "offer (x, follower optimum at x)",
+                          "B", timingmask=timing.AFTERLPNODE | timing.AFTERPSEUDONODE | timing.BEFORENODE)
         handlers.append(handler)
 
     t0 = time.perf_counter()
