@@ -84,3 +84,62 @@ def test_nas_quickstart():
     assert {r[0] for r in runs} == {"darts2", "random"}
     for method, met, acc in runs:  # two moons is separable to > 90 % by any sensible cell
         assert met == "True" and float(acc) >= 0.9, (method, acc)
+
+
+def _solve_line(out: str) -> tuple[str, float]:
+    m = re.search(rf"^solve: status (\w+), F = {NUM}", out, flags=re.M)
+    assert m, out[-2000:]
+    return m.group(1), float(m.group(2))
+
+
+def test_knapsack_interdiction_example():
+    """Truth: every interdiction set within budget, each follower knapsack by a dynamic
+    program over the capacity (the example's instance rebuilt from its constants)."""
+    import itertools
+
+    import numpy as np
+
+    from bilevel_mp.library import knapsack_interdiction
+    sys.path.insert(0, str(ROOT / "examples"))
+    import knapsack_interdiction as ex  # noqa: E402  (the example's N_ITEMS, SEED)
+
+    d = knapsack_interdiction(ex.N_ITEMS, seed=ex.SEED).meta["knapsack_interdiction"]
+    best = None
+    for xs in itertools.product([0, 1], repeat=ex.N_ITEMS):
+        if np.dot(d.interdiction_costs, xs) > d.budget:
+            continue
+        dp = np.zeros(int(d.capacity) + 1)
+        for p_, w, out_ in zip(d.profits, d.weights, xs):
+            if not out_:
+                w = int(w)
+                dp[w:] = np.maximum(dp[w:], dp[:len(dp) - w] + p_)
+        best = dp[-1] if best is None else min(best, dp[-1])
+    status, F = _solve_line(_run("knapsack_interdiction.py"))
+    assert status == "optimal" and F == pytest.approx(best, abs=1e-6)
+
+
+def test_assignment_interdiction_example():
+    """Truth: every interdiction set within budget, each follower assignment by scipy's
+    Hungarian method with interdicted arcs priced out."""
+    import itertools
+
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    from bilevel_mp.library import assignment_interdiction
+    sys.path.insert(0, str(ROOT / "examples"))
+    import assignment_interdiction as ex  # noqa: E402
+
+    d = assignment_interdiction(ex.N, seed=ex.SEED).meta["assignment_interdiction"]
+    cost, icost = np.array(d.costs, float), np.array(d.interdiction_costs, float)
+    best = None
+    for xs in itertools.product([0, 1], repeat=ex.N * ex.N):
+        x = np.array(xs, float).reshape(ex.N, ex.N)
+        if (icost * x).sum() > d.budget:
+            continue
+        c = np.where(x > 0, 1e6, cost)
+        r, k = linear_sum_assignment(c)
+        value = c[r, k].sum()
+        best = value if best is None else max(best, value)
+    status, F = _solve_line(_run("assignment_interdiction.py"))
+    assert status == "optimal" and F == pytest.approx(best, abs=1e-6)

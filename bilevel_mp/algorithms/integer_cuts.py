@@ -7,21 +7,25 @@ For a follower point ŷ, every bilevel-feasible (x, y) satisfies
 and "ŷ infeasible at x" means "g_j(x, ŷ) < 0 for some row j" (for an equality row,
 "body != 0"). The strict inequality is what a MILP cannot state; two cases make it exact:
 
-* an **integral row** — every variable in it integer with an integer coefficient, and an
-  integer constant — takes integer values once ŷ's integer entries are fixed, so "< 0" is
-  exactly "<= -1" (and "!= 0" is "<= -1 or >= 1"): the disjunctive cut of DeNegre &
-  Ralphs (2009) and the response cut of Zeng & An (2014) / Yue, Gao, Zeng & You (2019);
+* an **integer-linking row** — linear, its x entries integer with integer coefficients —
+  reads s + k with s = a·x an integer and k the constant (ŷ's entries included, of any
+  kind), so "< 0" is exactly "s <= ceil(-k) - 1", i.e. "body <= -δ" with
+  δ = 1 - (ceil(-k) + k) in (0, 1] (δ = 1 for integer k; "!= 0" is "<= -1 or >= 1"):
+  the disjunctive cut of DeNegre & Ralphs (2009) and the response cut of Zeng & An (2014)
+  / Yue, Gao, Zeng & You (2019), here for mixed-integer followers too;
 * any other row is met by ŷ with slack ``eps > 0`` at the relaxation's x*: "<= 0" is then
   valid (a bilevel point where ŷ fails the row has the row below 0) and still false at x*.
 
-With every row that can fail integral, each response ŷ (the follower's optimum at some x*)
-is cut at most once: once cut, no x where ŷ is feasible can carry a y worse for the
-follower than ŷ, so the loop ends after finitely many cuts. Otherwise the cut point is
-moved strictly inside the non-integral rows (``strict_cut_point``) and the loop is a
+With every row that can fail integer-linking, the cut at x* with the follower's optimum
+ŷ there leaves no y worse for the follower than ŷ at x*, so each x* is cut at most once
+and the loop ends after finitely many relaxations (x bounded). Otherwise the cut point is
+moved strictly inside the other rows (``strict_cut_point``) and the loop is a
 cutting-plane method whose bound and certified incumbent meet in the limit.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyomo.environ as pyo
@@ -43,27 +47,45 @@ def has_integer_follower(problem: BilevelProblem) -> bool:
     return any(not problem.y[j].is_continuous() for j in range(problem.n_y))
 
 
-def integral_rows(problem: BilevelProblem, rows) -> set[str]:
-    """Names of the rows (``problem.Constraint`` objects) whose body is linear with only
-    integer variables, integer coefficients and an integer constant."""
+def integer_linking_rows(problem: BilevelProblem, rows) -> set[str]:
+    """Names of the rows (``problem.Constraint`` objects) that are linear with every x
+    entry integer and its coefficient an integer (y entries may be anything)."""
+    x_ids = {id(problem.x[i]) for i in range(problem.n_x)}
     out = set()
     for c in rows:
         repn = generate_standard_repn(c.body, quadratic=False)
         if repn.nonlinear_expr is not None or repn.quadratic_vars:
             continue
-        numbers = [float(repn.constant)] + [float(a) for a in repn.linear_coefs]
-        if all(not v.is_continuous() for v in repn.linear_vars) and \
-                all(abs(a - round(a)) <= INTEGRAL_TOL for a in numbers):
+        if all(not v.is_continuous() and abs(a - round(a)) <= INTEGRAL_TOL
+               for v, a in zip(repn.linear_vars, map(float, repn.linear_coefs)) if id(v) in x_ids):
             out.add(c.name)
     return out
 
 
+def strict_rows(problem: BilevelProblem, linking: set[str]) -> list[str]:
+    """Follower rows with x and y that are not integer-linking: their cut points must be
+    moved strictly inside (``strict_cut_point``), and the loop converges only in the limit."""
+    y_ids = {id(v) for v in problem.y}
+    return [c.name for c in problem.g if c.name not in linking and _moves_with_x(problem, c)
+            and _ids(c.body) & y_ids]
+
+
+def _strict_step(body) -> float:
+    """δ of the module docstring for an integer-linking row's body with ŷ fixed."""
+    k = float(generate_standard_repn(body, quadratic=False).constant)
+    if abs(k - round(k)) <= INTEGRAL_TOL:
+        return 1.0
+    return 1.0 - (math.ceil(-k) + k)
+
+
 def round_integers(problem: BilevelProblem, y) -> np.ndarray:
-    """``y`` with its integer entries rounded (a solver's 0.9999999 is 1)."""
+    """``y`` inside its bounds, integer entries rounded (a solver's 0.9999999 is 1)."""
     y = np.asarray(y, dtype=float).copy()
     for j in range(problem.n_y):
-        if not problem.y[j].is_continuous():
+        v = problem.y[j]
+        if not v.is_continuous():
             y[j] = round(y[j])
+        y[j] = min(max(y[j], -math.inf if v.lb is None else v.lb), math.inf if v.ub is None else v.ub)
     return y
 
 
@@ -74,7 +96,7 @@ def _at(lifted, y_hat) -> dict:
     return mapping
 
 
-def add_response_cut(lifted, y_hat, f_model, integral: set[str], k: int) -> str:
+def add_response_cut(lifted, y_hat, f_model, linking: set[str], k: int) -> str:
     """Add "f(x, y) <= f(x, ŷ) or ŷ infeasible at x" to the relaxation (module
     docstring); rows that cannot fail anywhere in the model's x box need no term, and with
     none left the plain cut is added. Returns "value-function cut" or "disjunctive cut"."""
@@ -87,10 +109,11 @@ def add_response_cut(lifted, y_hat, f_model, integral: set[str], k: int) -> str:
             continue
         lo, hi = compute_bounds_on_expr(body)
         tol = FEASIBLE_EVERYWHERE * max(1.0, abs(lo or 0.0))
-        step = 1.0 if c.name in integral else 0.0  # "< 0" as "<= -1" on an integral row
         if c.kind == "ge" and (lo is None or lo < -tol):
+            step = _strict_step(body) if c.name in linking else 0.0  # "< 0" as "<= -δ"
             terms.append(body + step)  # body + step <= 0
         elif c.kind == "eq" and (lo is None or hi is None or abs(lo) > tol or abs(hi) > tol):
+            step = 1.0 if c.name in linking else 0.0
             terms += [body + step, step - body]
     if not hasattr(m, "vf_cuts"):
         m.vf_cuts = pyo.ConstraintList()
@@ -110,15 +133,16 @@ def add_response_cut(lifted, y_hat, f_model, integral: set[str], k: int) -> str:
     return "disjunctive cut"
 
 
-def strict_cut_point(problem: BilevelProblem, x, y_hat, integral: set[str], f_here: float,
+def strict_cut_point(problem: BilevelProblem, x, y_hat, linking: set[str], f_here: float,
                      f_star: float, time_limit=None):
     """A cut point for the relaxation's (x*, y*): ``y_hat`` (the follower's optimum at x*)
-    when it meets every non-integral row that involves x with slack; else a follower
+    when it meets every non-linking row that involves x with slack; else a follower
     point at x* that does (those rows tightened by eps) and is still better for the
     follower than y* by half the gap; None if there is none."""
     scale = max(1.0, float(np.abs(np.asarray(x, float)).max(initial=0.0)))
     problem.set_point(x, y_hat)
-    loose = [c for c in problem.g if c.name not in integral and _moves_with_x(problem, c)]
+    names = set(strict_rows(problem, linking))
+    loose = [c for c in problem.g if c.name in names]
     if all(c.kind == "ge" and pyo.value(c.body) >= 1e-6 * scale for c in loose):
         return y_hat
     for eps in (1e-3, 1e-4, 1e-5, 1e-6):
@@ -142,5 +166,5 @@ def _moves_with_x(problem, c) -> bool:
     return bool(_ids(c.body) & {id(problem.x[i]) for i in range(problem.n_x)})
 
 
-__all__ = ["has_integer_follower", "integral_rows", "round_integers", "add_response_cut",
+__all__ = ["has_integer_follower", "integer_linking_rows", "strict_rows", "round_integers", "add_response_cut",
            "strict_cut_point"]

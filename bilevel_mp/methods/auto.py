@@ -6,14 +6,16 @@ Stages by structure:
   then ``kkt`` only if it ended early without a verdict;
 * other followers proven convex: ``kkt`` (SOS1 unless ``mode``/``modes``/``dual_bound``
   say otherwise);
-* followers with integer variables, and nonconvex ones: ``value_function`` (exact with
-  integer cuts for integer followers, ``algorithms.integer_cuts``);
+* nonconvex followers: ``value_function``;
+* followers with integer variables: ``value_function`` alone, with the whole budget (its
+  integer cuts and branch-and-cut are exact; the local stage needs a continuous follower);
 
 then, while no stage has a proof and time is left, the local ``regularized`` multi-start.
 The branch-and-bound keeps the whole budget, as it would alone: on LP-LP its gap is what
 closes, and its heuristics give it an incumbent early (the other stages run only when it
 ends early without a verdict). The other global stages get ``GLOBAL_SHARE`` of the budget
-so that the local stage can still find a point when they end without one.
+so that the local stage can still find a point when they end without one; an integer
+follower has no local stage, so ``value_function`` gets the whole budget.
 
 Every stage's point is certified (``core.finish.settle``); the best certified point is
 returned with the best proven bound of any stage, and it is ``optimal`` when its F meets
@@ -108,7 +110,8 @@ def run(ctx: Context, settings: Settings) -> Claim:
     first: Claim | None = None  # the first stage's claim (returned when nothing certifies)
     bound = None  # best proven bound (min form)
     stages = []
-    for name in plan(ctx.structure, settings):
+    stages_planned = plan(ctx.structure, settings)
+    for name in stages_planned:
         left = ctx.left()
         if name == "regularized" and (not nlp.available() or (left is not None and left < 1.0)):
             break
@@ -116,8 +119,8 @@ def run(ctx: Context, settings: Settings) -> Claim:
             continue  # the B&B used its time: no second global stage
         if left is None:
             budget = None
-        elif name in ("complementarity_bb", "regularized"):
-            budget = left
+        elif name in ("complementarity_bb", "regularized") or len(stages_planned) == 1:
+            budget = left  # the B&B, the last stage, or the only one: everything left
         else:
             budget = GLOBAL_SHARE * left if first is None else left
         t0 = time.perf_counter()

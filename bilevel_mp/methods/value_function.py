@@ -16,11 +16,17 @@ global optimum ŷ at x* becomes a new cut point and (x*, optimistic response at 
 certified incumbent. The loop stops when the relaxation's solution is certified
 (optimal), when bound and incumbent meet, or at the time / iteration limit.
 
-Followers with integer variables (mixed-integer linear bilevel programs, or any follower
+Followers with integer variables (mixed-integer bilevel linear programs, or any follower
 SCIP solves globally) have no KKT system: the relaxation is the high-point relaxation with
-the integrality of x and y, and the cuts are those of ``algorithms.integer_cuts`` —
-exact on rows that take integer values, so that with integer linking rows each follower
-response is cut at most once and the loop ends after finitely many relaxations.
+the integrality of x and y, and the cuts are those of ``algorithms.integer_cuts``. They
+are exact on integer-linking rows (x entries integer, integer coefficients): with only
+such rows each x is cut at most once and the loop ends after finitely many relaxations;
+rows with a continuous or fractional x entry get cut points moved strictly inside, and
+the loop converges in the limit (``result.assumptions`` says which case holds). A
+pure-integer follower the leader can only switch off (knapsack-type interdiction,
+``algorithms.interdiction_cuts``) is solved instead in one SCIP tree by branch-and-cut
+(``algorithms.integer_branch_and_cut``). The certificate re-solves the follower's MILP at
+x to a proven gap; ``optimal`` needs both that and the bound.
 
 Where ŷ_k is feasible for the follower at *every* x of the tightened high-point box
 (interval arithmetic), the plain cut is added. Where the follower's feasible set moves
@@ -40,8 +46,8 @@ import pyomo.environ as pyo
 from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
 from ..backends import scip, solve_single_level
-from ..algorithms.integer_cuts import (add_response_cut, has_integer_follower, integral_rows,
-                                       round_integers, strict_cut_point)
+from ..algorithms.integer_cuts import (add_response_cut, has_integer_follower, integer_linking_rows,
+                                       round_integers, strict_cut_point, strict_rows)
 from ..algorithms.integer_branch_and_cut import branch_and_cut
 from ..algorithms.interdiction_cuts import add_interdiction_cut, blocking_structure
 from ..backends.single_level import substitute
@@ -144,8 +150,13 @@ def run(ctx: Context, settings: Settings) -> Claim:
     m = lifted.slm.m
     m.vf_cuts = pyo.ConstraintList()
     f_model = lifted.sub(problem.f)
-    integral = integral_rows(problem, lifted.lower) if integer else set()
+    linking = integer_linking_rows(problem, lifted.lower) if integer else set()
     blocking = blocking_structure(problem) if integer else None
+    if integer:
+        moving = strict_rows(problem, linking)
+        relaxation += (f"; rows {', '.join(moving[:5])}{' ...' if len(moving) > 5 else ''} have continuous "
+                       "or fractional x entries: cut points moved strictly inside, convergence in the limit"
+                       if moving else "; every row with x is integer-linking: finitely many cuts")
     if blocking is not None:
         relaxation += " (interdiction cuts: the leader only switches follower variables off)"
         if all(not v.is_continuous() for v in problem.y.values()):
@@ -156,7 +167,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
     status_hint = "time_limit"
     it = 0
     history = []
-    seeded = _seed_cut(lifted, problem, f_model, integral, blocking, time_limit)
+    seeded = _seed_cut(lifted, problem, f_model, linking, blocking, time_limit)
     feastol, last_x, master_solver = None, None, "scip"  # SCIP's default feasibility tolerance until a cut fails to bite
     for it in range(1, max_iter + 1):
         remaining = ctx.left()
@@ -222,7 +233,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
             history[-1].cut = add_interdiction_cut(lifted, blocking, round_integers(problem, y_hat), f_model)
             continue
         if integer:
-            y_cut = strict_cut_point(problem, x, round_integers(problem, y_hat), integral, cert.ll_value,
+            y_cut = strict_cut_point(problem, x, round_integers(problem, y_hat), linking, cert.ll_value,
                                      cert.ll_optimal_value, time_limit=ctx.certify_limit())
         elif _cut_valid_everywhere(lifted, y_hat):
             y_cut = y_hat
@@ -235,7 +246,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
                        f"{np.round(x, 6).tolist()}: best certified point returned")
             status_hint = "no_cut"
             break
-        history[-1].cut = add_response_cut(lifted, y_cut, f_model, integral, it)
+        history[-1].cut = add_response_cut(lifted, y_cut, f_model, linking, it)
 
     claim = Claim(solver=master_solver, history=history, message=message,
                   assumptions=[f"relaxation: {relaxation}", f"iterations: {it}"
@@ -277,7 +288,7 @@ def _branch_and_cut(ctx: Context, lifted, blocking, settings: Settings) -> Claim
     return claim
 
 
-def _seed_cut(lifted, problem, f_model, integral, blocking, time_limit) -> bool:
+def _seed_cut(lifted, problem, f_model, linking, blocking, time_limit) -> bool:
     """Before the first relaxation, cut with the follower's global optimum at the
     starting x (``xy_init`` or the high-point point): one follower solve that often
     saves the most expensive relaxation solve. Returns whether a cut was added (a
@@ -297,10 +308,10 @@ def _seed_cut(lifted, problem, f_model, integral, blocking, time_limit) -> bool:
         add_interdiction_cut(lifted, blocking, round_integers(problem, y0), f_model)
         return True
     if has_integer_follower(problem):
-        add_response_cut(lifted, round_integers(problem, y0), f_model, integral, 0)
+        add_response_cut(lifted, round_integers(problem, y0), f_model, linking, 0)
         return True
     if _cut_valid_everywhere(lifted, y0):
-        add_response_cut(lifted, y0, f_model, integral, 0)
+        add_response_cut(lifted, y0, f_model, linking, 0)
         return True
     return False
 

@@ -1,0 +1,189 @@
+"""Integer followers through the default path (``bmp.solve``), checked against truths
+computed here: brute-force enumeration (``library.enumeration``, no solver code) for
+pure-integer problems, enumeration of the integer part with scipy's ``linprog`` for the
+continuous part of mixed-integer followers, and a fine grid over a continuous leader.
+
+Random families, each exercising one path of ``value_function`` for integer followers:
+general rows (disjunctive cuts, "<= -1" on integral rows), knapsack-type followers the
+leader switches off (the branch-and-cut), a continuous leader in the follower's rows
+(cut points moved strictly inside), and mixed-integer followers."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+import bilevel_mp as bmp
+from bilevel_mp import BilevelProblem
+from bilevel_mp.library.enumeration import INFEASIBLE, solve_by_enumeration
+from bilevel_mp.library.knapsack_interdiction import knapsack_interdiction
+
+TOL = 1e-6
+
+
+def random_miblp(seed: int, n_x: int = 2, n_y: int = 2, box: int = 3, rows: int = 3,
+                 leader_sense: str = "min", x_integer: bool = True) -> BilevelProblem:
+    """A random MIBLP with integer data: follower rows a·x + b·y <= c, a leader row, and
+    objectives of either sign (so ties, infeasible x and coupling all occur)."""
+    rng = np.random.default_rng(seed)
+    p = BilevelProblem(n_x, n_y, name=f"rand{seed}", x_bounds=[(0, box)] * n_x, y_bounds=[(0, box)] * n_y,
+                       x_integer=x_integer, y_integer=True)
+    x, y = p.x, p.y
+    A = rng.integers(-4, 5, (rows, n_x))
+    B = rng.integers(-4, 5, (rows, n_y))
+    c = rng.integers(0, 10, rows) + np.maximum(B, 0).sum(1)  # y = 0 feasible often
+    F_x, F_y = rng.integers(-5, 6, n_x), rng.integers(-5, 6, n_y)
+    f_y = rng.integers(-5, 6, n_y)
+    lead = rng.integers(0, 4, n_x)
+    G = [sum(int(lead[i]) * x[i] for i in range(n_x)) <= int(lead.sum() * box // 2 + 1)]
+    F = sum(int(F_x[i]) * x[i] for i in range(n_x)) + sum(int(F_y[j]) * y[j] for j in range(n_y))
+    p.set_upper(F, G, sense=leader_sense)
+    g = [sum(int(A[k, i]) * x[i] for i in range(n_x)) + sum(int(B[k, j]) * y[j] for j in range(n_y)) <= int(c[k])
+         for k in range(rows)]
+    p.set_lower(sum(int(f_y[j]) * y[j] for j in range(n_y)), g)
+    return p
+
+
+def _check_against(p: BilevelProblem, truth) -> None:
+    r = bmp.solve(p, time_limit=60)
+    if truth == INFEASIBLE:
+        assert r.status == "infeasible", (p.name, r.status, r.message)
+        return
+    assert r.status == "optimal", (p.name, r.status, r.message)
+    assert r.found_by == "value_function" and r.certified and r.certificate.exact
+    assert r.F == pytest.approx(truth, abs=TOL), p.name
+    # the point itself is bilevel feasible: y is the follower's optimum at x by enumeration
+    ev = p.evaluate(r.x, r.y)
+    assert ev["G_violation"] <= 1e-9 and ev["g_violation"] <= 1e-9
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_general_integer_rows_against_enumeration(seed):
+    p = random_miblp(seed, leader_sense="max" if seed % 3 == 2 else "min")
+    truth = solve_by_enumeration(p)
+    _check_against(p, truth if truth == INFEASIBLE else truth.F_star)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_three_by_three_against_enumeration(seed):
+    p = random_miblp(100 + seed, n_x=3, n_y=3, box=2, rows=4)
+    truth = solve_by_enumeration(p)
+    _check_against(p, truth if truth == INFEASIBLE else truth.F_star)
+
+
+def knapsack_by_dp(profits, weights, capacity, banned) -> int:
+    capacity = int(capacity)
+    best = np.zeros(capacity + 1, dtype=np.int64)
+    for p_, w, out in zip(profits, weights, banned):
+        p_, w = int(p_), int(w)
+        if not out:
+            best[w:] = np.maximum(best[w:], best[:capacity + 1 - w] + p_)
+    return int(best[capacity])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_knapsack_interdiction_branch_and_cut_against_dynamic_program(seed):
+    """12 items: the branch-and-cut path (interdiction cuts); truth: every interdiction
+    set within budget, each follower knapsack by a dynamic program."""
+    p = knapsack_interdiction(12, seed=1000 + seed)
+    d = p.meta["knapsack_interdiction"]
+    truth = min(knapsack_by_dp(d.profits, d.weights, d.capacity, xs)
+                for xs in itertools.product([0, 1], repeat=12)
+                if np.dot(d.interdiction_costs, xs) <= d.budget)
+    r = bmp.solve(p, time_limit=60)
+    assert r.status == "optimal" and r.F == pytest.approx(truth, abs=TOL)
+    assert any("interdiction cuts" in a for a in r.assumptions)
+
+
+def test_continuous_leader_against_a_grid():
+    """x continuous in the follower's rows: the rows are not integral, the cut points are
+    moved strictly inside. Every grid point's optimistic value is attainable, so an
+    optimal F must not exceed the grid's best; the hand solution is F* = -9.5."""
+    # min x - 3y, y in argmin { -y : 2y <= 2x + 1, y <= 3, y integer }, x in [0, 3]
+    # y = min(3, floor(x + 0.5)): F = x - 3 floor(x + 0.5), lowest at x = 2.5 -> y = 3, F = -6.5
+    p = BilevelProblem(1, 1, x_bounds=[(0, 3)], y_bounds=[(0, 3)], y_integer=True)
+    x, y = p.x[0], p.y[0]
+    p.set_upper(x - 3 * y).set_lower(-y, [2 * y <= 2 * x + 1])
+    r = bmp.solve(p, time_limit=60)
+    grid = np.linspace(0, 3, 3001)
+    best = min(g - 3 * min(3, np.floor(g + 0.5)) for g in grid)
+    assert r.status == "optimal" and r.F <= best + TOL and r.F == pytest.approx(-6.5, abs=TOL)
+
+
+def _mixed_truth(c_I, c_C, A_x, B_I, B_C, rhs, F_x, F_I, F_C, xs, box_I, box_C):
+    """Mixed-integer follower: for each integer x, enumerate y_I and solve the LP in y_C
+    (scipy), then the optimistic F among the follower's optima by a second LP."""
+    best = None
+    for x in xs:
+        x = np.array(x)
+        vals = []
+        for yI in itertools.product(range(box_I + 1), repeat=len(c_I)):
+            yI = np.array(yI)
+            lp = linprog(c_C, A_ub=B_C, b_ub=rhs - A_x @ x - B_I @ yI, bounds=[(0, box_C)] * len(c_C))
+            if lp.status == 0:
+                vals.append((c_I @ yI + lp.fun, yI))
+        if not vals:
+            continue
+        phi = min(v for v, _ in vals)
+        for v, yI in vals:
+            if v > phi + 1e-9:
+                continue
+            A = np.vstack([B_C, c_C[None, :]])
+            b = np.concatenate([rhs - A_x @ x - B_I @ yI, [phi - c_I @ yI + 1e-9]])
+            lp = linprog(F_C, A_ub=A, b_ub=b, bounds=[(0, box_C)] * len(c_C))
+            if lp.status == 0:
+                F = F_x @ x + F_I @ yI + lp.fun
+                best = F if best is None else min(best, F)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mixed_integer_follower_against_enumeration_and_lp(seed):
+    rng = np.random.default_rng(500 + seed)
+    n_x, n_I, n_C, m = 2, 1, 1, 3
+    A_x = rng.integers(-3, 4, (m, n_x)).astype(float)
+    B_I = rng.integers(-3, 4, (m, n_I)).astype(float)
+    B_C = rng.integers(-3, 4, (m, n_C)).astype(float)
+    rhs = rng.integers(2, 9, m).astype(float)
+    c_I, c_C = rng.integers(-4, 5, n_I).astype(float), rng.integers(-4, 5, n_C).astype(float)
+    F_x, F_I, F_C = (rng.integers(-4, 5, k).astype(float) for k in (n_x, n_I, n_C))
+    box = 2
+    p = BilevelProblem(n_x, n_I + n_C, x_bounds=[(0, box)] * n_x, y_bounds=[(0, box)] * (n_I + n_C),
+                       x_integer=True, y_integer=[True] * n_I + [False] * n_C)
+    x, y = p.x, p.y
+    yI, yC = [y[j] for j in range(n_I)], [y[n_I + j] for j in range(n_C)]
+    p.set_upper(sum(F_x[i] * x[i] for i in range(n_x)) + sum(F_I[j] * yI[j] for j in range(n_I))
+                + sum(F_C[j] * yC[j] for j in range(n_C)))
+    p.set_lower(sum(c_I[j] * yI[j] for j in range(n_I)) + sum(c_C[j] * yC[j] for j in range(n_C)),
+                [sum(A_x[k, i] * x[i] for i in range(n_x)) + sum(B_I[k, j] * yI[j] for j in range(n_I))
+                 + sum(B_C[k, j] * yC[j] for j in range(n_C)) <= rhs[k] for k in range(m)])
+    truth = _mixed_truth(c_I, c_C, A_x, B_I, B_C, rhs, F_x, F_I, F_C,
+                         itertools.product(range(box + 1), repeat=n_x), box, box)
+    r = bmp.solve(p, time_limit=60)
+    if truth is None:
+        assert r.status == "infeasible"
+        return
+    assert r.certified and r.F == pytest.approx(truth, abs=1e-5)
+    assert r.status == "optimal", r.message
+
+
+def test_a_follower_that_is_not_optimal_is_not_certified():
+    """The certificate re-solves the follower MILP exactly: a y one unit off is refused."""
+    p = random_miblp(3)
+    truth = solve_by_enumeration(p)
+    assert truth != INFEASIBLE
+    from bilevel_mp.core.certify import certify
+    good = certify(p, truth.x, truth.y)
+    assert good.certified and good.exact and good.ll_gap == pytest.approx(0.0, abs=1e-9)
+    for j in range(p.n_y):
+        for step in (-1, 1):
+            y = truth.y.copy()
+            y[j] += step
+            ev = p.evaluate(truth.x, y)
+            if ev["g_violation"] > 0 or ev["y_bound_violation"] > 0:
+                continue
+            cert = certify(p, truth.x, y)
+            assert cert.certified == (cert.ll_value <= good.ll_value + 1e-9)
