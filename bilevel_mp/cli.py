@@ -8,7 +8,8 @@
     bilevel-mp bench FILE.json --scheduler tcp://HOST:8786 | local   (Dask, docs/cluster.md)
 
 FILE.json holds one problem or a list in the BOLIB format (see README); FILE.mps (or
-.mps.gz, .lp) is a MibS/BOBILib instance whose AUX file is FILE.aux unless --aux says.
+.mps.gz, .lp) is a MibS/BOBILib instance whose AUX file is FILE.aux (or FILE.mps.aux, or
+MibS's FILE.txt) unless --aux says.
 """
 
 from __future__ import annotations
@@ -186,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("solve", help="solve the problem(s) in a BOLIB JSON file or an MPS+AUX instance")
     s.add_argument("file", help="BOLIB-format JSON, or an MPS/LP instance file (MibS, BOBILib)")
-    s.add_argument("--aux", default=None, help="the AUX file of an MPS instance (default: FILE.aux next to it)")
+    s.add_argument("--aux", default=None,
+                   help="the AUX file of an MPS instance (default: FILE.aux, FILE.mps.aux or FILE.txt next to it)")
     s.add_argument("--time-limit", type=float, default=None, help="seconds per solve")
     s.add_argument("--json", default=None, help="write the result(s) to this JSON file")
     add_method_options(s)

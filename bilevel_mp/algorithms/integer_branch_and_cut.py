@@ -27,6 +27,7 @@ import numpy as np
 from ..backends import scip
 from .follower_milp import FollowerMILP
 from .interdiction_cuts import Blocking
+from .interdiction_search import SwitchSearch
 
 REL_TOL = 1e-9  # c·y* above c·ŷ by more than this (relative): the follower is not optimal
 
@@ -133,19 +134,31 @@ def _plugin_classes():
         feasible whenever they meet the leader's constraints (SCIP checks them), so the
         incumbent, and with it the pruning, does not wait for the tree to find them."""
 
-        def __init__(self, handler):
-            self.handler = handler
+        def __init__(self, handler, search: SwitchSearch):
+            self.handler, self.search = handler, search
+            self.searched = np.inf  # the incumbent value the last local search started from
+
+        def _offer(self, x, y) -> bool:
+            sol = self.model.createSol(self)
+            for v, val in zip(self.handler.xs, x):
+                self.model.setSolVal(sol, v, float(np.round(val)) if v.vtype() != "CONTINUOUS" else float(val))
+            for v, val in zip(self.handler.ys, y):
+                self.model.setSolVal(sol, v, float(val))
+            return bool(self.model.trySol(sol))
 
         def heurexec(self, heurtiming, nodeinfeasible):
             found = False
             while self.handler.pending:
-                x, y = self.handler.pending.pop()
-                sol = self.model.createSol(self)
-                for v, val in zip(self.handler.xs, x):
-                    self.model.setSolVal(sol, v, float(np.round(val)) if v.vtype() != "CONTINUOUS" else float(val))
-                for v, val in zip(self.handler.ys, y):
-                    self.model.setSolVal(sol, v, float(val))
-                found = self.model.trySol(sol) or found
+                found = self._offer(*self.handler.pending.pop()) or found
+            if self.model.getNSols() > 0:  # a better incumbent: search around it (once per value)
+                best = self.model.getBestSol()
+                value = self.model.getSolObjVal(best)
+                if value < self.searched - 1e-9 * max(1.0, abs(value)):
+                    self.searched = value
+                    x = np.array([self.model.getSolVal(best, v) for v in self.handler.xs])
+                    got = self.search.improve(x)
+                    if got is not None and got[0] < value - 1e-9 * max(1.0, abs(value)):
+                        found = self._offer(got[1], got[2]) or found
             return {"result": SCIP_RESULT.FOUNDSOL if found else SCIP_RESULT.DIDNOTFIND}
 
     return FollowerOptimal, OfferResponses, SCIP_HEURTIMING
@@ -165,11 +178,13 @@ def branch_and_cut(lifted, blocking: Blocking, time_limit: float | None,
         model.setParam("misc/usesymmetry", 0)
         xs = [varmap[id(m.x[i])] for i in range(problem.n_x)]
         ys = [varmap[id(m.y[j])] for j in range(problem.n_y)]
+        for v in xs:  # branch on the leader's choices first: they decide the follower's
+            model.chgVarBranchPriority(v, 10)
         handler_class, heur_class, timing = _plugin_classes()
         handler = handler_class(follower, blocking, xs, ys)
         model.includeConshdlr(handler, "follower_optimal", "the follower's response is optimal",
                               enfopriority=-1, chckpriority=-1, needscons=False)
-        model.includeHeur(heur_class(handler), "follower_responses", "offer (x, follower optimum at x)",
+        model.includeHeur(heur_class(handler, SwitchSearch(follower, blocking)), "follower_responses", "offer (x, follower optimum at x)",
                           "B", timingmask=timing.AFTERLPNODE | timing.AFTERPSEUDONODE | timing.BEFORENODE)
         handlers.append(handler)
 

@@ -159,7 +159,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
                        if moving else "; every row with x is integer-linking: finitely many cuts")
     if blocking is not None:
         relaxation += " (interdiction cuts: the leader only switches follower variables off)"
-        if all(not v.is_continuous() for v in problem.y.values()):
+        if all(not v.is_continuous() for v in problem.y.values()) and structure.upper == "linear":
             return _branch_and_cut(ctx, lifted, blocking, settings)
     best = None  # (F_min_form, x, y, cert)
     bound = None
