@@ -53,28 +53,21 @@ def pyomo_model(p, d):
     return m
 
 
+def _box(expr, lo, hi) -> list:
+    """expr[k] >= lo[k] and <= hi[k] wherever finite (a scalar expr for one-entry bounds)."""
+    pick = (lambda k: expr) if len(lo) == 1 and not getattr(expr, "shape", ()) else (lambda k: expr[k])
+    return [c for k in range(len(lo)) for c in
+            ([pick(k) >= lo[k]] if np.isfinite(lo[k]) else []) + ([pick(k) <= hi[k]] if np.isfinite(hi[k]) else [])]
+
+
 def cvxpy_problem(p, d):
     cp = pytest.importorskip("cvxpy")
     x = cp.Variable(p.n_x, integer=all(p.x_is_integer()), name="x")
     y = cp.Variable(p.n_y, integer=True, name="y")
-    cons_x = []
-    for i in range(p.n_x):
-        if np.isfinite(d.x_lb[i]):
-            cons_x.append(x[i] >= d.x_lb[i])
-        if np.isfinite(d.x_ub[i]):
-            cons_x.append(x[i] <= d.x_ub[i])
+    cons_x = _box(x, d.x_lb, d.x_ub)
     for a, lo, hi in zip(d.L, d.L_lo, d.L_hi):
-        body = a[:p.n_x] @ x + a[p.n_x:] @ y
-        if np.isfinite(lo):
-            cons_x.append(body >= lo)
-        if np.isfinite(hi):
-            cons_x.append(body <= hi)
-    cons_y = []
-    for j in range(p.n_y):
-        if np.isfinite(d.y_lb[j]):
-            cons_y.append(y[j] >= d.y_lb[j])
-        if np.isfinite(d.y_ub[j]):
-            cons_y.append(y[j] <= d.y_ub[j])
+        cons_x += _box(a[:p.n_x] @ x + a[p.n_x:] @ y, [lo], [hi])
+    cons_y = _box(y, d.y_lb, d.y_ub)
     for a, b, r in zip(d.A, d.D, d.r):
         if np.any(b) and not (np.count_nonzero(b) == 1 and not np.any(a)):  # bounds are above
             cons_y.append(a @ x + b @ y + r >= 0)
