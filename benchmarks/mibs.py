@@ -100,6 +100,7 @@ def report(rows: list[tuple[dict, dict]], command: str) -> str:
              f"- median ratio of our time to MibS's on the solved ones: {statistics.median(ratios):.2f} "
              f"(the solve's own seconds); {statistics.median(walls):.2f} (our whole process, Python start "
              "included)" if ratios else "- no ratio: nothing solved",
+             "", *folder_table(rows),
              "", "| instance | MibS status | MibS obj | MibS s | ours | our obj | our bound | our solve s "
              "| our process s | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
     for e, r in rows:
@@ -107,6 +108,22 @@ def report(rows: list[tuple[dict, dict]], command: str) -> str:
                      f"{r.get('status')} | {_fmt(r.get('objective'))} | {_fmt(r.get('our_bound'))} | "
                      f"{_fmt(r.get('seconds'))} | {_fmt(r['wall'])} | {r['verdict']} |")
     return "\n".join(lines) + "\n"
+
+
+def folder_table(rows) -> list[str]:
+    """One line per instance folder: counts, and median seconds of what each side proved."""
+    groups: dict = {}
+    for e, r in rows:
+        groups.setdefault(str(Path(e["mps"]).parent), []).append((e, r))
+    out = ["| folder | instances | MibS proved | median MibS s | we proved | median our s | wrong |",
+           "|---|---|---|---|---|---|---|"]
+    for folder, items in sorted(groups.items()):
+        mibs = [e["mibs_seconds"] for e, _ in items if e["mibs_status"] == "optimal"]
+        ours = [r.get("seconds") or r["wall"] for _, r in items if r["verdict"] in ("solved", "ours only")]
+        wrong = sum(r["verdict"] == "WRONG" for _, r in items)
+        out.append(f"| {folder} | {len(items)} | {len(mibs)} | {_fmt(statistics.median(mibs)) if mibs else '–'} | "
+                   f"{len(ours)} | {_fmt(statistics.median(ours)) if ours else '–'} | {wrong} |")
+    return out
 
 
 def _fmt(v) -> str:

@@ -37,10 +37,7 @@ def accepts(slm: SingleLevelModel) -> bool:
     exprs = [c.body for c in slm.m.component_data_objects(pyo.Constraint, active=True)]
     if slm.objective is not None:
         exprs.append(slm.objective)
-    return all(
-        isinstance(e, (int, float)) or (e.polynomial_degree() is not None and e.polynomial_degree() <= 1)
-        for e in exprs
-    )
+    return all((d := slm.degree(e)) is not None and d <= 1 for e in exprs)
 
 
 def _build(slm: SingleLevelModel, time_limit, gap, verbose):

@@ -34,6 +34,19 @@ class SingleLevelModel:
         self.indicators: list[Indicator] = []
         self.objective = None
         self.notes: list[str] = []
+        self._degrees: dict = {}  # id(expression) -> (expression, polynomial degree)
+
+    def degree(self, expr):
+        """Polynomial degree of ``expr`` (None: not a polynomial), cached per expression
+        object: a model re-solved many times (a cutting-plane loop) is not walked again."""
+        if isinstance(expr, (int, float)):
+            return 0
+        hit = self._degrees.get(id(expr))
+        if hit is not None and hit[0] is expr:
+            return hit[1]
+        d = expr.polynomial_degree()
+        self._degrees[id(expr)] = (expr, d)
+        return d
 
     def add(self, relation):
         """Add a Pyomo relational expression; returns the constraint."""

@@ -80,11 +80,12 @@ class HPR:
 
 
 def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool = True,
-         time_limit: float | None = None, cache: HPR | None = None) -> Lifted:
+         time_limit: float | None = None, cache: HPR | None = None, missing_only: bool = False) -> Lifted:
     """The high-point relaxation over copies of x and y: G, g and bounds, objective F,
-    with x and y bounds tightened over it (``bounds.tighten_variable_bounds``). With a
-    filled ``cache`` the tightening is read from it instead of solved again; an empty
-    one is filled."""
+    with x and y bounds tightened over it (``bounds.tighten_variable_bounds``; with
+    ``missing_only`` only the variables that lack a finite bound, for a method that needs
+    bounds to exist but gains nothing from tighter ones). With a filled ``cache`` the
+    tightening is read from it instead of solved again; an empty one is filled."""
     slm = SingleLevelModel(f"{problem.name}:{name}")
     m = slm.m
     m.x = pyo.Var(range(problem.n_x), dense=True)
@@ -120,7 +121,13 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
             v.setub(ub)
         lifted.hpr = cache.as_dict()
         return lifted
-    info = tighten_variable_bounds(slm, variables, problem.x_names + problem.y_names, share(time_limit))
+    names = problem.x_names + problem.y_names
+    if missing_only:
+        pick = [k for k, v in enumerate(variables) if v.lb is None or v.ub is None]
+        info = tighten_variable_bounds(slm, [variables[k] for k in pick], [names[k] for k in pick],
+                                       share(time_limit))
+    else:
+        info = tighten_variable_bounds(slm, variables, names, share(time_limit))
     info["point"] = _hpr_point(lifted) if not info["infeasible"] else None
     lifted.hpr = info
     if cache is not None:

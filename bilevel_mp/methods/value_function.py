@@ -133,8 +133,9 @@ def run(ctx: Context, settings: Settings) -> Claim:
     t0 = time.perf_counter()
     time_limit = ctx.left()
     linear_y = _constraints_linear_in_y(problem, split_lower(problem)[0])
-    if integer:
-        lifted = lift(problem, "value_function", "value_function", time_limit=time_limit, cache=ctx.hpr)
+    if integer:  # no KKT system, so no big-M or multiplier bounds: tighten only the missing bounds
+        lifted = lift(problem, "value_function", "value_function", time_limit=time_limit, cache=ctx.hpr,
+                      missing_only=True)
         relaxation = "HPR with integrality + integer value-function cuts"
     elif linear_y:
         lifted = KKT(mode="sos1").apply(problem, structure, time_limit=time_limit, cache=ctx.hpr)
