@@ -124,7 +124,7 @@ def _cut_valid_everywhere(lifted, y_hat) -> bool:
 
 
 def run(ctx: Context, settings: Settings) -> Claim:
-    """Global method for nonconvex followers (see module docstring)."""
+    """Global method for nonconvex and integer followers (see module docstring)."""
     problem, structure = ctx.problem, ctx.structure
     integer = has_integer_follower(problem)
     max_iter, tol = settings.max_iter, settings.tol
