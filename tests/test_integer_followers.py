@@ -187,3 +187,20 @@ def test_a_follower_that_is_not_optimal_is_not_certified():
                 continue
             cert = certify(p, truth.x, y)
             assert cert.certified == (cert.ll_value <= good.ll_value + 1e-9)
+
+
+def test_a_proof_cannot_rest_on_an_integer_y_feasible_only_by_tolerance():
+    """y = 3 needs x >= 2.5 (2y <= 2x + 1); at x = 2.5 - 3e-7 the row is violated by 6e-7,
+    inside the certificate's feasibility tolerance, and y = 3 then beats the follower's
+    exact optimum (y = 2) by a whole unit: the claim of such a point loses its proof."""
+    from bilevel_mp.core.finish import Claim, settle, status_of
+
+    p = BilevelProblem(1, 1, x_bounds=[(0, 3)], y_bounds=[(0, 3)], y_integer=True)
+    x, y = p.x[0], p.y[0]
+    p.set_upper(x - 3 * y).set_lower(-y, [2 * y <= 2 * x + 1])
+    claim = settle(p, Claim(x=np.array([2.5 - 3e-7]), y=np.array([3.0]), proven=True, bound=-6.5000003),
+                   certify_time_limit=30)
+    assert status_of(claim) != "optimal"
+    # at x = 2.5 exactly, y = 3 is the follower's optimum: the same claim keeps its proof
+    claim = settle(p, Claim(x=np.array([2.5]), y=np.array([3.0]), proven=True, bound=-6.5), certify_time_limit=30)
+    assert status_of(claim) == "optimal"

@@ -184,6 +184,14 @@ def is_tight(cert: Certificate) -> bool:
     return cert.ll_gap is not None and cert.ll_gap <= POLISH_GAP * max(1.0, abs(cert.ll_value or 0.0))
 
 
+def beats_optimum(cert: Certificate) -> bool:
+    """y does better for the follower than the exact re-solve's optimum at x by more than
+    ``POLISH_GAP`` (relative): it is follower-feasible only to the certificate's tolerance.
+    With integer y that is not noise but a discrete gain (a y one unit too high, allowed by
+    a row violated by 1e-7), so it can carry no proof."""
+    return cert.ll_gap is not None and cert.ll_gap < -POLISH_GAP * max(1.0, abs(cert.ll_value or 0.0))
+
+
 def per_solve(time_limit):
     """Seconds for each re-solve as a function: ``time_limit`` itself when it is one
     (``Context.certify_limit``), else a constant (a number or None)."""

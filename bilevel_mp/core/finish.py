@@ -30,7 +30,7 @@ import numpy as np
 from ..problem import BilevelProblem
 from ..result import BilevelResult, Certificate
 from ..structure import Structure
-from .certify import certify, certify_and_polish, is_tight, per_solve, polish_locally
+from .certify import beats_optimum, certify, certify_and_polish, is_tight, per_solve, polish_locally
 
 VERDICTS = ("infeasible", "unbounded", "lower_level_unbounded")
 
@@ -108,6 +108,11 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit) -> Claim:
         if F > claim.bound + PROOF_TOL * max(1.0, abs(claim.bound)):
             claim.proven = False
             claim.note(f"F exceeds the method's own bound by {F - claim.bound:.3g}: not proven")
+    if claim.proven and cert.certified and beats_optimum(cert) and \
+            any(not v.is_continuous() for v in problem.y.values()):
+        claim.proven = False
+        claim.note(f"y beats the follower's exact optimum at x by {-cert.ll_gap:.3g}: it is feasible only to "
+                   "the certificate's tolerance, so the method's proof does not cover it")
     if claim.proven and cert.certified and not is_tight(cert):
         claim.proven = False
         claim.note(f"y is follower-optimal only to a gap of {cert.ll_gap:.3g} and no tighter response "

@@ -51,7 +51,7 @@ from ..algorithms.integer_cuts import (add_response_cut, has_integer_follower, i
 from ..algorithms.integer_branch_and_cut import branch_and_cut
 from ..algorithms.interdiction_cuts import add_interdiction_cut, blocking_structure
 from ..backends.single_level import substitute
-from ..core.certify import certify, is_tight, optimistic_response, solve_follower
+from ..core.certify import beats_optimum, certify, is_tight, optimistic_response, solve_follower
 from ..core.context import Context
 from ..core.finish import Claim
 from ..core.lifted import lift
@@ -203,10 +203,14 @@ def run(ctx: Context, settings: Settings) -> Claim:
         if any(problem.x_is_integer()):
             x = np.where(problem.x_is_integer(), np.round(x), x)
         cert = certify(problem, x, y, time_limit=ctx.certify_limit())
-        if cert.certified and is_tight(cert):
+        exploits = integer and beats_optimum(cert)  # y feasible only by the relaxation's tolerance
+        if cert.certified and is_tight(cert) and not exploits:
             best = _better(problem, best, x, y, cert)
             status_hint = "optimal" if out.status == "optimal" else "time_limit"
             break
+        if exploits and feastol != scip.TIGHT_FEASTOL:
+            feastol = scip.TIGHT_FEASTOL  # re-solve the relaxation at SCIP's tight tolerance
+            continue
         if last_x is not None and np.array_equal(x, last_x):
             # the last cut was met within SCIP's feasibility tolerance, not cut off
             if feastol == scip.TIGHT_FEASTOL:
