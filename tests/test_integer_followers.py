@@ -204,3 +204,18 @@ def test_a_proof_cannot_rest_on_an_integer_y_feasible_only_by_tolerance():
     # at x = 2.5 exactly, y = 3 is the follower's optimum: the same claim keeps its proof
     claim = settle(p, Claim(x=np.array([2.5]), y=np.array([3.0]), proven=True, bound=-6.5), certify_time_limit=30)
     assert status_of(claim) == "optimal"
+
+
+def test_branch_and_cut_survives_restarts_that_fix_offered_variables():
+    """Fuzz case (interdiction 78): SCIP restarts after global fixings, and an offered
+    (x, follower response) then sets a fixed variable to another value; that point is
+    skipped, not passed to SCIP (which used to abort with "unspecified error")."""
+    profits = [68, 82, 37, 22, 72, 74, 53, 97, 11, 40]
+    weights = [69, 37, 64, 88, 84, 17, 54, 59, 33, 57]
+    costs = [71, 95, 41, 47, 20, 69, 79, 60, 95, 72]
+    p = knapsack_interdiction(profits=profits, weights=weights, capacity=373, interdiction_costs=costs,
+                              budget=440)
+    truth = min(knapsack_by_dp(profits, weights, 373, xs) for xs in itertools.product([0, 1], repeat=10)
+                if np.dot(costs, xs) <= 440)
+    r = bmp.solve(p, time_limit=60)
+    assert r.status == "optimal" and r.F == pytest.approx(truth, abs=TOL), r.message

@@ -139,12 +139,22 @@ def _plugin_classes():
             self.searched = np.inf  # the incumbent value the last local search started from
 
         def _offer(self, x, y) -> bool:
+            """Try (x, y) as a solution; False where SCIP refuses it (e.g. a value off a
+            variable that presolve or a restart has fixed: the point is cut off anyway)."""
+            variables = self.handler.xs + self.handler.ys
+            values = [float(np.round(v)) if var.vtype() != "CONTINUOUS" else float(v)
+                      for var, v in zip(variables, list(x) + list(y))]
+            for var, val in zip(variables, values):
+                lo, hi = var.getLbGlobal(), var.getUbGlobal()
+                if val < lo - 1e-9 or val > hi + 1e-9:
+                    return False
             sol = self.model.createSol(self)
-            for v, val in zip(self.handler.xs, x):
-                self.model.setSolVal(sol, v, float(np.round(val)) if v.vtype() != "CONTINUOUS" else float(val))
-            for v, val in zip(self.handler.ys, y):
-                self.model.setSolVal(sol, v, float(val))
-            return bool(self.model.trySol(sol))
+            try:
+                for var, val in zip(variables, values):
+                    self.model.setSolVal(sol, var, val)
+                return bool(self.model.trySol(sol))
+            except Exception:  # an exception must not cross SCIP's callback
+                return False
 
         def heurexec(self, heurtiming, nodeinfeasible):
             found = False
