@@ -83,12 +83,23 @@ def _plugin_classes():
             return here > value + REL_TOL * max(1.0, abs(value)), y_hat
 
         def conscheck(self, constraints, solution, checkintegrality, checklprows, printreason, completely):
-            violated, y_hat = self._violated(solution)
+            try:
+                violated, y_hat = self._violated(solution)
+            except Exception as exc:  # an exception must not cross SCIP's callback
+                self.errors.append(f"follower check failed: {exc!r}")
+                return {"result": SCIP_RESULT.INFEASIBLE}
             if violated and y_hat is not None:
                 self.queued.append(y_hat)  # cut at the next enforcement: the re-solve is paid
             return {"result": SCIP_RESULT.INFEASIBLE if violated else SCIP_RESULT.FEASIBLE}
 
         def _enforce(self):
+            try:
+                return self._enforce_here()
+            except Exception as exc:  # an exception must not cross SCIP's callback; "error" follows
+                self.errors.append(f"follower enforcement failed: {exc!r}")
+                return {"result": SCIP_RESULT.CUTOFF}
+
+        def _enforce_here(self):
             violated, y_hat = self._violated(None)
             if not violated:
                 return {"result": SCIP_RESULT.FEASIBLE}
