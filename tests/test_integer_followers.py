@@ -219,3 +219,23 @@ def test_branch_and_cut_survives_restarts_that_fix_offered_variables():
                 if np.dot(costs, xs) <= 440)
     r = bmp.solve(p, time_limit=60)
     assert r.status == "optimal" and r.F == pytest.approx(truth, abs=TOL), r.message
+
+
+def test_follower_milp_re_solves_match_fresh_solves():
+    """A kept-alive HiGHS MIP used to stop at the previous x's optimum (-47 where the
+    optimum is -75): every re-solve must equal a fresh model's (fuzz case interdiction 1160)."""
+    from bilevel_mp.algorithms.follower_milp import FollowerMILP
+
+    p = BilevelProblem(2, 6, x_bounds=[(0, 1)] * 2, y_bounds=[(0, 1), (0, 3), (0, 1), (0, 2), (0, 3), (0, 3)],
+                       x_integer=True, y_integer=True)
+    x, y = p.x, p.y
+    d = [8, 9, 1, 18, 3, 13]
+    p.set_upper(sum(y[j] for j in range(6)))
+    p.set_lower(sum(d[j] * y[j] for j in range(6)), [
+        2 * x[1] + 2 * y[1] <= 2, x[1] + y[2] <= 1, 2 * x[0] + y[3] <= 2, x[0] + y[4] <= 1,
+        8 * y[1] + 2 * y[2] + 3 * y[3] + 7 * y[5] <= 31, y[0] + 9 * y[1] + 5 * y[2] + 8 * y[3] + y[4] + y[5] <= 32,
+        5 * y[0] + 5 * y[1] + 5 * y[2] + 4 * y[3] + 5 * y[4] + 6 * y[5] <= 29], sense="max")
+    kept = FollowerMILP(p)
+    for point in ([0, 0], [1, 1], [0, 0], [0, 1], [1, 0], [1, 1], [0, 1]):
+        point = np.array(point, float)
+        assert kept.solve(point)[1] == pytest.approx(FollowerMILP(p).solve(point)[1], abs=1e-9), point

@@ -53,6 +53,11 @@ class FollowerMILP:
             return self.cache[key]
         lo, hi = self._bounds(x)
         self.lp.row_bounds(np.arange(lo.size), lo, hi)
+        if self.integer.any():
+            # a kept-alive HiGHS MIP carries its last solve's incumbent and bound into the next
+            # one: after the rows move it can stop at the old point as "optimal" (seen: -47 at
+            # an x whose optimum is -75), so every solve starts from scratch
+            self.lp.h.clearSolver()
         status = self.lp.run()
         self.solves += 1
         out = (status, None, None)
