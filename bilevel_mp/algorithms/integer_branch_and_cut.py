@@ -30,6 +30,8 @@ from .interdiction_cuts import Blocking
 from .interdiction_search import SwitchSearch
 
 REL_TOL = 1e-9  # c·y* above c·ŷ by more than this (relative): the follower is not optimal
+LAST = -9_999_999  # enforcement and check priority: after every other handler, so the cuts added
+# (linear constraints) are enforced by SCIP's own handlers before a candidate reaches this one
 
 
 @dataclass
@@ -204,7 +206,7 @@ def branch_and_cut(lifted, blocking: Blocking, time_limit: float | None,
         handler_class, heur_class, timing = _plugin_classes()
         handler = handler_class(follower, blocking, xs, ys)
         model.includeConshdlr(handler, "follower_optimal", "the follower's response is optimal",
-                              enfopriority=-1, chckpriority=-1, needscons=False)
+                              enfopriority=LAST, chckpriority=LAST, needscons=False)
         model.includeHeur(heur_class(handler, SwitchSearch(follower, blocking)), "follower_responses", "offer (x, follower optimum at x)",
                           "B", timingmask=timing.AFTERLPNODE | timing.AFTERPSEUDONODE | timing.BEFORENODE)
         handlers.append(handler)
