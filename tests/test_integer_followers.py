@@ -239,3 +239,58 @@ def test_follower_milp_re_solves_match_fresh_solves():
     for point in ([0, 0], [1, 1], [0, 0], [0, 1], [1, 0], [1, 1], [0, 1]):
         point = np.array(point, float)
         assert kept.solve(point)[1] == pytest.approx(FollowerMILP(p).solve(point)[1], abs=1e-9), point
+
+
+def test_continuous_leader_cut_point_that_only_just_beats_y():
+    """Fuzz case continuous_x 44: the follower's optimum is tight at the relaxation's x*, and
+    the tightened cut point beats y* by less than half the gap; it must still be used (it
+    cuts y* off) instead of stopping. Truth: a grid over x with the follower enumerated —
+    every grid point is attainable, so an optimal F (max) is at least the grid's best."""
+    p = BilevelProblem(1, 2, x_bounds=[(-1, 2)], y_bounds=[(0, 3), (0, 2)], y_integer=True)
+    x, y = p.x[0], p.y
+    p.set_upper(0.2 * x - y[0] - 3 * y[1], [-x - y[1] <= 1], sense="max")
+    p.set_lower(-4 * y[0] - 3 * y[1], [3 * x + 3 * y[0] - 3 * y[1] <= 5])
+    ys = np.array(list(itertools.product(range(4), range(3))), float)
+    best = -np.inf
+    for g in np.linspace(-1, 2, 30001):
+        ok = 3 * g + 3 * ys[:, 0] - 3 * ys[:, 1] <= 5 + 1e-12
+        f = -4 * ys[:, 0] - 3 * ys[:, 1]
+        opt = ok & (f <= f[ok].min() + 1e-12)
+        F = np.where(opt & (-g - ys[:, 1] <= 1 + 1e-12), 0.2 * g - ys[:, 0] - 3 * ys[:, 1], -np.inf)
+        best = max(best, F.max())
+    r = bmp.solve(p, time_limit=60)
+    assert r.status == "optimal", r.message
+    assert r.F >= best - TOL
+
+
+def test_mixed_follower_with_lp_noise_in_the_cut_point():
+    """Fuzz case mixed 69: the cut point's continuous entry comes back as 0.4999999995, so
+    a tight row's constant is 4 - 1e-9; it is snapped to 4 (step 1), else the cut does not
+    bite. Truth: x and the integer y enumerated, the continuous y by linprog (twice, for
+    the optimistic F)."""
+    p = BilevelProblem(1, 3, x_bounds=[(0, 2)], y_bounds=[(0, 2), (0, 3), (0, 2)], x_integer=True,
+                       y_integer=[True, True, False])
+    x, y = p.x[0], p.y
+    p.set_upper(-x + 2 * y[0] + y[1] + 3 * y[2], sense="max")
+    rows = [((1, 1, 2, -1), 2), ((-2, 2, -2, -3), 6), ((2, 2, -2, -2), 3)]
+    p.set_lower(-2 * y[1] + 2 * y[2], [a * x + b * y[0] + c * y[1] + d * y[2] <= r for (a, b, c, d), r in rows])
+    best = -np.inf
+    for xv in range(3):
+        vals = []
+        for y0, y1 in itertools.product(range(3), range(4)):
+            A = np.array([[d] for (_, _, _, d), _ in rows])
+            b = np.array([r - a * xv - bb * y0 - c * y1 for (a, bb, c, _), r in rows])
+            lp = linprog([2.0], A_ub=A, b_ub=b, bounds=[(0, 2)])
+            if lp.status == 0:
+                vals.append((-2 * y1 + lp.fun, y0, y1, A, b))
+        if not vals:
+            continue
+        phi = min(v[0] for v in vals)
+        for v, y0, y1, A, b in vals:
+            if v <= phi + 1e-9:
+                lp = linprog([-3.0], A_ub=np.vstack([A, [[2.0]]]), b_ub=np.append(b, phi + 2 * y1 + 1e-9),
+                             bounds=[(0, 2)])
+                best = max(best, -xv + 2 * y0 + y1 - lp.fun)
+    r = bmp.solve(p, time_limit=60)
+    assert r.status == "optimal", r.message
+    assert r.F == pytest.approx(best, abs=1e-6)

@@ -40,6 +40,8 @@ from ..problem import BilevelProblem
 
 INTEGRAL_TOL = 1e-9  # a coefficient within this of an integer counts as integer
 FEASIBLE_EVERYWHERE = 1e-9  # a row this close to holding over the whole x box needs no term
+SNAP_TOL = 1e-7  # a row constant this close (relative) to an integer is that integer (0.4999999995 is 0.5)
+CUTS_OFF = 1e-9  # a cut point must beat y* for the follower by this (relative) to cut it off
 
 
 def has_integer_follower(problem: BilevelProblem) -> bool:
@@ -73,7 +75,7 @@ def strict_rows(problem: BilevelProblem, linking: set[str]) -> list[str]:
 def _strict_step(body) -> float:
     """δ of the module docstring for an integer-linking row's body with ŷ fixed."""
     k = float(generate_standard_repn(body, quadratic=False).constant)
-    if abs(k - round(k)) <= INTEGRAL_TOL:
+    if abs(k - round(k)) <= SNAP_TOL * max(1.0, abs(k)):  # a continuous ŷ entry's LP noise
         return 1.0
     return 1.0 - (math.ceil(-k) + k)
 
@@ -137,14 +139,16 @@ def strict_cut_point(problem: BilevelProblem, x, y_hat, linking: set[str], f_her
                      f_star: float, time_limit=None):
     """A cut point for the relaxation's (x*, y*): ``y_hat`` (the follower's optimum at x*)
     when it meets every non-linking row that involves x with slack; else a follower
-    point at x* that does (those rows tightened by eps) and is still better for the
-    follower than y* by half the gap; None if there is none."""
+    point at x* that does (those rows tightened by eps): the first, from the largest eps
+    down, better for the follower than y* by half the gap, else the best one better than
+    y* at all (it still cuts y* off); None if there is none."""
     scale = max(1.0, float(np.abs(np.asarray(x, float)).max(initial=0.0)))
     problem.set_point(x, y_hat)
     names = set(strict_rows(problem, linking))
     loose = [c for c in problem.g if c.name in names]
     if all(c.kind == "ge" and pyo.value(c.body) >= 1e-6 * scale for c in loose):
         return y_hat
+    fallback = None  # (objective, point) of the best point that cuts y* off by less
     for eps in (1e-3, 1e-4, 1e-5, 1e-6):
         slm, rows = follower_model(problem, x)
         tighten = {c.name for c in loose if c.kind == "ge"}
@@ -152,10 +156,15 @@ def strict_cut_point(problem: BilevelProblem, x, y_hat, linking: set[str], f_her
             if name in tighten:
                 con.set_value((eps * scale, con.body, None))
         out = solve_single_level(slm, time_limit=time_limit)
-        if out.has_solution and out.objective is not None and \
-                out.objective < f_here - 0.5 * (f_here - f_star):
-            return round_integers(problem, [out.values[id(slm.m.y[j])] for j in range(problem.n_y)])
-    return None
+        if not (out.has_solution and out.objective is not None):
+            continue
+        point = round_integers(problem, [out.values[id(slm.m.y[j])] for j in range(problem.n_y)])
+        if out.objective < f_here - 0.5 * (f_here - f_star):
+            return point
+        if out.objective < f_here - CUTS_OFF * max(1.0, abs(f_here)) and \
+                (fallback is None or out.objective < fallback[0]):
+            fallback = (out.objective, point)
+    return None if fallback is None else fallback[1]
 
 
 def _ids(expr) -> set[int]:

@@ -169,7 +169,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
     it = 0
     history = []
     seeded = _seed_cut(lifted, problem, f_model, linking, blocking, time_limit)
-    feastol, last_x, master_solver = None, None, "scip"  # SCIP's default feasibility tolerance until a cut fails to bite
+    feastol, last_x, last_cut, master_solver = None, None, None, "scip"  # SCIP's default feasibility tolerance until a cut fails to bite
     for it in range(1, max_iter + 1):
         remaining = ctx.left()
         if remaining is not None and remaining <= 0.5:
@@ -211,13 +211,9 @@ def run(ctx: Context, settings: Settings) -> Claim:
         if exploits and feastol != scip.TIGHT_FEASTOL:
             feastol = scip.TIGHT_FEASTOL  # re-solve the relaxation at SCIP's tight tolerance
             continue
-        if last_x is not None and np.array_equal(x, last_x):
-            # the last cut was met within SCIP's feasibility tolerance, not cut off
-            if feastol == scip.TIGHT_FEASTOL:
-                message = "the relaxation returns the same x after a cut at the tightest tolerance"
-                status_hint = "no_cut"
-                break
-            feastol = scip.TIGHT_FEASTOL
+        same_x = last_x is not None and np.array_equal(x, last_x)
+        if same_x and feastol != scip.TIGHT_FEASTOL:
+            feastol = scip.TIGHT_FEASTOL  # the last cut may have been met to SCIP's tolerance only
             continue
         last_x = x
         if cert.y_best is None or cert.ll_optimal_value is None:
@@ -234,10 +230,9 @@ def run(ctx: Context, settings: Settings) -> Claim:
             status_hint = "optimal_by_bound"
             break
         y_hat = np.asarray(cert.y_best, dtype=float)
-        if blocking is not None:
-            history[-1].cut = add_interdiction_cut(lifted, blocking, round_integers(problem, y_hat), f_model)
-            continue
-        if integer:
+        if blocking is not None:  # the interdiction cut is valid at every x: no strict point needed
+            y_cut = round_integers(problem, y_hat)
+        elif integer:
             y_cut = strict_cut_point(problem, x, round_integers(problem, y_hat), linking, cert.ll_value,
                                      cert.ll_optimal_value, time_limit=ctx.certify_limit())
         elif _cut_valid_everywhere(lifted, y_hat):
@@ -251,7 +246,14 @@ def run(ctx: Context, settings: Settings) -> Claim:
                        f"{np.round(x, 6).tolist()}: best certified point returned")
             status_hint = "no_cut"
             break
-        history[-1].cut = add_response_cut(lifted, y_cut, f_model, linking, it)
+        if same_x and last_cut is not None and np.array_equal(y_cut, last_cut):
+            # the same x and the same cut at the tightest tolerance: the loop cannot move
+            message = "the relaxation returns the same x after a cut at the tightest tolerance"
+            status_hint = "no_cut"
+            break
+        last_cut = y_cut
+        history[-1].cut = add_interdiction_cut(lifted, blocking, y_cut, f_model) if blocking is not None \
+            else add_response_cut(lifted, y_cut, f_model, linking, it)
 
     claim = Claim(solver=master_solver, history=history, message=message,
                   assumptions=[f"relaxation: {relaxation}", f"iterations: {it}"
