@@ -242,9 +242,10 @@ def markdown(records, refs, disagree, args, wall, versions=("", "")) -> str:
 
 
 # ------------------------------------------------------------------------- driver
-def instances(n: int, seed: int, families) -> list[tuple[str, int]]:
-    """``n`` (family, seed) pairs split over ``families`` by ``WEIGHTS`` (at least one each)."""
-    w = {f: WEIGHTS[f] for f in families}
+def instances(n: int, seed: int, families, weights=None) -> list[tuple[str, int]]:
+    """``n`` (family, seed) pairs split over ``families`` by ``weights`` (default
+    ``WEIGHTS``; at least one each)."""
+    w = {f: (WEIGHTS if weights is None else weights)[f] for f in families}
     counts = {f: max(1, round(n * w[f] / sum(w.values()))) for f in families}
     while sum(counts.values()) > n and max(counts.values()) > 1:
         counts[max(counts, key=counts.get)] -= 1

@@ -98,6 +98,7 @@ from bilevel_mp.library.enumeration import INFEASIBLE, solve_by_enumeration  # n
 from integer_fuzz_families import (CATEGORIES, ENUM_MAX_POINTS, WEIGHTS, close, instance,  # noqa: E402
                                    rel_tol, to_problem)
 from integer_fuzz_truth import Data  # noqa: E402
+from fuzz_campaign import instances as split_over_families  # noqa: E402
 
 
 # ========================================================================= child tasks
@@ -388,13 +389,7 @@ def markdown_block(records, refs, args, wall, versions) -> str:
 # ========================================================================= driver
 def instances(n: int, seed: int, families) -> list[tuple[str, int]]:
     """``n`` (family, seed) pairs split over ``families`` by ``WEIGHTS`` (at least one each)."""
-    w = {f: WEIGHTS[f] for f in families}
-    counts = {f: max(1, round(n * w[f] / sum(w.values()))) for f in families}
-    while sum(counts.values()) > n and max(counts.values()) > 1:
-        counts[max(counts, key=counts.get)] -= 1
-    while sum(counts.values()) < n:
-        counts[min(counts, key=lambda f: counts[f] / w[f])] += 1
-    return [(f, seed + k) for f in families for k in range(counts[f])]
+    return split_over_families(n, seed, families, WEIGHTS)
 
 
 def campaign(pairs, time_limit, jobs, progress=True):
