@@ -31,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bilevel_mp.errors import BilevelError
 from bilevel_mp.frontends.mps_aux import read_mps_aux
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +61,10 @@ def solve_one(folder: Path, entry: dict, time_limit: float) -> dict:
     if proc.returncode and not rec.get("status"):
         rec["message"] = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
         rec["message"] = rec["message"][0]
-    sign = read_mps_aux(folder / entry["mps"], folder / entry["aux"]).sense_sign  # to MibS's min form
+    try:  # to MibS's min form
+        sign = read_mps_aux(folder / entry["mps"], folder / entry["aux"]).sense_sign
+    except BilevelError:  # a reader that refuses the file (an older version): no objective to flip
+        sign = 1.0
     rec["objective"] = None if rec.get("F") is None else sign * rec["F"]
     rec["our_bound"] = None if rec.get("bound") is None else sign * rec["bound"]
     return rec
