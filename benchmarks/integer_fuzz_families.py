@@ -295,6 +295,8 @@ def to_problem(inst: dict) -> BilevelProblem:
 
     def lin(ax, ay, c0=0):
         terms = [float(a) * x[i] for i, a in enumerate(ax) if a] + [float(a) * y[j] for j, a in enumerate(ay) if a]
+        if not terms:  # an all-zero objective (the leader is indifferent): a constant
+            return float(c0)
         expr = terms[0]
         for t in terms[1:]:
             expr = expr + t
