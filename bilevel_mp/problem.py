@@ -217,6 +217,9 @@ class BilevelProblem:
     def x_is_integer(self) -> list[bool]:
         return [not self.model.x[i].is_continuous() for i in range(self.n_x)]
 
+    def y_is_integer(self) -> list[bool]:
+        return [not self.model.y[j].is_continuous() for j in range(self.n_y)]
+
     def y_bound_constraints(self) -> list[Constraint]:
         """The follower's variable bounds written as lower-level constraints."""
         out = []

@@ -175,7 +175,7 @@ def detect(problem: BilevelProblem) -> Structure:
         x_integer=any(problem.x_is_integer()),
         n_x=problem.n_x,
         n_y=problem.n_y,
-        y_integer=any(not problem.y[j].is_continuous() for j in range(problem.n_y)),
+        y_integer=any(problem.y_is_integer()),
     )
 
 

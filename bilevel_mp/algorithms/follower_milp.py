@@ -27,7 +27,7 @@ class FollowerMILP:
         self.m = d.m
         lo, hi = self._bounds(np.zeros(problem.n_x))
         self.lp = ArrayLP(d.c, d.y_lb, d.y_ub, rows, lo, hi, time_limit=time_limit, presolve=True)
-        self.integer = np.array([not problem.y[j].is_continuous() for j in range(problem.n_y)])
+        self.integer = np.array(problem.y_is_integer())
         self.lp.integrality(self.integer)
         A = np.vstack([d.A, d.E_A]) if d.p else d.A
         self.linking = np.flatnonzero(np.abs(A).sum(axis=0) > 0)  # x entries the follower sees

@@ -122,12 +122,11 @@ def _plugin_classes():
             if key in self.seen:
                 return
             self.seen.add(key)
-            d, blocked = self.blocking.d, self.blocking.blocked
+            d = self.blocking.d
+            x_coefs, rhs = self.blocking.cut(y_hat)
             lhs = quicksum(float(d[j]) * self.ys[j] for j in range(len(self.ys)) if d[j] != 0.0)
-            lhs += quicksum(float(d[j] * y_hat[j]) * self.xs[i] for j, i in enumerate(blocked)
-                            if i is not None and d[j] * y_hat[j] != 0.0)
-            self.model.addCons(lhs <= float(d @ y_hat), name=f"interdiction_{self.cuts}",
-                               removable=False)
+            lhs += quicksum(a * self.xs[i] for i, a in x_coefs.items())
+            self.model.addCons(lhs <= rhs, name=f"interdiction_{self.cuts}", removable=False)
             self.cuts += 1
 
         def consenfolp(self, constraints, nusefulconss, solinfeasible):

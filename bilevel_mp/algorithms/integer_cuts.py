@@ -44,11 +44,6 @@ SNAP_TOL = 1e-7  # a row constant this close (relative) to an integer is that in
 CUTS_OFF = 1e-9  # a cut point must beat y* for the follower by this (relative) to cut it off
 
 
-def has_integer_follower(problem: BilevelProblem) -> bool:
-    """Some follower variable is integer."""
-    return any(not problem.y[j].is_continuous() for j in range(problem.n_y))
-
-
 def integer_linking_rows(problem: BilevelProblem, rows) -> set[str]:
     """Names of the rows (``problem.Constraint`` objects) that are linear with every x
     entry integer and its coefficient an integer (y entries may be anything)."""
@@ -175,5 +170,5 @@ def _moves_with_x(problem, c) -> bool:
     return bool(_ids(c.body) & {id(problem.x[i]) for i in range(problem.n_x)})
 
 
-__all__ = ["has_integer_follower", "integer_linking_rows", "strict_rows", "round_integers", "add_response_cut",
+__all__ = ["integer_linking_rows", "strict_rows", "round_integers", "add_response_cut",
            "strict_cut_point"]

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 from pyomo.repn import generate_standard_repn
 
-from ..backends.single_level import substitute
 from ..problem import BilevelProblem
 
 TOL = 1e-12
@@ -38,6 +37,16 @@ class Blocking:
 
     blocked: tuple
     d: np.ndarray
+
+    def cut(self, y_hat) -> tuple[dict, float]:
+        """The interdiction cut of ``y_hat`` as ``d·y + Σ_i a_i x_i <= rhs``: returns
+        ({i: a_i}, rhs) — f(x, y) <= f(x, z(x)) with f's x terms cancelled on both sides."""
+        x_coefs: dict = {}
+        for j, i in enumerate(self.blocked):
+            coef = float(self.d[j] * y_hat[j])
+            if i is not None and coef != 0.0:
+                x_coefs[i] = x_coefs.get(i, 0.0) + coef
+        return x_coefs, float(self.d @ np.asarray(y_hat, dtype=float))
 
 
 def blocking_structure(problem: BilevelProblem) -> Blocking | None:
@@ -93,16 +102,11 @@ def _linear_y(f, y_ids, x_ids) -> np.ndarray | None:
     return d
 
 
-def add_interdiction_cut(lifted, blocking: Blocking, y_hat, f_model) -> str:
+def add_interdiction_cut(lifted, blocking: Blocking, y_hat) -> str:
     """Add f(x, y) <= f(x, z(x)) (module docstring) to the relaxation; returns its label."""
-    problem, m = lifted.problem, lifted.slm.m
-    mapping = {id(problem.x[i]): m.x[i] for i in range(problem.n_x)}
-    mapping.update({id(problem.y[j]): 0.0 for j in range(problem.n_y)})
-    rhs = substitute(problem.f, mapping)  # c'x + f0
-    for j, i in enumerate(blocking.blocked):
-        coef = float(blocking.d[j] * y_hat[j])
-        if coef == 0.0:
-            continue
-        rhs = rhs + (coef if i is None else coef * (1 - m.x[i]))
-    m.vf_cuts.add(f_model <= rhs)
+    m = lifted.slm.m
+    x_coefs, rhs = blocking.cut(y_hat)
+    d = blocking.d
+    m.vf_cuts.add(sum(float(d[j]) * m.y[j] for j in range(len(d)) if d[j] != 0.0)
+                  + sum(a * m.x[i] for i, a in x_coefs.items()) <= rhs)
     return "interdiction cut"

@@ -78,7 +78,7 @@ def check_lplp(problem: BilevelProblem, st: Structure) -> None:
         raise UnsupportedStructureError(
             f"this method needs an LP-LP problem (linear leader and follower); {problem.name} "
             f"is {st.label}")
-    if st.x_integer or any(not problem.y[j].is_continuous() for j in range(problem.n_y)):
+    if st.x_integer or st.y_integer:
         raise UnsupportedStructureError("this method needs continuous leader and follower variables")
 
 

@@ -76,8 +76,8 @@ def tighten_variable_bounds(slm: SingleLevelModel, variables: list, names: list[
     m = slm.m
     info = {"infeasible": False, "unbounded": []}
     if not variables:
-        pass
-    elif highs.available() and highs.accepts(slm):
+        return info
+    if highs.available() and highs.accepts(slm):
         t0 = time.perf_counter()
         ups = highs.extreme_values(slm, variables, time_limit=time_limit)
         if ups and ups[0] is None:

@@ -46,7 +46,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
 from ..backends import scip, solve_single_level
-from ..algorithms.integer_cuts import (add_response_cut, has_integer_follower, integer_linking_rows,
+from ..algorithms.integer_cuts import (add_response_cut, integer_linking_rows,
                                        round_integers, strict_cut_point, strict_rows)
 from ..algorithms.integer_branch_and_cut import branch_and_cut
 from ..algorithms.interdiction_cuts import add_interdiction_cut, blocking_structure
@@ -126,7 +126,7 @@ def _cut_valid_everywhere(lifted, y_hat) -> bool:
 def run(ctx: Context, settings: Settings) -> Claim:
     """Global method for nonconvex and integer followers (see module docstring)."""
     problem, structure = ctx.problem, ctx.structure
-    integer = has_integer_follower(problem)
+    integer = structure.y_integer
     max_iter, tol = settings.max_iter, settings.tol
     if max_iter is None:
         max_iter = 10 ** 9 if integer else 200
@@ -160,7 +160,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
                        if moving else "; every row with x is integer-linking: finitely many cuts")
     if blocking is not None:
         relaxation += " (interdiction cuts: the leader only switches follower variables off)"
-        if all(not v.is_continuous() for v in problem.y.values()) and structure.upper == "linear":
+        if all(problem.y_is_integer()) and structure.upper == "linear":
             return _branch_and_cut(ctx, lifted, blocking, settings)
     best = None  # (F_min_form, x, y, cert)
     bound = None
@@ -208,12 +208,11 @@ def run(ctx: Context, settings: Settings) -> Claim:
             best = _better(problem, best, x, y, cert)
             status_hint = "optimal" if out.status == "optimal" else "time_limit"
             break
-        if exploits and feastol != scip.TIGHT_FEASTOL:
-            feastol = scip.TIGHT_FEASTOL  # re-solve the relaxation at SCIP's tight tolerance
-            continue
         same_x = last_x is not None and np.array_equal(x, last_x)
-        if same_x and feastol != scip.TIGHT_FEASTOL:
-            feastol = scip.TIGHT_FEASTOL  # the last cut may have been met to SCIP's tolerance only
+        if (exploits or same_x) and feastol != scip.TIGHT_FEASTOL:
+            # y feasible only by the relaxation's tolerance, or the last cut met to it only:
+            # re-solve the relaxation at SCIP's tight tolerance
+            feastol = scip.TIGHT_FEASTOL
             continue
         last_x = x
         if cert.y_best is None or cert.ll_optimal_value is None:
@@ -252,7 +251,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
             status_hint = "no_cut"
             break
         last_cut = y_cut
-        history[-1].cut = add_interdiction_cut(lifted, blocking, y_cut, f_model) if blocking is not None \
+        history[-1].cut = add_interdiction_cut(lifted, blocking, y_cut) if blocking is not None \
             else add_response_cut(lifted, y_cut, f_model, linking, it)
 
     claim = Claim(solver=master_solver, history=history, message=message,
@@ -312,9 +311,9 @@ def _seed_cut(lifted, problem, f_model, linking, blocking, time_limit) -> bool:
         return False
     y0 = np.array([out.values[id(slm.m.y[j])] for j in range(problem.n_y)])
     if blocking is not None:
-        add_interdiction_cut(lifted, blocking, round_integers(problem, y0), f_model)
+        add_interdiction_cut(lifted, blocking, round_integers(problem, y0))
         return True
-    if has_integer_follower(problem):
+    if any(problem.y_is_integer()):
         add_response_cut(lifted, round_integers(problem, y0), f_model, linking, 0)
         return True
     if _cut_valid_everywhere(lifted, y0):
