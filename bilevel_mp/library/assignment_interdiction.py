@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
+from .knapsack_interdiction import integer_range
 from .network import check_number
 
 
@@ -74,7 +75,7 @@ def assignment_interdiction(n: int, seed: int = 0, cost_range: tuple[int, int] =
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise BilevelInputError(f"n must be a positive integer, got {n!r}")
     n = int(n)
-    lo, hi = _integer_range(cost_range)
+    lo, hi = integer_range(cost_range, "cost_range")
     rng = np.random.default_rng(seed)
 
     def matrix(values, what):
@@ -118,15 +119,6 @@ def assignment_interdiction(n: int, seed: int = 0, cost_range: tuple[int, int] =
     return prob
 
 
-def _integer_range(pair) -> tuple[int, int]:
-    try:
-        lo, hi = pair
-        lo, hi = int(lo), int(hi)
-    except (TypeError, ValueError, OverflowError):
-        raise BilevelInputError(f"cost_range must be a pair of integers (low, high), got {pair!r}") from None
-    if not 0 <= lo <= hi:
-        raise BilevelInputError(f"cost_range must satisfy 0 <= low <= high, got {pair!r}")
-    return lo, hi
 
 
 __all__ = ["assignment_interdiction", "AssignmentInterdictionData"]

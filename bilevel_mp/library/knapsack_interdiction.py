@@ -65,7 +65,7 @@ def knapsack_interdiction(n_items: int | None = None, seed: int = 0,
         (profits, "profits"), (weights, "weights"), (interdiction_costs, "interdiction_costs")))
     given = [v for v in (profits, weights, interdiction_costs) if v is not None]
     n_items = _item_count(n_items, given)
-    lo, hi = _value_range(value_range)
+    lo, hi = integer_range(value_range, "value_range")
     rng = np.random.default_rng(seed)
 
     def column(values, what):
@@ -124,15 +124,16 @@ def _item_count(n_items, given) -> int:
     return n
 
 
-def _value_range(value_range) -> tuple[int, int]:
+def integer_range(pair, what: str) -> tuple[int, int]:
+    """``pair`` as integers (low, high) with 0 <= low <= high; ``BilevelInputError``
+    naming the argument ``what`` otherwise."""
     try:
-        lo, hi = value_range
+        lo, hi = pair
         lo, hi = int(lo), int(hi)
     except (TypeError, ValueError, OverflowError):
-        raise BilevelInputError(f"value_range must be a pair of integers (low, high), "
-                                f"got {value_range!r}") from None
+        raise BilevelInputError(f"{what} must be a pair of integers (low, high), got {pair!r}") from None
     if not 0 <= lo <= hi:
-        raise BilevelInputError(f"value_range must satisfy 0 <= low <= high, got {value_range!r}")
+        raise BilevelInputError(f"{what} must satisfy 0 <= low <= high, got {pair!r}")
     return lo, hi
 
 
