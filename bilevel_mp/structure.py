@@ -28,6 +28,9 @@ class Structure:
     n_x: int
     n_y: int
     y_integer: bool = False
+    leader_y: str = "general"  # y_free | minus_follower | general (see ``leader_use_of_y``)
+    lower_rows_x_free: bool = False  # the follower's rows with y do not involve x
+    lower_rows_x_binary: bool = False  # the only x in the follower's rows with y are binary
 
     @property
     def is_continuous_lplp(self) -> bool:
@@ -176,7 +179,52 @@ def detect(problem: BilevelProblem) -> Structure:
         n_x=problem.n_x,
         n_y=problem.n_y,
         y_integer=any(problem.y_is_integer()),
+        leader_y=leader_use_of_y(problem, lower),
+        lower_rows_x_free=_rows_free_of_x(problem),
+        lower_rows_x_binary=_rows_free_of_x(problem, but_binary=True),
     )
+
+
+def is_binary(var) -> bool:
+    """An integer variable with bounds within [0, 1] (Pyomo's ``is_binary`` needs the Binary domain)."""
+    return var.is_integer() and var.lb is not None and var.ub is not None and var.lb >= 0 and var.ub <= 1
+
+
+def _rows_free_of_x(problem: BilevelProblem, but_binary: bool = False) -> bool:
+    """The follower's feasible set does not move with x: no row that involves y involves x
+    (``but_binary``: no x other than binary ones)."""
+    x_ids = {id(v) for v in problem.model.x.values() if not (but_binary and is_binary(v))}
+    y_ids = {id(v) for v in problem.model.y.values()}
+    return all(_free_of(c.body, x_ids) for c in problem.g if not _free_of(c.body, y_ids))
+
+
+def leader_use_of_y(problem: BilevelProblem, lower: str = "linear") -> str:
+    """How the leader sees y: ``"y_free"`` when neither F nor G involves y (the follower
+    only has to have an optimum at x), ``"minus_follower"`` when G is free of y and
+    F = -f + h(x) for a follower linear in y (min form: a max-min problem, where every
+    optimal response gives the leader the same value), else ``"general"``."""
+    ids = {id(v) for v in problem.model.y.values()}
+    if not all(_free_of(c.body, ids) for c in problem.G):
+        return "general"
+    if _free_of(problem.F, ids):
+        return "y_free"
+    if lower == "linear" and _free_of(problem.F + problem.f, ids):
+        return "minus_follower"
+    return "general"
+
+
+def _free_of(expr, ids, tol: float = 1e-12) -> bool:
+    """``expr`` does not depend on the variables with ids in ``ids`` (terms that cancel,
+    as in F + f for F = -f + h, do not count)."""
+    if isinstance(expr, (int, float)):
+        return True
+    repn = generate_standard_repn(expr, compute_values=True, quadratic=True)
+    if any(id(v) in ids for v in repn.nonlinear_vars or ()):
+        return False
+    if any(id(v) in ids and abs(c) > tol for v, c in zip(repn.linear_vars, repn.linear_coefs)):
+        return False
+    return not any((id(a) in ids or id(b) in ids) and abs(c) > tol
+                   for (a, b), c in zip(repn.quadratic_vars, repn.quadratic_coefs))
 
 
 def _deg_in_y(expr, problem) -> int:

@@ -19,8 +19,20 @@ ITERATIVE = ("auto", "value_function", "complementarity_bb", "regularized", "des
 
 @pytest.fixture(scope="module")
 def bard_results():
-    """Bard1984a (LP-LP, F* = 28/9) by every method, solved once."""
-    return {m: bmp.solve(classic.get("Bard1984a"), method=m, time_limit=30) for m in METHODS}
+    """Bard1984a (LP-LP, F* = 28/9) by every method, solved once; follower_dual (which
+    needs a leader seeing y only through -f, binary x in the follower's rows) on a
+    shortest-path interdiction instance instead."""
+    from bilevel_mp.library.interdiction import grid_interdiction_network, shortest_path_interdiction
+
+    out = {m: bmp.solve(classic.get("Bard1984a"), method=m, time_limit=30) for m in METHODS if m != "follower_dual"}
+    out["follower_dual"] = bmp.solve(_spi(), method="follower_dual", time_limit=30)
+    return out
+
+
+def _spi(k=3):
+    from bilevel_mp.library.interdiction import grid_interdiction_network, shortest_path_interdiction
+
+    return shortest_path_interdiction(*grid_interdiction_network(k), budget=2)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -30,10 +42,13 @@ def test_result_names_the_method_and_a_backend(bard_results, method):
     assert r.found_by in bmp.METHODS
     assert r.solver in bmp.BACKENDS
     assert r.status in bmp.STATUSES
-    # every method reaches Bard1984a's optimum (local ones from its xy_init) and certifies it
-    assert r.certified and r.F == pytest.approx(28 / 9, abs=1e-5)
+    # every method reaches Bard1984a's optimum (local ones from its xy_init) and certifies it;
+    # follower_dual the interdiction optimum KKT+SOS1 proves independently
+    problem = _spi() if method == "follower_dual" else classic.get("Bard1984a")
+    expected = bmp.solve(problem, method="kkt").F if method == "follower_dual" else 28 / 9
+    assert r.certified and r.F == pytest.approx(expected, abs=1e-5)
     # a replay of the result's own names is accepted
-    again = bmp.solve(classic.get("Bard1984a"), method=r.method, **({"mode": r.mode} if r.mode else {}))
+    again = bmp.solve(problem, method=r.method, **({"mode": r.mode} if r.mode else {}))
     assert again.F == pytest.approx(r.F, abs=1e-5)
 
 
@@ -83,28 +98,32 @@ def test_settings_are_honoured():
     assert r.found_by == "kkt" and r.mode == "indicator" and r.status == "optimal"
 
 
-def _unbounded_follower():
+def _unbounded_follower(y_free=False):
+    """y_free: the leader's F without y (the structure follower_dual needs)."""
     p = bmp.BilevelProblem(1, 1, name="unb", x_bounds=[(0, 1)])
-    p.set_upper(p.x[0] + p.y[0]).set_lower(-p.y[0], [p.y[0] >= p.x[0]])
+    p.set_upper(p.x[0] + (0 if y_free else p.y[0])).set_lower(-p.y[0], [p.y[0] >= p.x[0]])
     return p
 
 
-def _infeasible():
+def _infeasible(y_free=False):
     p = bmp.BilevelProblem(1, 1, name="inf", x_bounds=[(0, 1)], y_bounds=[(0, 1)])
-    p.set_upper(p.x[0] + p.y[0], [p.x[0] + p.y[0] >= 3]).set_lower(p.y[0])
+    if y_free:  # F and G without y (follower_dual); the follower's row makes it infeasible
+        p.set_upper(p.x[0]).set_lower(p.y[0], [p.y[0] >= p.x[0] + 1.5])
+    else:
+        p.set_upper(p.x[0] + p.y[0], [p.x[0] + p.y[0] >= 3]).set_lower(p.y[0])
     return p
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_unbounded_follower_status_is_the_same_for_every_method(method):
-    r = bmp.solve(_unbounded_follower(), method=method, time_limit=20)
+    r = bmp.solve(_unbounded_follower(method == "follower_dual"), method=method, time_limit=20)
     assert r.status == "lower_level_unbounded", r.summary()
     assert not r.certified
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_infeasible_status_is_the_same_for_every_method(method):
-    r = bmp.solve(_infeasible(), method=method, time_limit=20)
+    r = bmp.solve(_infeasible(method == "follower_dual"), method=method, time_limit=20)
     assert r.status == "infeasible", r.summary()
 
 
@@ -114,7 +133,8 @@ def test_time_limit_status_is_the_same_for_every_method(method):
     still running at the limit says ``time_limit`` (one that stops by its own rule first
     may say anything else)."""
     limit = 0.3
-    r = bmp.solve(random_lplp(30, 1), method=method, time_limit=limit)
+    problem = _spi(12) if method == "follower_dual" else random_lplp(30, 1)
+    r = bmp.solve(problem, method=method, time_limit=limit)
     own_stop = method == "penalty" and r.message.startswith("converged after")  # its alternating
     if r.seconds >= limit and not own_stop:                # LPs can converge within 0.3 s here
         assert r.status == "time_limit", r.summary()

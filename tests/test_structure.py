@@ -30,3 +30,32 @@ def test_x_dependent_hessian_is_not_called_convex():
     p.set_upper(p.x[0]).set_lower(p.x[0] * p.y[0] ** 2, [p.y[0] >= -1, p.y[0] <= 1])
     s = bmp.detect(p)
     assert not s.lower_convex and s.lower == "nonlinear"
+
+
+def test_leader_use_of_y_and_follower_dual_routing():
+    """How the leader sees y decides auto's first stage: y-free leaders and max-min leaders
+    whose follower rows move with binary x only go to follower_dual; Bard1984a's F = -f - 4x
+    is max-min, but its rows move with a continuous x, so follower_dual refuses it."""
+    import bilevel_mp as bmp
+    from bilevel_mp.errors import UnsupportedStructureError
+    from bilevel_mp.library import classic
+    from bilevel_mp.library.interdiction import (grid_interdiction_network, grid_max_flow_network,
+                                                 max_flow_interdiction, shortest_path_interdiction)
+    from bilevel_mp.library.random_lplp import random_lplp
+    from bilevel_mp.methods.auto import Settings, plan
+    from bilevel_mp.structure import detect
+
+    arcs, s, t = grid_interdiction_network(3)
+    linear = detect(shortest_path_interdiction(arcs, s, t, 2))
+    bilinear = detect(shortest_path_interdiction(arcs, s, t, 2, formulation="bilinear"))
+    arcs, s, t, hit = grid_max_flow_network(3)
+    flow = detect(max_flow_interdiction(arcs, s, t, 2, interdictable=hit))
+    bard = classic.get("Bard1984a")
+    assert (linear.leader_y, bilinear.leader_y, flow.leader_y) == ("y_free", "minus_follower", "minus_follower")
+    assert detect(bard).leader_y == "minus_follower" and not detect(bard).lower_rows_x_binary
+    assert detect(random_lplp(5, 0)).leader_y == "general"
+    for st in (linear, bilinear, flow):
+        assert plan(st, Settings())[0] == "follower_dual"
+    assert plan(detect(bard), Settings())[0] == "complementarity_bb"
+    with pytest.raises(UnsupportedStructureError, match="continuous x"):
+        bmp.solve(bard, method="follower_dual")

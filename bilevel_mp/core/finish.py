@@ -184,10 +184,11 @@ def finish(problem: BilevelProblem, structure: Structure, method: str, claim: Cl
                         assumptions=list(claim.assumptions), message=claim.message,
                         history=list(claim.history), found_by=claim.found_by or method)
     if claim.bound is not None:
-        res.bound = problem.sense_sign * claim.bound
+        res.bound = problem.sense_sign * claim.bound + 0.0  # + 0.0: no -0 in the result
     if claim.x is not None:
         ev = problem.evaluate(claim.x, claim.y)
-        res.x, res.y, res.F, res.f = claim.x, claim.y, ev["F"], ev["f"]
+        res.x, res.y = np.asarray(claim.x, float) + 0.0, np.asarray(claim.y, float) + 0.0
+        res.F, res.f = ev["F"] + 0.0, ev["f"] + 0.0
         res.duals, res.certificate = dict(claim.duals), claim.certificate
         if not claim.certificate.certified:
             res.message = (res.message + "; " if res.message else "") + \

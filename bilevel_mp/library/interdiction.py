@@ -213,5 +213,30 @@ def grid_interdiction_network(k: int, seed: int = 0, cost_range=(1, 10), delay_r
     return arcs, (0, 0), (k - 1, k - 1)
 
 
+def grid_max_flow_network(k: int, seed: int = 0, capacity_range=(1, 20)):
+    """A k-by-k grid with arcs both ways between neighbours and seeded integer
+    capacities, a source ``"s"`` feeding every node of the left column and a sink ``"t"``
+    fed by every node of the right column (those arcs uncapacitated in effect: the sum of
+    all grid capacities). Returns ``(arcs, source, sink, interdictable)`` for
+    ``max_flow_interdiction``, the grid arcs interdictable."""
+    import numpy as np
+
+    if k < 2:
+        raise BilevelInputError(f"grid size must be >= 2, got {k}")
+    rng = np.random.default_rng(seed)
+    grid = []
+    for r in range(k):
+        for c in range(k):
+            for dr, dc in ((0, 1), (1, 0)):
+                r2, c2 = r + dr, c + dc
+                if r2 < k and c2 < k:
+                    for a, b in (((r, c), (r2, c2)), ((r2, c2), (r, c))):
+                        grid.append((a, b, int(rng.integers(capacity_range[0], capacity_range[1] + 1))))
+    big = sum(a[2] for a in grid)
+    ends = [("s", (r, 0), big) for r in range(k)] + [((r, k - 1), "t", big) for r in range(k)]
+    return grid + ends, "s", "t", [(a, b) for a, b, _ in grid]
+
+
 __all__ = ["shortest_path_interdiction", "max_flow_interdiction", "interdiction_solution",
-           "InterdictionModel", "InterdictionSolution", "grid_interdiction_network"]
+           "InterdictionModel", "InterdictionSolution", "grid_interdiction_network",
+           "grid_max_flow_network"]

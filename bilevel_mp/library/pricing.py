@@ -211,4 +211,32 @@ def pricing_solution(problem: BilevelProblem, result) -> PricingSolution:
     return PricingSolution(prices, bought, float(profit))
 
 
-__all__ = ["stackelberg_pricing", "pricing_solution", "PricingModel", "PricingSolution"]
+def random_pricing(n_products: int, seed: int = 0, seller_share: float = 0.5):
+    """A seeded pricing instance for scaling runs: ``n_products`` products over
+    ``max(2, n_products // 4)`` requirements (each product supplies 1..5 units of two of
+    them), the first ``seller_share`` of the products the seller's (price cap 30, unit cost
+    0..5, supply 2..10), the rest competitors' at prices 5..30 with unlimited supply
+    (so the buyer can always cover). Returns ``(requirements, products)`` for
+    ``stackelberg_pricing``."""
+    if not isinstance(n_products, int) or n_products < 2:
+        raise BilevelInputError(f"n_products must be an integer >= 2, got {n_products!r}")
+    rng = np.random.default_rng(seed)
+    reqs = [f"r{i}" for i in range(max(2, n_products // 4))]
+    requirements = {r: int(rng.integers(5, 21)) for r in reqs}
+    n_seller = max(1, int(round(seller_share * n_products)))
+    products = {}
+    for j in range(n_products):
+        picked = rng.choice(len(reqs), size=2, replace=False)
+        content = {reqs[i]: int(rng.integers(1, 6)) for i in picked}
+        if j < n_seller:
+            products[f"s{j}"] = dict(content=content, price_cap=30.0, unit_cost=float(rng.integers(0, 6)),
+                                     supply=float(rng.integers(2, 11)))
+        else:
+            products[f"c{j}"] = dict(content=content, price=float(rng.integers(5, 31)))
+    for r in reqs:  # every requirement has a competitor's product: the buyer can always cover
+        if not any(r in spec["content"] for spec in products.values() if "price" in spec):
+            products[f"c_{r}"] = dict(content={r: 1}, price=30.0)
+    return requirements, products
+
+
+__all__ = ["random_pricing", "stackelberg_pricing", "pricing_solution", "PricingModel", "PricingSolution"]

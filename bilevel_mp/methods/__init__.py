@@ -11,12 +11,12 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..errors import BilevelInputError
-from . import (auto, complementarity_bb, descent, kkt, penalty, regularized, strong_duality,
-               trust_region, value_function)
+from . import (auto, complementarity_bb, descent, follower_dual, kkt, penalty, regularized,
+               strong_duality, trust_region, value_function)
 from .settings import make_settings, setting_names
 
 METHODS: dict[str, ModuleType] = {m.NAME: m for m in (
-    auto, kkt, strong_duality, value_function, complementarity_bb, regularized, descent,
+    auto, kkt, strong_duality, follower_dual, value_function, complementarity_bb, regularized, descent,
     trust_region, penalty)}
 LOCAL_METHODS = tuple(name for name, m in METHODS.items() if m.LOCAL)
 

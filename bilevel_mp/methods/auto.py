@@ -2,18 +2,28 @@
 
 Stages by structure:
 
-* continuous LP-LP: ``complementarity_bb`` (the exact method that scales furthest here),
-  then ``kkt`` only if it ended early without a verdict;
+* a follower linear in y and a leader that sees y only through −f (F and G free of y, or
+  a max–min F = −f + h(x): interdiction): ``follower_dual``, the follower's LP dual in
+  the leader's model, no complementarity;
+* continuous LP-LP: ``complementarity_bb`` (the exact method that scales furthest here);
+* a follower linear in y whose rows do not move with x, with x·y terms in its objective
+  (pricing, toll setting): ``kkt`` for ``PROBE_SHARE`` of the budget, then
+  ``strong_duality`` (its duality row has no λ·x products there) with the rest. Neither
+  wins on both: on the library's toll grids strong duality reaches 12×12 where KKT stops
+  at 8×8, on its pricing instances KKT proves 128 products in 3 s where strong duality
+  times out;
 * other followers proven convex: ``kkt`` (SOS1 unless ``mode``/``modes``/``dual_bound``
   say otherwise);
 * nonconvex followers: ``value_function``;
 * followers with integer variables: ``value_function`` alone, with the whole budget (its
   integer cuts and branch-and-cut are exact; the local stage needs a continuous follower);
 
-then, while no stage has a proof and time is left, the local ``regularized`` multi-start.
-The branch-and-bound keeps the whole budget, as it would alone: on LP-LP its gap is what
-closes, and its heuristics give it an incumbent early (the other stages run only when it
-ends early without a verdict). The other global stages get ``GLOBAL_SHARE`` of the budget
+the first two followed by ``kkt`` if they end early without a verdict; then, while no
+stage has a proof and time is left, the local ``regularized`` multi-start.
+``follower_dual``, ``complementarity_bb`` and ``strong_duality`` keep all the budget
+left, as they would alone: their gap is what closes, and they find incumbents early (the
+later stages run only when they end early without a verdict). ``kkt`` or
+``value_function`` as the first stage gets ``GLOBAL_SHARE`` of the budget
 so that the local stage can still find a point when they end without one; an integer
 follower has no local stage, so ``value_function`` gets the whole budget.
 
@@ -33,9 +43,10 @@ from ..core.context import Context
 from ..core.certify import is_tight
 from ..core.finish import Claim, settle
 from ..problem import BilevelProblem
+from ..reformulations.follower_dual import FollowerDual
 from ..result import Iteration
 from ..structure import Structure
-from . import complementarity_bb, kkt, regularized, value_function
+from . import complementarity_bb, follower_dual, kkt, regularized, strong_duality, value_function
 
 NAME = "auto"
 LOCAL = False
@@ -43,6 +54,8 @@ GLOBAL_SHARE = 0.7  # share of the time limit for a global stage other than the 
 TIE = 1e-6  # a later stage must beat the incumbent by this (relative) to replace it
 BELOW_BOUND = 1e-6  # F this far (relative) below a proven lower bound: inconsistent, not a proof
 PROOF_GAP = 1e-9  # incumbent within this (relative) of a proven bound: optimal (the solvers' gap)
+WHOLE_BUDGET = ("complementarity_bb", "follower_dual", "strong_duality")  # stages given all that is left
+PROBE_SHARE = 0.15  # the KKT probe's share before strong duality (linear followers, rows free of x)
 
 
 @dataclass
@@ -76,8 +89,13 @@ def plan(structure: Structure, settings: Settings) -> list[str]:
     """The stages, in order."""
     if structure.y_integer:
         return ["value_function"]  # the local stage needs a continuous follower
-    if structure.is_continuous_lplp and not settings.customised:
+    linear = structure.lower == "linear" and not settings.customised
+    if not settings.customised and FollowerDual().accepts(structure):
+        first = ["follower_dual", "kkt"]
+    elif structure.is_continuous_lplp and not settings.customised:
         first = ["complementarity_bb", "kkt"]
+    elif linear and structure.lower_rows_x_free and not structure.lower_linear_in_xy:
+        first = ["kkt", "strong_duality"]
     elif structure.lower_convex:
         first = ["kkt"]
     else:
@@ -116,13 +134,8 @@ def run(ctx: Context, settings: Settings) -> Claim:
         if name == "regularized" and (not nlp.available() or (left is not None and left < 1.0)):
             break
         if name == "kkt" and first is not None and (first.limit_hit or left is not None and left < 1.0):
-            continue  # the B&B used its time: no second global stage
-        if left is None:
-            budget = None
-        elif name in ("complementarity_bb", "regularized") or len(stages_planned) == 1:
-            budget = left  # the B&B, the last stage, or the only one: everything left
-        else:
-            budget = GLOBAL_SHARE * left if first is None else left
+            continue  # the first stage used its time: no second global stage
+        budget = _budget(name, stages_planned, first is None, left)
         t0 = time.perf_counter()
         claim = _stage(ctx, name, settings, budget)
         claim.found_by = name
@@ -156,6 +169,17 @@ def run(ctx: Context, settings: Settings) -> Claim:
     return chosen
 
 
+def _budget(name: str, stages: list[str], is_first: bool, left: float | None) -> float | None:
+    """Seconds for the next stage (None: no limit)."""
+    if left is None:
+        return None
+    if name in WHOLE_BUDGET or name == "regularized" or len(stages) == 1:
+        return left  # a stage chosen by structure, the last stage, or the only one
+    if is_first and stages[1] == "strong_duality":
+        return PROBE_SHARE * left
+    return GLOBAL_SHARE * left if is_first else left
+
+
 def _proven(problem, claim: Claim, bound) -> bool:
     """The claim is a global optimum: its own proof, or its F meets a proven bound."""
     cert = claim.certificate
@@ -182,6 +206,10 @@ def _stage(ctx: Context, name: str, settings: Settings, budget) -> Claim:
     sub = ctx.stage(budget)
     if name == "complementarity_bb":
         return complementarity_bb.run(sub, complementarity_bb.Settings(verbose=settings.verbose))
+    if name == "follower_dual":
+        return follower_dual.run(sub, follower_dual.Settings(verbose=settings.verbose))
+    if name == "strong_duality":
+        return strong_duality.run(sub, strong_duality.Settings(verbose=settings.verbose))
     if name == "kkt":
         return kkt.run(sub, settings)
     if name == "value_function":

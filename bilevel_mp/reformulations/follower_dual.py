@@ -1,0 +1,111 @@
+"""The follower replaced by its LP dual, for leaders that see y only through −f.
+
+Two structures (``structure.leader_use_of_y``), both with a follower linear in y
+(``f = c(x)ᵀy + f(x, 0)``, rows ``g(x, y) = G_y y + g(x, 0) >= 0`` and ``h(x, y) = 0``):
+
+* ``"y_free"``: F and G do not involve y. The follower only has to have an optimum at x,
+  which for an LP means a primal and a dual feasible point:
+
+      min F(x)  s.t.  G(x) >= 0,  g(x, y) >= 0, h(x, y) = 0,  λ >= 0,  c(x) = G_yᵀλ + H_yᵀμ
+
+* ``"minus_follower"`` (max–min): G does not involve y and F = −f + h(x). Every optimal
+  response gives the leader h(x) − φ(x) with φ(x) the follower's optimal value, and by LP
+  duality φ(x) = max over dual-feasible (λ, μ) of f(x, 0) − λᵀg(x, 0) − μᵀh(x, 0):
+
+      min h(x) − f(x, 0) + λᵀg(x, 0) + μᵀh(x, 0)   over the same rows
+
+  (the rows with y keep x where the follower is infeasible out: there the dual would be
+  unbounded). This is Israeli & Wood's (2002) dualised interdiction model, built from any
+  user model. The objective is linear when the follower's rows do not move with x (a
+  MILP for HiGHS). Otherwise it has products ``λ_k·x_i``, accepted for binary x_i only:
+  each is written exactly by an indicator constraint (no bound on λ needed, see
+  ``_times_row``; SCIP). With continuous x in the follower's rows use ``kkt``.
+
+No complementarity is written and no big-M is used: the model's optimum is the bilevel
+optimum. Its y is only follower-feasible; the method replaces it by the follower's
+optimistic response at x (which gives the leader the same F).
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from pyomo.repn import generate_standard_repn
+
+from ..backends.single_level import Indicator, substitute
+from ..core.lifted import HPR, Lifted, lift
+from ..errors import UnsupportedStructureError
+from ..problem import BilevelProblem
+from ..structure import Structure, is_binary
+from .kkt import add_stationarity
+
+STRUCTURES = ("y_free", "minus_follower")
+
+
+class FollowerDual:
+    """Primal and dual feasibility of the follower; for a max–min leader the follower's
+    dual objective in F (see module docstring)."""
+
+    name = "follower_dual"
+    mode_label = None
+    feastol = None  # the back end's default tolerance: the model has no complementarity
+
+    def accepts(self, structure: Structure) -> bool:
+        """Linear continuous follower, leader y-free or max–min; for max–min the follower's
+        rows move with binary x only (a product of a multiplier and a continuous x has no
+        exact linear form without a bound on the multiplier)."""
+        if structure.lower != "linear" or structure.y_integer or structure.leader_y not in STRUCTURES:
+            return False
+        return structure.leader_y == "y_free" or structure.lower_rows_x_binary
+
+    def apply(self, problem: BilevelProblem, structure: Structure,
+              time_limit: float | None = None, cache: HPR | None = None) -> Lifted:
+        if not self.accepts(structure):
+            raise UnsupportedStructureError(
+                "follower_dual needs a continuous follower linear in y and a leader that sees y "
+                f"only through -f (F and G free of y, or F = -f + h(x)); this one is "
+                f"{structure.label}, leader {structure.leader_y}")
+        lifted = lift(problem, self.name, self.name, time_limit=time_limit, cache=cache,
+                      missing_only=True)
+        ge, eq = add_stationarity(lifted)
+        if structure.leader_y == "minus_follower":
+            m = lifted.slm.m
+            zero_y = {id(problem.y[j]): 0.0 for j in range(problem.n_y)}
+            h_minus_f0 = lifted.sub(substitute(problem.F + problem.f, zero_y)) \
+                - lifted.sub(substitute(problem.f, zero_y))
+            terms = [_times_row(lifted, m.lam[k], lifted.sub(substitute(c.body, zero_y))) for k, c in enumerate(ge)]
+            terms += [m.mu[k] * lifted.sub(substitute(c.body, zero_y)) for k, c in enumerate(eq)]
+            m.del_component(m.obj)
+            lifted.slm.minimize(h_minus_f0 + sum(terms))
+        return lifted
+
+
+def _times_row(lifted: Lifted, lam, body):
+    """``lam * body`` (lam >= 0, body = g_k(x, 0)) for a minimised objective, with each
+    product of lam and a binary x_i written exactly without a bound on lam: c·lam·x_i is
+    c·w with w >= 0 and the indicator ``x_i = 1 -> lam <= w`` when c > 0, and
+    c·lam + |c|·w with ``x_i = 0 -> lam <= w`` when c < 0 (minimising drives w to
+    lam·x_i, resp. lam·(1 - x_i)). Other x terms stay products (SCIP)."""
+    if isinstance(body, (int, float)):
+        return lam * body
+    repn = generate_standard_repn(body, compute_values=True, quadratic=False)
+    if not repn.is_linear():
+        return lam * body
+    slm, m = lifted.slm, lifted.slm.m
+    if not hasattr(m, "dual_times_x"):
+        m.dual_times_x = pyo.VarList(domain=pyo.NonNegativeReals)
+    out = lam * float(repn.constant)
+    for v, c in zip(repn.linear_vars, repn.linear_coefs):
+        c = float(c)
+        if c == 0.0:
+            continue
+        if not is_binary(v):
+            out = out + c * lam * v
+            continue
+        w = m.dual_times_x.add()
+        slm.indicators.append(Indicator(v, 1 if c > 0 else 0, lam - w))
+        out = out + (c * w if c > 0 else c * lam - c * w)
+    return out
+
+
+__all__ = ["FollowerDual", "STRUCTURES"]
