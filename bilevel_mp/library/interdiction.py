@@ -196,6 +196,13 @@ def grid_interdiction_network(k: int, seed: int = 0, cost_range=(1, 10), delay_r
     """A k-by-k grid with arcs both ways between neighbours, seeded integer lengths and
     delays; source the top-left corner, sink the bottom-right. Returns
     ``(arcs, source, sink)`` for ``shortest_path_interdiction``."""
+    arcs = _grid_arcs(k, seed, (cost_range, delay_range))
+    return arcs, (0, 0), (k - 1, k - 1)
+
+
+def _grid_arcs(k: int, seed: int, ranges) -> list[tuple]:
+    """Arcs both ways between neighbours of a k-by-k grid, each ``(tail, head, v_1, ...)``
+    with one seeded integer per ``(low, high)`` in ``ranges``, drawn in that order."""
     import numpy as np
 
     if k < 2:
@@ -208,9 +215,8 @@ def grid_interdiction_network(k: int, seed: int = 0, cost_range=(1, 10), delay_r
                 r2, c2 = r + dr, c + dc
                 if r2 < k and c2 < k:
                     for a, b in (((r, c), (r2, c2)), ((r2, c2), (r, c))):
-                        arcs.append((a, b, int(rng.integers(cost_range[0], cost_range[1] + 1)),
-                                     int(rng.integers(delay_range[0], delay_range[1] + 1))))
-    return arcs, (0, 0), (k - 1, k - 1)
+                        arcs.append((a, b, *(int(rng.integers(lo, hi + 1)) for lo, hi in ranges)))
+    return arcs
 
 
 def grid_max_flow_network(k: int, seed: int = 0, capacity_range=(1, 20)):
@@ -219,19 +225,7 @@ def grid_max_flow_network(k: int, seed: int = 0, capacity_range=(1, 20)):
     fed by every node of the right column (those arcs uncapacitated in effect: the sum of
     all grid capacities). Returns ``(arcs, source, sink, interdictable)`` for
     ``max_flow_interdiction``, the grid arcs interdictable."""
-    import numpy as np
-
-    if k < 2:
-        raise BilevelInputError(f"grid size must be >= 2, got {k}")
-    rng = np.random.default_rng(seed)
-    grid = []
-    for r in range(k):
-        for c in range(k):
-            for dr, dc in ((0, 1), (1, 0)):
-                r2, c2 = r + dr, c + dc
-                if r2 < k and c2 < k:
-                    for a, b in (((r, c), (r2, c2)), ((r2, c2), (r, c))):
-                        grid.append((a, b, int(rng.integers(capacity_range[0], capacity_range[1] + 1))))
+    grid = _grid_arcs(k, seed, (capacity_range,))
     big = sum(a[2] for a in grid)
     ends = [("s", (r, 0), big) for r in range(k)] + [((r, k - 1), "t", big) for r in range(k)]
     return grid + ends, "s", "t", [(a, b) for a, b, _ in grid]

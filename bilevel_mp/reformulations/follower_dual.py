@@ -23,7 +23,7 @@ Two structures (``structure.leader_use_of_y``), both with a follower linear in y
 
 No complementarity is written and no big-M is used: the model's optimum is the bilevel
 optimum. Its y is only follower-feasible; the method replaces it by the follower's
-optimistic response at x (which gives the leader the same F).
+optimum re-solved at x (every optimal response gives the leader the same F).
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ class FollowerDual:
         if structure.leader_y == "minus_follower":
             m = lifted.slm.m
             zero_y = {id(problem.y[j]): 0.0 for j in range(problem.n_y)}
-            h_minus_f0 = lifted.sub(substitute(problem.F + problem.f, zero_y)) \
-                - lifted.sub(substitute(problem.f, zero_y))
+            # h(x) - f(x, 0) = F(x, 0), since F + f = h does not depend on y
+            h_minus_f0 = lifted.sub(substitute(problem.F, zero_y))
             terms = [_times_row(lifted, m.lam[k], lifted.sub(substitute(c.body, zero_y))) for k, c in enumerate(ge)]
             terms += [m.mu[k] * lifted.sub(substitute(c.body, zero_y)) for k, c in enumerate(eq)]
             m.del_component(m.obj)
