@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import time
 
+from . import progress
 from .clock import catch_interrupt, interrupted
 from .core.context import CERTIFY_TIME_LIMIT, Context
 from .core.finish import finish
 from .errors import BilevelInputError
 from .frontends import as_problem
 from .methods import METHODS, get_method, settings_for
-from .methods.settings import positive
+from .methods.settings import flag, positive, setting_names
 from .result import BilevelResult
 from .structure import detect
 
 
 def solve(problem, method: str = "auto", *, time_limit: float | None = None,
-          certify_time_limit: float | None = None, **settings) -> BilevelResult:
+          certify_time_limit: float | None = None, verbose: bool = False,
+          solver_log: bool = False, **settings) -> BilevelResult:
     """Solve a bilevel problem and certify the answer.
 
     Parameters
@@ -34,6 +36,10 @@ def solve(problem, method: str = "auto", *, time_limit: float | None = None,
         says interrupted); a second raises ``KeyboardInterrupt``.
     certify_time_limit : seconds for each follower re-solve of the certificate
         (default 60).
+    verbose : show a live progress line on stderr while the solve runs (stage, incumbent,
+        bound, gap, seconds; ``bilevel_mp.progress``). Quiet by default.
+    solver_log : pass the solvers' own logs (HiGHS, SCIP, the B&B's node log) through to
+        stdout, for the methods that have one.
     **settings : the chosen method's settings, e.g. ``mode="indicator"`` (kkt, auto),
         ``x0=[0.0]`` (descent, trust_region, penalty), ``n_starts=5`` (regularized),
         ``node_limit=1000`` (complementarity_bb); ``bilevel_mp.methods.METHODS[m].Settings``
@@ -64,20 +70,40 @@ def solve(problem, method: str = "auto", *, time_limit: float | None = None,
             or not certify_time_limit > 0:
         raise BilevelInputError(f"certify_time_limit must be a positive number of seconds, "
                                 f"got {certify_time_limit!r}")
+    flag("verbose", verbose)
+    flag("solver_log", solver_log)
+    if solver_log:
+        if "verbose" not in setting_names(module.Settings):
+            raise BilevelInputError(f"method {method!r} has no solver log (solver_log=True)")
+        settings = {**settings, "verbose": True}
     chosen = settings_for(method, settings)
     structure = detect(problem)
     module.accepts(problem, structure, chosen)
     ctx = Context(problem, structure, time_limit, float(certify_time_limit), t0=t0)
-    with catch_interrupt():
-        claim = module.run(ctx, chosen)
-        if interrupted():
-            claim.limit_hit = True
-            claim.note("interrupted by the user (Ctrl-C): the best point found so far")
-        result = finish(problem, structure, method, claim, ctx.certify_limit)
+    reporter = progress.Live() if verbose else progress.Progress()
+    with catch_interrupt(), progress.reporting(reporter):
+        reporter.begin(problem.name, method, problem.sense_sign, time_limit)
+        result = None
+        try:
+            reporter.stage(method)
+            claim = module.run(ctx, chosen)
+            if interrupted():
+                claim.limit_hit = True
+                claim.note("interrupted by the user (Ctrl-C): the best point found so far")
+            with progress.muted():
+                result = finish(problem, structure, method, claim, ctx.certify_limit)
+            reporter.point(sign_min(result.F, problem), sign_min(result.bound, problem))
+        finally:
+            reporter.end(None if result is None else result.status)
     result.seconds = time.perf_counter() - t0
     if write_back is not None and result.x is not None:
         write_back(result)
     return result
+
+
+def sign_min(value, problem):
+    """A user-sense objective value in minimisation form (None stays None)."""
+    return None if value is None else problem.sense_sign * value
 
 
 __all__ = ["solve", "METHODS"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import progress
 from ..backends import scip
 from .follower_milp import FollowerMILP
 from .interdiction_cuts import Blocking
@@ -211,7 +212,8 @@ def branch_and_cut(lifted, blocking: Blocking, time_limit: float | None,
         handlers.append(handler)
 
     t0 = time.perf_counter()
-    out = scip.solve(lifted.slm, time_limit=time_limit, verbose=verbose, setup=setup)
+    out = scip.solve(lifted.slm, time_limit=time_limit, verbose=verbose, setup=setup,
+                     watch=progress.watcher())
     handler = handlers[-1] if handlers else None
     result = BranchAndCutOutcome(out.status, bound=out.bound, seconds=time.perf_counter() - t0,
                                  message=out.message, follower_solves=follower.solves)

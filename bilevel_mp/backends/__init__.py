@@ -50,11 +50,14 @@ def pick(slm: SingleLevelModel, solver: str | None = None) -> str:
 
 def solve_single_level(slm: SingleLevelModel, time_limit: float | None = None,
                        solver: str | None = None, verbose: bool = False,
-                       feastol: float | None = None) -> SolveOutcome:
+                       feastol: float | None = None, watch=None) -> SolveOutcome:
     """Solve a single-level model with the right back end; ``feastol``: SCIP's feasibility
-    tolerance (None: its default 1e-6; HiGHS's LPs keep theirs)."""
+    tolerance (None: its default 1e-6; HiGHS's LPs keep theirs); ``watch(primal, dual)``:
+    the running MIP's incumbent and bound, reported while HiGHS or SCIP solves."""
     name = pick(slm, solver)
     extra = {"feastol": feastol} if feastol is not None and name == "scip" else {}
+    if watch is not None and name in ("highs", "scip"):
+        extra["watch"] = watch
     out = BACKENDS[name].solve(slm, time_limit=time_limit, verbose=verbose, **extra)
     out.solver = name
     return out

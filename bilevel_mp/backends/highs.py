@@ -101,8 +101,10 @@ class _ConstantRowInfeasible(Exception):
 
 
 def solve(slm: SingleLevelModel, time_limit: float | None = None, gap: float = 1e-9,
-          verbose: bool = False) -> SolveOutcome:
-    """Solve a linear ``slm``; returns primal values, objective, bound, row duals."""
+          verbose: bool = False, watch=None) -> SolveOutcome:
+    """Solve a linear ``slm``; returns primal values, objective, bound, row duals.
+    ``watch(primal, dual)``, if given, receives the MIP's incumbent and bound (objective
+    of ``slm``, inf when none yet) while it runs."""
     if _highspy is None:  # pragma: no cover
         raise SolverUnavailableError("HiGHS is not installed: pip install highspy")
     if not accepts(slm):
@@ -112,6 +114,8 @@ def solve(slm: SingleLevelModel, time_limit: float | None = None, gap: float = 1
         h, cols, index, row_cons, offset, ints = _build(slm, time_limit, gap, verbose)
     except _ConstantRowInfeasible as exc:
         return SolveOutcome("infeasible", solver="highs", message=f"constant row {exc}")
+    if watch is not None and ints:
+        _watch(h, watch, offset)
     h.run()
     ms = h.getModelStatus()
     S = _highspy.HighsModelStatus
@@ -142,6 +146,16 @@ def solve(slm: SingleLevelModel, time_limit: float | None = None, gap: float = 1
         out.status = "time_limit"
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _watch(h, watch, offset: float) -> None:
+    """Pass the MIP's primal and dual bounds to ``watch`` from HiGHS's callbacks."""
+    def report(event):
+        data = event.data_out
+        watch(data.mip_primal_bound + offset, data.mip_dual_bound + offset)
+
+    h.cbMipImprovingSolution.subscribe(report)
+    h.cbMipInterrupt.subscribe(report)
 
 
 def extreme_values(slm: SingleLevelModel, exprs, time_limit: float | None = None) -> list:

@@ -166,6 +166,33 @@ def _build(slm: SingleLevelModel, time_limit, gap, feastol, verbose, params: dic
     return s, varmap, pyo_vars, offset
 
 
+class _Watch(_scip.Eventhdlr if _scip is not None else object):
+    """Reports SCIP's primal and dual bound on a new incumbent and at most every
+    ``WATCH_SECONDS`` as nodes are solved."""
+
+    def __init__(self, watch, offset: float):
+        self.watch, self.offset, self.last = watch, offset, -math.inf
+
+    def eventinit(self):
+        self.model.catchEvent(_EVENTS(), self)
+
+    def eventexit(self):
+        self.model.dropEvent(_EVENTS(), self)
+
+    def eventexec(self, event):
+        now = time.perf_counter()
+        if event.getType() != _scip.SCIP_EVENTTYPE.BESTSOLFOUND and now - self.last < WATCH_SECONDS:
+            return
+        self.last = now
+        self.watch(self.model.getPrimalbound() + self.offset, self.model.getDualbound() + self.offset)
+
+
+def _EVENTS():
+    return _scip.SCIP_EVENTTYPE.BESTSOLFOUND | _scip.SCIP_EVENTTYPE.NODESOLVED
+
+
+WATCH_SECONDS = 0.25
+
 # Settings tried in turn when SCIP's LP solver fails ("error in LP solver"): the
 # default, then primal simplex throughout, then without the LP stability checks.
 TIGHT_FEASTOL = 1e-9  # the feasibility tolerance of SCIP solves that must not buy F with its
@@ -183,12 +210,14 @@ def solve(
     feastol: float | None = None,
     verbose: bool = False,
     setup=None,
+    watch=None,
 ) -> SolveOutcome:
     """Solve ``slm`` to global optimality (within ``time_limit`` seconds). When SCIP's
     LP solver fails, the solve is repeated with the settings of ``LP_FALLBACKS``.
     ``setup(model, varmap)``, if given, is called on each built PySCIPOpt model before it
     is solved (``varmap``: id of a Pyomo variable -> its SCIP variable), e.g. to include
-    a constraint handler."""
+    a constraint handler. ``watch(primal, dual)``, if given, receives SCIP's incumbent and
+    bound (objective of ``slm``) when a better solution is found and as nodes are solved."""
     _require()
     t0 = time.perf_counter()
     failures, solved = [], False
@@ -202,6 +231,8 @@ def solve(
         s, varmap, pyo_vars, offset = built
         if setup is not None:
             setup(s, varmap)
+        if watch is not None:
+            s.includeEventhdlr(_Watch(watch, offset), "bmp_progress", "reports bounds to bilevel_mp.progress")
         try:
             with quiet(not verbose):
                 s.optimize()

@@ -37,6 +37,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .. import progress
 from ..backends import nlp
 from ..errors import BilevelInputError
 from ..core.context import Context
@@ -129,6 +130,7 @@ def run(ctx: Context, settings: Settings) -> Claim:
     bound = None  # best proven bound (min form)
     stages = []
     stages_planned = plan(ctx.structure, settings)
+    reporter = progress.current()
     for name in stages_planned:
         left = ctx.left()
         if name == "regularized" and (not nlp.available() or (left is not None and left < 1.0)):
@@ -137,11 +139,13 @@ def run(ctx: Context, settings: Settings) -> Claim:
             continue  # the first stage used its time: no second global stage
         budget = _budget(name, stages_planned, first is None, left)
         t0 = time.perf_counter()
+        reporter.stage(name)
         claim = _stage(ctx, name, settings, budget)
         claim.found_by = name
         settle(problem, claim, ctx.certify_limit)
         if claim.bound is not None:
             bound = claim.bound if bound is None else max(bound, claim.bound)
+        reporter.point(claim.F_min(problem) if claim.certified else None, bound)
         sign = problem.sense_sign
         F = claim.F_min(problem)
         stages.append(Stage(len(stages), None if F is None else sign * F, time.perf_counter() - t0,

@@ -9,6 +9,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from .. import progress as progress_report
 from ..algorithms.complementarity_bb import ComplementarityBB
 from ..algorithms.lplp_data import check_lplp, extract
 from ..core.context import Context
@@ -84,10 +85,12 @@ def run(ctx: Context, settings: Settings) -> Claim:
     sense = problem.sense_sign
     history = []
     t0 = time.perf_counter()
+    reporter = progress_report.current()
 
     def progress(nodes, ub, bound):
         history.append(BBProgress(nodes, sense * ub if math.isfinite(ub) else None,
                                   time.perf_counter() - t0, sense * bound if math.isfinite(bound) else None))
+        reporter.model(ub, bound)
         if settings.verbose:
             print(f"nodes {nodes:7d}  incumbent {ub:.8g}  bound {bound:.8g}")
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..clock import MIN_SOLVE_SECONDS
 from ..core.bounds import share
+from .. import progress
 from ..backends import solve_single_level
 from ..core.certify import solve_follower
 from ..core.context import Context
@@ -36,10 +37,11 @@ def solve_reduction(ctx: Context, reduction, solver: str | None = None,
         return claim
     feastol = reduction.feastol
     outcome = solve_single_level(lifted.slm, time_limit=ctx.left(), solver=solver, verbose=verbose,
-                                 feastol=feastol)
+                                 feastol=feastol, watch=progress.watcher())
     if feastol is not None and outcome.status == "infeasible":
         # a tight tolerance can make a thin feasible set look empty: no verdict from it
-        outcome = solve_single_level(lifted.slm, time_limit=ctx.left(), solver=solver, verbose=verbose)
+        outcome = solve_single_level(lifted.slm, time_limit=ctx.left(), solver=solver, verbose=verbose,
+                                     watch=progress.watcher())
     claim.solver = outcome.solver
     claim.limit_hit = outcome.status == "time_limit"
     if outcome.status != "optimal":

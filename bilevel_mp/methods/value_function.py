@@ -45,6 +45,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
+from .. import progress
 from ..backends import scip, solve_single_level
 from ..algorithms.integer_cuts import (add_response_cut, integer_linking_rows,
                                        round_integers, strict_cut_point, strict_rows)
@@ -174,7 +175,8 @@ def run(ctx: Context, settings: Settings) -> Claim:
         remaining = ctx.left()
         if remaining is not None and remaining <= 0.5:
             break
-        out = solve_single_level(lifted.slm, time_limit=remaining, feastol=feastol)
+        out = solve_single_level(lifted.slm, time_limit=remaining, feastol=feastol,
+                                 watch=progress.watcher(bound_only=True))
         master_solver = out.solver
         if out.status == "infeasible" and not out.has_solution:
             status_hint = "infeasible" if best is None else "optimal_by_bound"
