@@ -23,41 +23,51 @@ def solve(problem, method: str = "auto", *, time_limit: float | None = None,
 
     Parameters
     ----------
-    problem : BilevelProblem, Pyomo model (with a ``LowerLevel`` block), BOLIB dict, or
-        ``frontends.cvxpy.from_cvxpy(...)``.
-    method : a key of ``bilevel_mp.METHODS``: "auto" (default), "kkt", "strong_duality",
-        "value_function", "complementarity_bb" (global), "regularized", "descent",
-        "trust_region", "penalty" (local).
-    time_limit : wall-clock seconds for the method's search, from the call on (structure
+    problem : BilevelProblem, Pyomo model, dict or converted model
+        A ``BilevelProblem``, a Pyomo model with a ``LowerLevel`` block, a BOLIB dict,
+        or ``frontends.cvxpy.from_cvxpy(...)``.
+    method : str, default "auto"
+        A key of ``bilevel_mp.METHODS``: "auto", "kkt", "strong_duality",
+        "follower_dual", "value_function", "complementarity_bb" (global), "regularized",
+        "descent", "trust_region", "penalty" (local).
+    time_limit : float or None, default None
+        Wall-clock seconds for the method's search, from the call on (structure
         detection, bound tightening, model building and solves); None: no limit. When it
         runs out the best point found is returned with status ``time_limit``. The whole
         call, the certificate included, returns within ``bilevel_mp.clock.with_grace``
         (time_limit + 5% + 2 s). A first Ctrl-C ends the search the same way (the note
         says interrupted); a second raises ``KeyboardInterrupt``.
-    certify_time_limit : seconds for each follower re-solve of the certificate
-        (default 60).
-    verbose : show a live progress line on stderr while the solve runs (stage, incumbent,
+    certify_time_limit : float or None, default None
+        Seconds for each follower re-solve of the certificate (None: 60).
+    verbose : bool, default False
+        Show a live progress line on stderr while the solve runs (stage, incumbent,
         bound, gap, seconds; ``bilevel_mp.progress``). Quiet by default.
-    solver_log : pass the solvers' own logs (HiGHS, SCIP, the B&B's node log) through to
-        stdout, for the methods that have one.
-    **settings : the chosen method's settings, e.g. ``mode="indicator"`` (kkt, auto),
+    solver_log : bool, default False
+        Pass the solvers' own logs (HiGHS, SCIP, the branch-and-bound's node log) through
+        to stdout, for the methods that have one.
+    **settings
+        The chosen method's settings, e.g. ``mode="indicator"`` (kkt, auto),
         ``x0=[0.0]`` (descent, trust_region, penalty), ``n_starts=5`` (regularized),
-        ``node_limit=1000`` (complementarity_bb); ``bilevel_mp.methods.METHODS[m].Settings``
+        ``node_limit=1000`` (complementarity_bb); ``bilevel_mp.METHODS[m].Settings``
         documents each.
 
     Returns
     -------
-    BilevelResult. ``method`` is the name asked for, ``found_by`` the method whose point it
-    is, ``solver`` a back-end name. Statuses mean the same for every method (table in
-    ``bilevel_mp.core.finish``): ``optimal`` only for a proven global optimum whose
-    certificate is exact. With a Pyomo model the solution is also loaded back into its
-    variables and the follower's multipliers into its ``dual`` suffix.
+    BilevelResult
+        ``method`` is the name asked for, ``found_by`` the method whose point it is,
+        ``solver`` a back-end name. Statuses mean the same for every method (table in
+        ``bilevel_mp.core.finish``): ``optimal`` only for a proven global optimum whose
+        certificate is exact. With a Pyomo model the solution is also loaded back into
+        its variables and the follower's multipliers into its ``dual`` suffix.
 
     Raises
     ------
-    BilevelInputError : unknown method or setting, bad value, malformed problem.
-    UnsupportedStructureError : the method cannot treat this problem class.
-    SolverUnavailableError : a back end the method needs is not installed.
+    BilevelInputError
+        Unknown method or setting, bad value, malformed problem.
+    UnsupportedStructureError
+        The method cannot treat this problem class.
+    SolverUnavailableError
+        A back end the method needs is not installed.
     """
     t0 = time.perf_counter()
     problem, write_back = as_problem(problem)

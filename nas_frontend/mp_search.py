@@ -361,7 +361,7 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
 
     Returns a :class:`SearchResult` (method "mp"); ``history`` has one dict per
     iteration: train_loss, val_loss (before) and val_loss_after (validation minibatch),
-    residual (||grad_w L_train||), residual_linearised (max |V^T(...)| at the direction)
+    residual (||grad_w L_train||), residual_linearised (``max |V^T(...)|`` at the direction)
     and delta, step, radius, predicted and actual change of the validation loss,
     elastic, refreshed, products, seconds_torch / seconds_program / seconds_solver,
     genotype, probs (and expected_cost with a resource).

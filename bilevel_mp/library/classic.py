@@ -67,7 +67,7 @@ def moore_bard_1990() -> BilevelProblem:
 
 
 def integer_leader_lp() -> BilevelProblem:
-    """A small LP-LP with two integer leader variables in {0..4}, constructed here:
+    """A small LP-LP with two integer leader variables in {0..4}, constructed here::
 
         min_x  -2 x1 + x2 - 3 y1 - y2        s.t. x1 + x2 <= 6
         min_y   y1 + 2 y2   s.t. y1 + y2 >= 1, y1 - x1 <= 1.5, y2 + x2 >= 2,

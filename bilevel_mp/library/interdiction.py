@@ -2,13 +2,13 @@
 
 Shortest-path interdiction (Israeli & Wood 2002, Networks 40(2)): interdicting arc a
 (binary x_a, resource r_a, budget R) lengthens it from c_a to c_a + d_a; the follower
-then takes a shortest source-sink path and the leader maximises its length:
+then takes a shortest source-sink path and the leader maximises its length::
 
     max_x  min_y  sum_a (c_a + d_a x_a) y_a
     s.t.   sum_a r_a x_a <= R,  x binary;   y: one unit of flow from s to t, y >= 0
 
 Max-flow interdiction (Wood 1993, Mathl. Comput. Modelling 17(2)): interdicting arc a
-removes its capacity; the follower sends a maximum flow and the leader minimises it:
+removes its capacity; the follower sends a maximum flow and the leader minimises it::
 
     min_x  max_{y, v}  v
     s.t.   sum_a r_a x_a <= R,  x binary;  conservation with v out of s and into t,
@@ -81,8 +81,8 @@ def shortest_path_interdiction(arcs, source, sink, budget, interdictable=None, n
 
     Parameters
     ----------
-    arcs : iterable of ``(tail, head, cost, delay)`` or ``(tail, head, cost, delay,
-        resource)``: length c >= 0, added length d >= 0 when interdicted, resource
+    arcs : iterable of ``(tail, head, cost, delay)`` or
+        ``(tail, head, cost, delay, resource)``: length c >= 0, added length d >= 0 when interdicted, resource
         r >= 0 it takes to interdict (default 1)
     source, sink : nodes; some path between them must exist
     budget : total resource R >= 0

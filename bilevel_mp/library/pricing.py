@@ -4,7 +4,7 @@ The buyer must cover requirements b_i (nutrients, components, bandwidth, ...) wi
 products j that each supply A_ij >= 0 of requirement i, available up to s_j units, at
 price π_j per unit. Some products are the seller's: their price p_j in [floor_j, cap_j]
 is the leader's decision, the others sell at fixed competitor prices. The buyer buys
-the cheapest bundle; the seller maximises profit, price minus unit cost k_j per unit:
+the cheapest bundle; the seller maximises profit, price minus unit cost k_j per unit::
 
     max_p   sum_{j in S} (p_j - k_j) z_j
     s.t.    z in argmin_z { sum_{j in S} p_j z_j + sum_{j not in S} π_j z_j :
@@ -94,8 +94,8 @@ def stackelberg_pricing(requirements: dict, products: dict, formulation: str = "
     Parameters
     ----------
     requirements : ``{requirement: amount >= 0}`` the buyer must cover
-    products : ``{name: spec}``, spec a dict with ``content`` (``{requirement:
-        amount >= 0}``), optional ``supply`` (units available, default unlimited), and
+    products : ``{name: spec}``, spec a dict with ``content``
+        (``{requirement: amount >= 0}``), optional ``supply`` (units available, default unlimited), and
         either ``price`` (a competitor's fixed price >= 0) or ``price_cap`` (a seller
         product, optional ``price_floor`` (default 0) and ``unit_cost`` (default 0))
     formulation : ``"linear"`` (default, see module docstring) or ``"bilinear"``

@@ -2,7 +2,7 @@
 
 Labbé, Marcotte & Savard (1998), "A bilevel model of taxation and its application to
 optimal highway pricing", Management Science 44(12); multicommodity network form of
-Brotcorne, Labbé, Marcotte & Savard (2001), Transportation Science 35(4):
+Brotcorne, Labbé, Marcotte & Savard (2001), Transportation Science 35(4)::
 
     max_t   sum_k sum_{a in A1} t_a y^k_a                     (leader: toll revenue)
     s.t.    0 <= t_a <= cap_a                (a in A1, the tollable arcs)

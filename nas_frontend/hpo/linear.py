@@ -419,7 +419,7 @@ class BilevelRidge(RegressorMixin, RegressionTarget, _BilevelLinear):
         self.intercept_ = float(W[-1, 0] * self._y_std + self._y_mean)
 
     def predict(self, X):
-        """Predictions X·coef_ + intercept_."""
+        """Predictions ``X @ coef_ + intercept_``."""
         return self._check_X(X) @ self.coef_ + self.intercept_
 
 
