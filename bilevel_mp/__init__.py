@@ -20,6 +20,7 @@ from .methods import METHODS
 from .problem import BilevelProblem, Constraint
 from .result import STATUSES, BilevelResult, Certificate
 from .solve import solve
+from .export import export
 from .structure import detect
 
 __version__ = "0.1.0"
@@ -40,5 +41,6 @@ __all__ = [
     "SolverUnavailableError",
     "UnsupportedStructureError",
     "detect",
+    "export",
     "solve",
 ]

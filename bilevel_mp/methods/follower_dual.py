@@ -49,8 +49,13 @@ def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -
             f"(F and G free of y, or F = -f + h(x)); in {problem.name} {why} (use method='kkt')")
 
 
+def reduction(settings: Settings) -> FollowerDual:
+    """The single-level reduction this method solves (``bilevel_mp.export`` writes it)."""
+    return FollowerDual()
+
+
 def run(ctx: Context, settings: Settings) -> Claim:
-    claim = solve_reduction(ctx, FollowerDual(), settings.solver, settings.verbose)
+    claim = solve_reduction(ctx, reduction(settings), settings.solver, settings.verbose)
     if claim.x is not None:
         respond(ctx, claim)
     return claim

@@ -60,5 +60,10 @@ def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -
     reject_integer_follower(problem, NAME)
 
 
+def reduction(settings: Settings) -> KKT:
+    """The single-level reduction this method solves (``bilevel_mp.export`` writes it)."""
+    return settings.reduction()
+
+
 def run(ctx: Context, settings: Settings) -> Claim:
-    return solve_reduction(ctx, settings.reduction(), settings.solver, settings.verbose)
+    return solve_reduction(ctx, reduction(settings), settings.solver, settings.verbose)

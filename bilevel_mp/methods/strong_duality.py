@@ -45,6 +45,10 @@ def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -
             f"{structure.lower.replace('_', ' ')} follower (use method='kkt')")
 
 
+def reduction(settings: Settings) -> StrongDuality:
+    """The single-level reduction this method solves (``bilevel_mp.export`` writes it)."""
+    return StrongDuality(settings.form, settings.sos1)
+
+
 def run(ctx: Context, settings: Settings) -> Claim:
-    return solve_reduction(ctx, StrongDuality(settings.form, settings.sos1), settings.solver,
-                           settings.verbose)
+    return solve_reduction(ctx, reduction(settings), settings.solver, settings.verbose)
