@@ -21,6 +21,7 @@ from .problem import BilevelProblem, Constraint
 from .result import STATUSES, BilevelResult, Certificate
 from .solve import solve
 from .export import export
+from .frontends.matrix import linear_bilevel
 from .structure import detect
 
 __version__ = "0.1.0"
@@ -42,5 +43,6 @@ __all__ = [
     "UnsupportedStructureError",
     "detect",
     "export",
+    "linear_bilevel",
     "solve",
 ]
