@@ -6,13 +6,14 @@
 - Local NLP (regularised MPECs, penalty subproblems): ripopt / ipopt through Pyomo.
 
 ``BACKENDS`` keys are the names results report in ``result.solver`` and ``solve(solver=)``
-accepts.
+accepts; any other name is taken as a solver of Pyomo's ``SolverFactory`` (the user's own:
+Gurobi, CPLEX, Xpress, CBC, ...; ``pyomo_solver``).
 """
 
 from __future__ import annotations
 
 from ..errors import BilevelInputError, SolverUnavailableError
-from . import highs, nlp, scip
+from . import highs, nlp, pyomo_solver, scip
 from .single_level import SingleLevelModel, SolveOutcome
 
 BACKENDS = {"highs": highs, "scip": scip, "nlp": nlp}
@@ -28,8 +29,11 @@ def check_solver(solver: str | None) -> None:
     for one that is not installed; None passes."""
     if solver is None:
         return
+    if not isinstance(solver, str):
+        raise BilevelInputError(f"solver must be a name, got {solver!r}")
     if solver not in BACKENDS:
-        raise BilevelInputError(f"unknown solver {solver!r}; choose one of {sorted(BACKENDS)}")
+        pyomo_solver.check_name(solver)  # the user's own solver, through Pyomo
+        return
     if not BACKENDS[solver].available():
         raise SolverUnavailableError(f"solver {solver!r} is not installed")
 
@@ -55,6 +59,10 @@ def solve_single_level(slm: SingleLevelModel, time_limit: float | None = None,
     tolerance (None: its default 1e-6; HiGHS's LPs keep theirs); ``watch(primal, dual)``:
     the running MIP's incumbent and bound, reported while HiGHS or SCIP solves."""
     name = pick(slm, solver)
+    if name not in BACKENDS:
+        out = pyomo_solver.solve(slm, name, time_limit=time_limit, verbose=verbose)
+        out.solver = name
+        return out
     extra = {"feastol": feastol} if feastol is not None and name == "scip" else {}
     if watch is not None and name in ("highs", "scip"):
         extra["watch"] = watch
