@@ -1,5 +1,6 @@
-"""Command line: ``bilevel-mp solve | bench | demo | nas``.
+"""Command line: ``bilevel-mp solve | bench | demo | nas`` (and ``--version``).
 
+    bilevel-mp --version                              prints "bilevel-mp <version>"
     bilevel-mp demo                                   classic problems, a table
     bilevel-mp solve FILE.json [--time-limit S] [--json OUT] [--method M] [--mode MODE]
                      [--dual-bound M] [--solver highs|scip|nlp] [--x0 1,2] [--set KEY=VALUE ...]
@@ -21,6 +22,7 @@ import os
 import platform
 import shutil
 import sys
+import textwrap
 import time
 import warnings
 from importlib.metadata import entry_points
@@ -29,14 +31,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import bench
+from . import __version__, bench
 from .batch import solve_many
 from .backends import BACKENDS
+from .core.context import CERTIFY_TIME_LIMIT
 from .errors import BilevelError, BilevelInputError
 from .frontends.expr import load_problems, read_entries
 from .frontends.mps_aux import is_mps_path
 from .library import classic
-from .methods import METHODS
+from .methods import METHODS, setting_names
 from .reformulations.complementarity import MODES
 from .solve import solve
 
@@ -163,55 +166,125 @@ def cmd_demo(args) -> int:
     return 0
 
 
+#: One line per method for ``--help`` (tests check every key of ``METHODS`` has one).
+METHOD_HELP = {
+    "auto": "picks the methods below by the problem's structure; never loses a point",
+    "kkt": "follower replaced by its KKT conditions (complementarity by --mode); global, "
+           "exact for followers convex in y",
+    "strong_duality": "follower's primal and dual feasibility plus strong duality (LP and "
+                      "convex-QP followers); global",
+    "follower_dual": "follower's LP dual in the leader's model, for leaders that see y only "
+                     "through -f (interdiction, max-min); global",
+    "value_function": "value-function cutting planes: nonconvex and integer followers; global",
+    "complementarity_bb": "branch-and-bound on the follower's complementarity pairs "
+                          "(continuous LP-LP); global",
+    "regularized": "Scholtes-regularised KKT from several starts; local",
+    "descent": "auxiliary LP/QP descent from --x0 (continuous x); local",
+    "trust_region": "Colson-Marcotte-Savard trust region from --x0; local",
+    "penalty": "follower's duality gap penalised in the leader's objective; local",
+}
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Epilogs kept as written; every option's help ends with its default, unless the
+    help already states it or the option is a flag (default: off)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default:" in text or "%(default)" in text or action.default is argparse.SUPPRESS \
+                or action.nargs == 0 or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _takes(setting: str) -> str:
+    """The methods that have ``setting``, comma-separated (read from their Settings)."""
+    return ", ".join(name for name, m in METHODS.items() if setting in setting_names(m.Settings))
+
+
+def _methods_epilog() -> str:
+    """``--method``'s choices, one (wrapped) line each."""
+    width = max(len(name) for name in METHODS)
+    lines = [textwrap.fill(METHOD_HELP.get(name, ""), 88, initial_indent=f"  {name:<{width}}  ",
+                           subsequent_indent=" " * (width + 4)) for name in METHODS]
+    return "methods (--method METHOD):\n" + "\n".join(lines)
+
+
 def add_method_options(p: argparse.ArgumentParser) -> None:
     """--method and the settings every method may take (choices from the registries)."""
     g = p.add_argument_group("method")
-    g.add_argument("--method", default="auto", choices=list(METHODS))
+    g.add_argument("--method", default="auto", choices=list(METHODS), metavar="METHOD",
+                   help="one of: %(choices)s (one line each below)")
     g.add_argument("--mode", default=None, choices=list(MODES),
-                   help="KKT complementarity (methods kkt, auto); default sos1")
-    g.add_argument("--dual-bound", type=float, default=None,
-                   help="bound on the follower's multipliers, needed by --mode bigm (your assumption)")
-    g.add_argument("--solver", default=None, choices=list(BACKENDS), help="force a back end (kkt, "
-                   "strong_duality, auto)")
-    g.add_argument("--certify-time-limit", type=float, default=None,
-                   help="seconds for each follower re-solve of the certificate (default 60)")
-    g.add_argument("--x0", default=None, help="leader start for local methods, e.g. 0.5,1")
-    g.add_argument("--verbose", action="store_true", help="print the method's progress")
+                   help=f"KKT complementarity, for methods {_takes('mode')} (default: sos1; "
+                        "auto: chosen per stage)")
+    g.add_argument("--dual-bound", type=float, default=None, metavar="M",
+                   help="bound on the follower's multipliers, needed by --mode bigm; a result "
+                        "resting on it is at best 'feasible' (default: none)")
+    g.add_argument("--solver", default=None, choices=list(BACKENDS),
+                   help=f"force a back end, for methods {_takes('solver')} (default: HiGHS for "
+                        "LP/MILP models, SCIP otherwise)")
+    g.add_argument("--certify-time-limit", type=float, default=None, metavar="S",
+                   help=f"seconds for each follower re-solve of the certificate "
+                        f"(default: {CERTIFY_TIME_LIMIT:g})")
+    g.add_argument("--x0", default=None, metavar="X",
+                   help=f"leader start, comma-separated, for methods {_takes('x0')}, e.g. 0.5,1 "
+                        "(default: the problem's xy_init, else its x values, else 0)")
+    g.add_argument("--verbose", action="store_true",
+                   help=f"print the method's progress (methods {_takes('verbose')})")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other setting of the method (JSON value), e.g. --set node_limit=1000")
+                   help="any other setting of the method (JSON value), repeatable, e.g. "
+                        "--set node_limit=1000 (default: none)")
+
+
+def _add_subcommand(sub, name: str, help: str, **kw) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
+                          formatter_class=_HelpFormatter, **kw)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="bilevel-mp", description="Bilevel optimisation on real MP solvers")
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = argparse.ArgumentParser(prog="bilevel-mp", description="Bilevel optimisation on real MP solvers",
+                                 formatter_class=_HelpFormatter)
+    ap.add_argument("--version", action="version", version=f"bilevel-mp {__version__}",
+                    help="print 'bilevel-mp <version>' and exit")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("solve", help="solve the problem(s) in a BOLIB JSON file or an MPS+AUX instance")
+    s = _add_subcommand(sub, "solve", "solve the problem(s) in a BOLIB JSON file or an MPS+AUX "
+                        "instance", epilog=_methods_epilog())
     s.add_argument("file", help="BOLIB-format JSON, or an MPS/LP instance file (MibS, BOBILib)")
-    s.add_argument("--aux", default=None,
-                   help="the AUX file of an MPS instance (default: FILE.aux, FILE.mps.aux or FILE.txt next to it)")
-    s.add_argument("--time-limit", type=float, default=None, help="seconds per solve")
-    s.add_argument("--json", default=None, help="write the result(s) to this JSON file")
+    s.add_argument("--aux", default=None, metavar="FILE",
+                   help="the AUX file of an MPS instance (default: FILE.aux, FILE.mps.aux or "
+                        "FILE.txt next to it)")
+    s.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds per problem; the certificate may add 5%% + 2 s (default: no limit)")
+    s.add_argument("--json", default=None, metavar="OUT",
+                   help="write the result(s) to this JSON file (default: not written)")
     add_method_options(s)
     s.set_defaults(func=cmd_solve)
 
-    b = sub.add_parser("bench", help="solve a list of problems, one process each, with verdicts")
-    b.add_argument("file")
-    b.add_argument("--time-limit", type=float, default=60.0)
-    b.add_argument("--jobs", type=int, default=1)
-    b.add_argument("--json", default=None)
+    b = _add_subcommand(sub, "bench", "solve a list of problems, one process each, with verdicts",
+                        epilog=_methods_epilog())
+    b.add_argument("file", help="BOLIB-format JSON file holding a list of problems")
+    b.add_argument("--time-limit", type=float, default=60.0, metavar="S", help="seconds per problem")
+    b.add_argument("--jobs", type=int, default=1, metavar="N", help="problems solved in parallel")
+    b.add_argument("--json", default=None, metavar="OUT",
+                   help="write the records to this JSON file (default: not written)")
     add_method_options(b)
-    b.add_argument("--filter", default=None, help="only problems whose name contains this")
-    b.add_argument("--no-progress", action="store_true")
-    b.add_argument("--report", default=None, help="write a markdown report (e.g. benchmarks/BOLIB.md)")
+    b.add_argument("--filter", default=None, metavar="TEXT",
+                   help="only problems whose name contains TEXT (default: all)")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.add_argument("--report", default=None, metavar="OUT.md",
+                   help="write a markdown report, e.g. benchmarks/BOLIB.md (default: not written)")
     b.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on Dask: a scheduler address (tcp://host:8786), or 'local' for a "
-                        "LocalCluster of --jobs workers (pip install 'bilevel-mp[cluster]')")
+                        "LocalCluster of --jobs workers (pip install 'bilevel-mp[cluster]') "
+                        "(default: local processes, no Dask)")
     b.add_argument("--no-isolate", action="store_true",
                    help="with --scheduler: solve inside the worker (no hard kill; faster start)")
     b.set_defaults(func=cmd_bench)
 
-    d = sub.add_parser("demo", help="solve classic problems and print a table")
-    d.add_argument("--time-limit", type=float, default=60.0)
+    d = _add_subcommand(sub, "demo", "solve classic problems and print a table")
+    d.add_argument("--time-limit", type=float, default=60.0, metavar="S", help="seconds per problem")
     d.set_defaults(func=cmd_demo)
 
     for ep in entry_points(group="bilevel_mp.cli"):  # e.g. "nas" from nas_frontend

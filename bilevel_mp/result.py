@@ -17,18 +17,33 @@ STATUSES = (
     "error",
 )
 
+LL_STATUSES = (
+    "optimal",  # the follower re-solved to proven optimality at x
+    "time_limit",  # the re-solve stopped at a limit; its proven bound may still certify
+    "infeasible",  # the follower has no feasible y at x
+    "unbounded",  # the follower's objective is unbounded below (min form) at x
+    "infeasible_or_unbounded",  # the solver proved one of the two without saying which
+    "error",  # the re-solve failed (see Certificate.solver_status and message)
+    "not_run",  # no re-solve (no point to certify)
+)
+"""``Certificate.ll_status``: how the follower's re-solve at x ended, in the package's
+words; the back end's own status is kept in ``Certificate.solver_status``."""
+
 
 @dataclass
 class Certificate:
     """The follower's problem re-solved at the returned x.
 
     ``ll_gap`` = f(x, y) - min_y' f(x, y') in minimisation form (>= 0 up to tolerance);
-    ``exact`` says the re-solve was to proven global optimality."""
+    ``exact`` says the re-solve was to proven global optimality. ``ll_status`` is one of
+    ``LL_STATUSES``; ``solver_status`` is the back end's own word for the same outcome
+    (SCIP's ``getStatus()``, e.g. ``inforunbd``; HiGHS's model status, e.g. ``Optimal``)."""
 
     ll_value: float | None = None
     ll_optimal_value: float | None = None
     ll_gap: float | None = None
     ll_status: str = "not_run"
+    solver_status: str = ""
     exact: bool = False
     solver: str = ""
     upper_violation: float = 0.0
@@ -71,6 +86,12 @@ class BilevelResult:
     assumptions: list = field(default_factory=list)
     message: str = ""
     history: list = field(default_factory=list)  # per-iteration log of iterative methods (Iteration)
+    # front ends that convert a model (CVXPY, Pyomo): the user's variable name -> value
+    # (a float, or an array in the variable's shape); x and y then hold the user's entries only
+    values: dict = field(default_factory=dict)
+    # what such a front end took out of x, y and duals (CVXPY's auxiliary variables and
+    # rows): {"x": full x, "y": full y, "duals": {row: multiplier}}; empty otherwise
+    internal: dict = field(default_factory=dict)
 
     @property
     def ll_gap(self):
@@ -82,7 +103,7 @@ class BilevelResult:
 
     def to_dict(self) -> dict:
         """The fixed result fields (name, status, method, F, f, x, y, ll_gap, certified,
-        seconds) plus details, all JSON-serialisable."""
+        seconds) plus details, all JSON-serialisable; numbers are finite or None, never -0."""
         c = self.certificate
         return {
             "name": self.name,
@@ -92,8 +113,8 @@ class BilevelResult:
             "found_by": self.found_by or self.method,
             "F": _num(self.F),
             "f": _num(self.f),
-            "x": None if self.x is None else [float(v) for v in self.x],
-            "y": None if self.y is None else [float(v) for v in self.y],
+            "x": None if self.x is None else [float(v) + 0.0 for v in self.x],
+            "y": None if self.y is None else [float(v) + 0.0 for v in self.y],
             "ll_gap": _num(c.ll_gap),
             "certified": bool(c.certified),
             "seconds": round(float(self.seconds), 4),
@@ -104,8 +125,10 @@ class BilevelResult:
             "assumptions": list(self.assumptions),
             "message": self.message,
             "iterations": len(self.history) if self.history else None,
+            "values": {k: _jsonable(v) for k, v in self.values.items()},
             "certificate": {
                 "ll_status": c.ll_status,
+                "solver_status": c.solver_status,
                 "ll_value": _num(c.ll_value),
                 "ll_optimal_value": _num(c.ll_optimal_value),
                 "exact": c.exact,
@@ -118,18 +141,19 @@ class BilevelResult:
         }
 
     def summary(self) -> str:
+        """Status, method, F/f/bound, x, y and the certificate, a few lines (no -0)."""
         how = self.method + (f" [{self.mode}]" if self.mode else "")
         if self.found_by and self.found_by != self.method:
             how += f" via {self.found_by}"
         lines = [f"{self.name}: {self.status}  (method {how}, {self.structure}, {self.seconds:.2f} s)"]
         if self.F is not None:
-            lines.append(f"  F = {self.F:.6g}   f = {self.f:.6g}" + (
-                f"   bound = {self.bound:.6g}" if self.bound is not None else ""))
+            lines.append(f"  F = {_g(self.F, 6)}   f = {_g(self.f, 6)}" + (
+                f"   bound = {_g(self.bound, 6)}" if self.bound is not None else ""))
         if self.x is not None:
-            lines.append(f"  x = {np.array2string(self.x, precision=6)}")
-            lines.append(f"  y = {np.array2string(self.y, precision=6)}")
+            lines.append(f"  x = {_array(self.x)}")
+            lines.append(f"  y = {_array(self.y)}")
         c = self.certificate
-        gap = "n/a" if c.ll_gap is None else f"{c.ll_gap:.3g}"
+        gap = "n/a" if c.ll_gap is None else _g(c.ll_gap, 3)
         lines.append(f"  certificate: {'certified' if c.certified else 'NOT certified'}, lower-level gap {gap} "
                      f"({c.ll_status}, {c.solver})")
         for a in self.assumptions:
@@ -141,9 +165,32 @@ class BilevelResult:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        F = "None" if self.F is None else _g(self.F, 6)
+        return (f"BilevelResult(name={self.name!r}, status={self.status!r}, method={self.method!r}, "
+                f"F={F}, certified={self.certified}, seconds={self.seconds:.2f})")
+
 
 def _num(v):
+    """A finite float (never -0.0) or None."""
     if v is None:
         return None
-    v = float(v)
+    v = float(v) + 0.0
     return v if np.isfinite(v) else None
+
+
+def _g(v, digits: int) -> str:
+    """``v`` in %g with ``digits`` significant digits; -0.0 as 0 (%g never rounds a
+    nonzero value to 0, so no other -0 can appear)."""
+    return f"{float(v) + 0.0:.{digits}g}"
+
+
+def _array(a) -> str:
+    """A 1-d array as numpy prints it at 6 digits, -0.0 entries as 0."""
+    return np.array2string(np.asarray(a, dtype=float) + 0.0, precision=6)
+
+
+def _jsonable(v):
+    """A value of ``BilevelResult.values`` as JSON: a float or nested lists of floats."""
+    arr = np.asarray(v, dtype=float) + 0.0
+    return float(arr) if arr.ndim == 0 else arr.tolist()

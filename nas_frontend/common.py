@@ -137,6 +137,30 @@ class SearchResult:
         d["genotype"] = tuple(d["genotype"])
         return cls(**d)
 
+    def score(self) -> tuple[str, float] | None:
+        """The best available measure of the architecture found, as (name, value): the
+        retrained test accuracy, else the search's best validation accuracy (samplers),
+        else the last logged validation loss (supernet methods); None without any."""
+        retrain = self.info.get("retrain")
+        if isinstance(retrain, dict) and isinstance(retrain.get("test_acc"), Real):
+            return "test_acc", float(retrain["test_acc"])
+        if isinstance(self.info.get("best_val_acc"), Real):
+            return "best_val_acc", float(self.info["best_val_acc"])
+        for h in reversed(self.history):
+            if isinstance(h, dict) and isinstance(h.get("val_loss"), Real):
+                return "val_loss", float(h["val_loss"])
+        return None
+
+    def __repr__(self) -> str:
+        """One line: method, space, dataset, seed, architecture, score, iterations logged
+        (``len(history)``) and budget spent; the history and alpha are not printed."""
+        score = self.score()
+        shown = "" if score is None else f", {score[0]}={score[1]:.4g}"
+        return (f"SearchResult(method={self.method!r}, space={self.space!r}, dataset={self.dataset!r}, "
+                f"seed={self.seed}, genotype={'|'.join(map(str, self.genotype))!r}{shown}, "
+                f"iterations={len(self.history)}, epochs_used={self.epochs_used:.3g}, "
+                f"seconds={self.seconds:.1f})")
+
 
 def save_checkpoint(path, state: dict) -> None:
     """Atomically write a searcher's state (tensors, RNG states, meter, history)."""

@@ -104,3 +104,106 @@ def test_demo_prints_table():
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "Bard1984a" in r.stdout and "NO" not in r.stdout.split("┃ problem")[-1]
+
+
+# ---------------------------------------------------------------- the face: --version, --help
+def _subcommands():
+    import argparse
+
+    from bilevel_mp.cli import build_parser
+
+    ap = build_parser()
+    sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    return ap, sub.choices
+
+
+def test_version_prints_package_version(capsys):
+    import pytest
+
+    import bilevel_mp
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"bilevel-mp {bilevel_mp.__version__}"
+    r = subprocess.run([sys.executable, "-m", "bilevel_mp.cli", "--version"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.split() == ["bilevel-mp", bilevel_mp.__version__]
+
+
+def test_help_gives_every_option_help_choices_and_default():
+    import argparse
+
+    _, subs = _subcommands()
+    for name in ("solve", "bench", "demo"):
+        p = subs[name]
+        text = p.format_help()
+        formatter = p._get_formatter()
+        for a in p._actions:
+            if isinstance(a, argparse._HelpAction):
+                continue
+            assert a.help, f"{name} {a.option_strings or a.dest}: no help text"
+            shown = formatter._expand_help(a)
+            if a.option_strings and a.nargs != 0:  # an option with a value: its default shown
+                assert "(default:" in shown, f"{name} {a.option_strings}: no default in {shown!r}"
+                if a.default not in (None, []) and "(default: %(default)s)" in formatter._get_help_string(a):
+                    assert f"(default: {a.default})" in shown
+            for choice in a.choices or ():
+                assert str(choice) in text, f"{name} {a.option_strings}: choice {choice} not shown"
+
+
+def test_help_describes_every_method_in_one_line():
+    from bilevel_mp.cli import METHOD_HELP
+    from bilevel_mp.methods import METHODS
+
+    assert set(METHOD_HELP) == set(METHODS)
+    _, subs = _subcommands()
+    for name in ("solve", "bench"):
+        text = subs[name].format_help()
+        for m in METHODS:
+            line = next((ln for ln in text.splitlines() if ln.split()[:1] == [m]), None)
+            assert line is not None and len(line.split()) > 3, (name, m)
+    # the choices are enforced: a method not in the list exits 2
+    try:
+        main(["solve", "x.json", "--method", "no_such_method"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:
+        raise AssertionError("an unknown --method was accepted")
+
+
+def test_solve_output_has_no_negative_zero_and_known_statuses(tmp_path, capsys):
+    import math
+    import re
+
+    import bilevel_mp as bmp
+
+    # max -x - y over x, y >= 0 with a follower that pushes y down: x = y = 0, F = -0 in
+    # min form flipped back, duals 0 -- every zero printed and written must be a plain 0
+    p = bmp.BilevelProblem(1, 2, name="zeros", x_bounds=[(0, 1)], y_bounds=[(0, 1), (0, 1)])
+    p.set_upper(-p.x[0] - p.y[0] - 0 * p.y[1], sense="max")
+    p.set_lower(-p.y[1], [p.y[1] <= p.x[0], p.y[0] + p.y[1] >= 0], sense="max")
+    src = tmp_path / "zeros.json"
+    src.write_text(json.dumps(problem_to_dict(p)))
+    out = tmp_path / "zeros.json.out"
+    assert main(["solve", str(src), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rec = json.loads(out.read_text())
+    assert rec["F"] == 0 and rec["x"] == [0.0]
+    assert rec["status"] in bmp.STATUSES
+    assert rec["certificate"]["ll_status"] in bmp.result.LL_STATUSES
+    assert rec["certificate"]["solver_status"]  # the back end's own word is kept
+
+    def floats(v):
+        if isinstance(v, float):
+            yield v
+        elif isinstance(v, dict):
+            for w in v.values():
+                yield from floats(w)
+        elif isinstance(v, list):
+            for w in v:
+                yield from floats(w)
+
+    assert all(math.copysign(1.0, v) > 0 for v in floats(rec) if v == 0)
+    numbers = re.findall(r"(?<![\w.])-[0-9][0-9.]*(?:e[+-]?[0-9]+)?", printed)
+    assert all(float(t) != 0 for t in numbers), numbers

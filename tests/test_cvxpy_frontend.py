@@ -307,3 +307,63 @@ def test_solve_dispatch_and_method_keyword():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert bilevel_mp.solve(bp).F == pytest.approx(28 / 9, abs=1e-6)
+
+
+# ---------------------------------------------------------------- (f) the result in the user's terms
+def test_result_holds_only_the_users_variables():
+    """The projection QP of test (c): 2 + 2 user entries, but CVXPY's canonical form adds
+    epigraph variables at both levels (4 for the leader, 2 for the follower). The result
+    the user gets has x*, y* and values per Variable only; the rest is in internal."""
+    x = cp.Variable(2, name="x")
+    y = cp.Variable(2, name="y", nonneg=True)
+    leader = cp.Problem(cp.Minimize(cp.sum_squares(x - 3) + cp.square(y[0] - 2) + cp.square(y[1])))
+    follower = cp.Problem(cp.Minimize(cp.sum_squares(y - x)), [cp.sum(y) == 2])
+    bp = from_cvxpy(leader, follower, [y])
+    p = bp.problem
+    assert p.n_x > 2 and p.n_y > 2  # CVXPY's auxiliary variables are in the problem ...
+    r = bilevel_mp.solve(bp)
+    assert r.status == "optimal" and r.certified
+    # ... but not in the result
+    assert r.x.shape == (2,) and r.y.shape == (2,)
+    assert r.x == pytest.approx([3.5, 2.5], abs=1e-3) and r.y == pytest.approx([1.5, 0.5], abs=1e-3)
+    assert set(r.values) == {"x", "y"}
+    assert r.values["x"] == pytest.approx([3.5, 2.5], abs=1e-3)
+    assert r.values["y"] == pytest.approx([1.5, 0.5], abs=1e-3)
+    d = r.to_dict()
+    assert len(d["x"]) == 2 and len(d["y"]) == 2 and d["values"]["y"] == pytest.approx([1.5, 0.5], abs=1e-3)
+    assert not any(k.startswith("follower.aux") for k in r.duals)
+    assert r.duals["follower[0]"] == pytest.approx(-4.0, abs=1e-3)
+    assert r.certificate.y_best is None or len(r.certificate.y_best) == 2
+    # the full point of the converted problem is kept, and is what was certified
+    full_x, full_y = r.internal["x"], r.internal["y"]
+    assert (full_x.size, full_y.size) == (p.n_x, p.n_y)
+    assert np.array_equal(full_x[:2], r.x) and np.array_equal(full_y[:2], r.y)
+    from bilevel_mp.core.certify import certify
+
+    assert certify(p, full_x, full_y).certified
+    assert p.evaluate(full_x, full_y)["F"] == pytest.approx(r.F, abs=1e-9)
+    # write_back again with the user's entries changes nothing; a wrong length is refused
+    before = (r.x.copy(), r.y.copy(), dict(r.duals))
+    bp.write_back(r)
+    assert np.array_equal(r.x, before[0]) and np.array_equal(r.y, before[1]) and r.duals == before[2]
+    assert r.internal["x"].size == p.n_x
+    r.x = np.zeros(3)
+    with pytest.raises(BilevelInputError, match="result.x has 3 entries"):
+        bp.write_back(r)
+
+
+def test_scalar_and_vector_variables_map_back_by_name():
+    """Three user variables (x, y[0], y[1]) and abs() in the follower (an auxiliary
+    follower variable): the result has 1 + 2 entries, values keyed by Variable name."""
+    x = cp.Variable(name="x")
+    y = cp.Variable(2, name="y", nonneg=True)
+    leader = cp.Problem(cp.Minimize(-x + y[1]), [x <= 3])
+    follower = cp.Problem(cp.Minimize(y[0] + 2 * y[1]), [y[0] + y[1] == x, cp.abs(y[0] - 1) <= 5])
+    bp = from_cvxpy(leader, follower, [y])
+    assert bp.problem.n_x + bp.problem.n_y > 3
+    r = bilevel_mp.solve(bp)
+    assert r.status == "optimal" and r.F == pytest.approx(-3.0, abs=1e-6)
+    assert list(r.x) == pytest.approx([3.0]) and list(r.y) == pytest.approx([3.0, 0.0], abs=1e-6)
+    assert r.values["x"] == pytest.approx(3.0) and isinstance(r.values["x"], float)
+    assert r.values["y"] == pytest.approx([3.0, 0.0], abs=1e-6)
+    assert set(r.values) == {"x", "y"} and len(r.to_dict()["x"]) == 1

@@ -8,6 +8,11 @@ certify (or fail to) soundly. A point is certified when
     f(x, y) - min_y' f(x, y')  <=  gap_tol * max(1, |f(x, y)|)        (min form)
 
 and G, g and the variable bounds hold to ``feas_tol * max(1, ‖(x, y)‖_∞)``.
+
+``Certificate.ll_status`` says how the re-solve ended in the package's words
+(``result.LL_STATUSES``, see ``follower_status``); the back end's own status is kept in
+``Certificate.solver_status``. A solver that proves "infeasible or unbounded" without
+saying which is asked once more with a zero objective (a feasibility problem).
 """
 
 from __future__ import annotations
@@ -21,10 +26,30 @@ from ..backends import nlp, scip, solve_single_level
 from ..backends.single_level import SingleLevelModel, SolveOutcome, substitute
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem, involves
-from ..result import Certificate
+from ..result import LL_STATUSES, Certificate
 
 GAP_TOL = 1e-4
 FEAS_TOL = 1e-6
+#: A follower value at or beyond this is a solver's infinity (SCIP's is 1e20): unbounded.
+HUGE_VALUE = 1e19
+# the back ends' own words for "infeasible or unbounded" (SCIP's status, HiGHS's model status)
+_INF_OR_UNBD = ("inforunbd", "infeasible or unbounded")
+
+
+def follower_status(out: SolveOutcome) -> str:
+    """The ``LL_STATUSES`` word for a follower re-solve's outcome. The back ends' statuses
+    (``SolveOutcome.status``) are refined with their own words (``out.message``): SCIP's
+    ``inforunbd`` and HiGHS's "Primal infeasible or unbounded", which the back ends report
+    as ``unbounded``, become ``infeasible_or_unbounded``; an "optimal" value at a solver's
+    infinity (``HUGE_VALUE``, SCIP's answer for some unbounded nonlinear followers)
+    becomes ``unbounded``. A status outside the vocabulary (``locally_optimal`` of a local
+    solver) becomes ``error``."""
+    raw = (out.message or "").lower()
+    if out.status in ("unbounded", "infeasible") and any(w in raw for w in _INF_OR_UNBD):
+        return "infeasible_or_unbounded"
+    if out.status == "optimal" and out.objective is not None and out.objective <= -HUGE_VALUE:
+        return "unbounded"
+    return out.status if out.status in LL_STATUSES else "error"
 
 
 def follower_model(problem: BilevelProblem, x, relax: float = 0.0) -> tuple[SingleLevelModel, list]:
@@ -79,35 +104,43 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
         lower_violation=max(ev["g_violation"], ev["y_bound_violation"]),
     )
     problem.set_point(x, y)
-    f_here = float(pyo.value(problem.f))  # min form
+    f_here = float(pyo.value(problem.f)) + 0.0  # min form; + 0.0: no -0 in certificates
     cert.ll_value = f_here
     # If x sits on the edge of the follower's feasible set (empty up to rounding), the
     # re-solve loosens the follower's constraints by the feasibility tolerance: its
     # optimum is then a lower bound on the true one, so the gap is never understated.
     out, rows, slm = solve_follower(problem, x, time_limit, feastol=scip.TIGHT_FEASTOL)
-    if out.status == "infeasible":
+    relax = 0.0
+    if follower_status(out) == "infeasible":
         seen = max(cert.upper_violation, cert.lower_violation)
         relax = min(feas_tol * scale, max(1e-9 * scale, 2.0 * seen))
         out, rows, slm = solve_follower(problem, x, time_limit, relax=relax, feastol=scip.TIGHT_FEASTOL)
     cert.solver = out.solver
-    cert.ll_status = out.status
-    if out.status == "infeasible":
+    cert.solver_status = out.message
+    cert.ll_status = follower_status(out)
+    if cert.ll_status == "infeasible_or_unbounded":
+        cert.ll_status = _feasible_or_not(problem, x, time_limit, relax)
+    if cert.ll_status == "infeasible":
         cert.message = "the follower's problem is infeasible at this x"
         return cert
-    if out.status == "unbounded":
+    if cert.ll_status == "unbounded":
         cert.message = "the follower's problem is unbounded at this x"
         return cert
+    if cert.ll_status == "infeasible_or_unbounded":
+        cert.message = (f"the follower's problem is infeasible or unbounded at this x "
+                        f"({out.solver}: {out.message})")
+        return cert
     if out.objective is not None:
-        cert.ll_optimal_value = out.objective
+        cert.ll_optimal_value = float(out.objective) + 0.0
         cert.y_best = [out.values.get(id(slm.m.y[j]), math.nan) for j in range(problem.n_y)]
     lower = out.bound if out.bound is not None else (out.objective if out.status == "optimal" else None)
     cert.exact = out.status == "optimal"
     if out.row_duals:
-        cert.duals = {name: out.row_duals.get(id(con), 0.0) for name, con in rows}
+        cert.duals = {name: float(out.row_duals.get(id(con), 0.0)) + 0.0 for name, con in rows}
     if lower is None:
         cert.message = f"follower re-solve gave no bound ({out.message})"
         return cert
-    cert.ll_gap = f_here - (cert.ll_optimal_value if cert.exact else lower)
+    cert.ll_gap = f_here - (cert.ll_optimal_value if cert.exact else lower) + 0.0
     feasible = max(cert.upper_violation, cert.lower_violation) <= feas_tol * scale
     gap_ok = f_here - lower <= gap_tol * max(1.0, abs(f_here))
     cert.certified = bool(feasible and gap_ok)
@@ -117,6 +150,20 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
     elif not gap_ok:
         cert.message = f"y is not follower-optimal: gap {f_here - lower:.4g}"
     return cert
+
+
+def _feasible_or_not(problem: BilevelProblem, x, time_limit, relax: float) -> str:
+    """After an "infeasible or unbounded" re-solve: the follower's constraints at ``x``
+    (loosened by ``relax``) with a zero objective. Feasible: the follower is
+    ``unbounded``; infeasible: ``infeasible``; else still ``infeasible_or_unbounded``."""
+    slm, _ = follower_model(problem, x, relax)
+    slm.m.del_component(slm.m.obj)
+    slm.minimize(0.0 * slm.m.y[0] if problem.n_y else 0.0)
+    out = solve_single_level(slm, time_limit=time_limit, feastol=scip.TIGHT_FEASTOL)
+    status = follower_status(out)
+    if status == "optimal":
+        return "unbounded"
+    return "infeasible" if status == "infeasible" else "infeasible_or_unbounded"
 
 
 def optimistic_response(problem: BilevelProblem, x, f_star: float, time_limit: float | None = 60.0,

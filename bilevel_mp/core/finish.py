@@ -189,7 +189,8 @@ def finish(problem: BilevelProblem, structure: Structure, method: str, claim: Cl
         ev = problem.evaluate(claim.x, claim.y)
         res.x, res.y = np.asarray(claim.x, float) + 0.0, np.asarray(claim.y, float) + 0.0
         res.F, res.f = ev["F"] + 0.0, ev["f"] + 0.0
-        res.duals, res.certificate = dict(claim.duals), claim.certificate
+        res.duals = {k: float(v) + 0.0 for k, v in claim.duals.items()}
+        res.certificate = claim.certificate
         if not claim.certificate.certified:
             res.message = (res.message + "; " if res.message else "") + \
                 f"returned point not certified: {claim.certificate.message}"

@@ -89,16 +89,21 @@ class PyomoBilevel:
     lower_cons: dict = field(default_factory=dict)  # user constraint -> [(name, sign)]
 
     def write_back(self, result) -> None:
-        """Load x, y into the user's variables and the follower multipliers into
-        ``lower_block.dual`` (a Suffix, created if missing)."""
+        """Load x, y into the user's variables, the follower multipliers into
+        ``lower_block.dual`` (a Suffix, created if missing), and set ``result.values`` to
+        {variable name: value as loaded}. x and y are the user's variables already (this
+        front end adds none), so ``result.x``/``result.y`` stay as they are."""
+        values = {}
         for vars_, vals in ((self.x_vars, result.x), (self.y_vars, result.y)):
             if vals is None:
                 continue
             for v, val in zip(vars_, vals):
-                val = float(val)
+                val = float(val) + 0.0
                 if not v.is_continuous():  # integer x or y: drop the solver's round-off
-                    val = float(round(val))
+                    val = float(round(val)) + 0.0
                 v.set_value(val, skip_validation=True)
+                values[v.name] = val
+        result.values = values
         block = self.lower_block
         if not hasattr(block, "dual"):
             block.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)

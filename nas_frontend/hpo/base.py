@@ -126,6 +126,16 @@ class TuneResult:
     reason: str
     n_iter: int
 
+    def __repr__(self) -> str:
+        """One line: iterations, stop reason, final validation loss, λ = exp(θ) (at most
+        six shown) and the size of w; the history and w themselves are not printed."""
+        theta = np.asarray(self.theta, float).ravel()
+        lam = ", ".join(f"{v:.3g}" for v in np.exp(theta[:6])) + (", ..." if theta.size > 6 else "")
+        last = self.history[-1].get("val_loss") if self.history else None
+        val = "" if last is None else f", val_loss={float(last):.4g}"
+        return (f"TuneResult(n_iter={self.n_iter}, reason={self.reason!r}{val}, lambda=[{lam}], "
+                f"w_size={np.size(self.w)}, history={len(self.history)} rows)")
+
 
 def tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_evals=4,
          min_radius=1e-6, max_radius=8.0, seconds_setup=0.0) -> TuneResult:

@@ -65,7 +65,10 @@ constraint, in the KKT sign convention of ``bilevel_mp`` (min form, ``f - λ·g`
 stores x and y in the Variables' ``value`` and each follower constraint's multipliers
 in its ``dual_value`` in CVXPY's own convention (inequalities ``>= 0``; equalities with
 CVXPY's sign, the negative of μ above), whenever all of its rows have a multiplier.
-Integer and boolean entries (x or y) are written back rounded.
+Integer and boolean entries (x or y) are written back rounded. ``write_back`` also
+states the result in the user's terms: ``result.x``/``result.y`` keep the user's entries
+only (CVXPY's auxiliary variables dropped), ``result.values`` maps each Variable's name to
+its value, and what was dropped is kept in ``result.internal``.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ from ...problem import BilevelProblem
 from .canon import (Canon, Substituter, canonicalize, check_dcp, linear_types, objective_expr,
                     row_constraints, short)
 from .quadratic import numeric_constraint, quadratic_expr
+from .results import restrict, user_part
 
 _UNSUPPORTED_ATTRS = ("symmetric", "diag", "PSD", "NSD", "hermitian", "complex", "imag", "sparsity")
 
@@ -382,13 +386,24 @@ class CvxpyBilevel:
 
     # ------------------------------------------------------------ results
     def write_back(self, result) -> None:
-        """Store ``result.x``/``result.y`` in the Variables' values and the follower's
-        multipliers in its constraints' ``dual_value`` (CVXPY's sign convention)."""
+        """Put ``result`` onto the user's model and restrict it to the user's variables.
+
+        The Variables' ``value`` get x and y (integer entries rounded), each follower
+        constraint's ``dual_value`` its multipliers (CVXPY's sign convention). ``result``
+        itself is then stated in the user's terms: ``x`` and ``y`` keep the user's entries
+        only (in ``x_names``/``y_names`` order, CVXPY's auxiliary ``leader.t[k]`` and
+        ``follower.t[k]`` dropped), ``values`` maps each user Variable's name to its value
+        (its shape), the multipliers of CVXPY's own rows (``follower.aux[k]``) leave
+        ``duals``, and the dropped parts are kept in ``result.internal`` ("x", "y",
+        "duals"). ``result.x``/``y`` may hold the full vectors or the user's entries
+        (a second call changes nothing); any other length is a ``BilevelInputError``."""
         if result.x is None or result.y is None:
             return
-        for blocks, vals in ((self.x_blocks, result.x), (self.y_blocks, result.y)):
-            vals = np.asarray(vals, float)
-            for b in blocks:
+        x = user_part(result.x, self._n_x_user, self.problem.n_x, "x")
+        y = user_part(result.y, self._n_y_user, self.problem.n_y, "y")
+        values = {}
+        for blocks, vals in ((self.x_blocks, x), (self.y_blocks, y)):
+            for b, name in zip(blocks, _block_names(blocks)):
                 v = vals[b.start:b.start + b.size].copy()
                 v[b.integer] = np.round(v[b.integer])
                 val = v.reshape(b.var.shape, order="F") if b.var.shape else float(v[0])
@@ -396,7 +411,9 @@ class CvxpyBilevel:
                     b.var.value = b.var.project(val)
                 except Exception:  # pragma: no cover - project failing on odd attributes
                     b.var.value = val
-        duals = result.duals or {}
+                values[name] = float(b.var.value) if b.var.shape == () else \
+                    np.array(b.var.value, float)
+        duals = dict(result.duals or {})
         kinds = dict(self._follower_canon.rows)
         for i, names in self.follower_rows.items():
             if not all(n in duals for n in names):
@@ -407,6 +424,9 @@ class CvxpyBilevel:
             if con.size != len(vals):
                 continue
             con.save_dual_value(float(vals[0]) if con.shape == () else vals.reshape(con.shape, order="F"))
+        aux_rows = {n for n, _kind in self._follower_canon.rows} - \
+            {n for names in self.follower_rows.values() for n in names}
+        restrict(result, x, y, values, duals, aux_rows)
 
     def dual_names(self) -> dict:
         """Follower constraint index -> the names of its rows in ``result.duals``."""
@@ -439,13 +459,20 @@ def _index_mask(v, attr) -> np.ndarray:
     return mask.ravel(order="F")
 
 
-def _entry_names(blocks) -> list[str]:
+def _block_names(blocks) -> list[str]:
+    """One name per Variable: its own, ``name#id`` for a repeated one."""
     names, seen = [], {}
     for b in blocks:
         base = b.var.name()
         seen[base] = seen.get(base, 0) + 1
-        if seen[base] > 1:
-            base = f"{base}#{b.var.id}"
+        names.append(base if seen[base] == 1 else f"{base}#{b.var.id}")
+    return names
+
+
+def _entry_names(blocks) -> list[str]:
+    """One name per entry: the Variable's (``_block_names``), indexed for a non-scalar."""
+    names = []
+    for b, base in zip(blocks, _block_names(blocks)):
         if b.var.shape == ():
             names.append(base)
         else:
