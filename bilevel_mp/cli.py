@@ -3,7 +3,8 @@
     bilevel-mp --version                              prints "bilevel-mp <version>"
     bilevel-mp demo                                   classic problems, a table
     bilevel-mp solve FILE.json [--time-limit S] [--json OUT] [--method M] [--mode MODE]
-                     [--dual-bound M] [--solver highs|scip|nlp] [--x0 1,2] [--set KEY=VALUE ...]
+                     [--dual-bound M] [--solver NAME] [--x0 1,2] [--set KEY=VALUE ...]
+                     [--quiet] [--solver-log] [--export MODEL.mps]
     bilevel-mp solve FILE.mps [--aux FILE.aux] [--time-limit S] [--json OUT]
     bilevel-mp bench FILE.json [--time-limit S] [--jobs N] [--json OUT]
     bilevel-mp bench FILE.json --scheduler tcp://HOST:8786 | local   (Dask, docs/cluster.md)
@@ -36,6 +37,7 @@ from .batch import solve_many
 from .backends import BACKENDS
 from .core.context import CERTIFY_TIME_LIMIT
 from .errors import BilevelError, BilevelInputError
+from .export import EXPORTABLE, export
 from .frontends.expr import load_problems, read_entries
 from .frontends.mps_aux import is_mps_path
 from .library import classic
@@ -59,8 +61,6 @@ def method_settings(args) -> dict:
             out["x0"] = [float(v) for v in args.x0.split(",")]
         except ValueError:
             raise BilevelInputError(f"--x0 takes comma-separated numbers, got {args.x0!r}") from None
-    if getattr(args, "verbose", False):
-        out["verbose"] = True
     out.update(parse_assignments(getattr(args, "set", None) or [], "--set"))
     return out
 
@@ -85,9 +85,17 @@ def cmd_solve(args) -> int:
     settings = method_settings(args)
     console = _console()
     records = []
+    if args.export:
+        for p in problems:
+            path = export_path(args.export, p.name, len(problems))
+            info = export(p, path, method=export_method(args.method), **settings)
+            console.print(f"wrote the {info.method} model of {p.name} to {info.path} "
+                          f"({info.n_columns} columns, {info.n_rows} rows, {info.n_sos1} SOS1 sets)",
+                          highlight=False, markup=False)
     for p in problems:
         res = solve(p, method=args.method, time_limit=args.time_limit,
-                    certify_time_limit=args.certify_time_limit, **settings)
+                    certify_time_limit=args.certify_time_limit, verbose=not args.quiet,
+                    solver_log=args.solver_log, **settings)
         console.print(res.summary(), highlight=False, markup=False)
         if p.known_F is not None:
             console.print(f"  known F* = {p.known_F:.6g}", highlight=False)
@@ -97,6 +105,25 @@ def cmd_solve(args) -> int:
         Path(args.json).write_text(json.dumps(records[0] if len(records) == 1 else records, indent=1))
         console.print(f"wrote {args.json}")
     return 0 if all(r["status"] in ("optimal", "locally_optimal", "feasible") for r in records) else 1
+
+
+def export_method(method: str) -> str:
+    """The model ``--export`` writes: the method's own, or KKT's for ``auto``."""
+    if method == "auto":
+        return "kkt"
+    if method not in EXPORTABLE:
+        raise BilevelInputError(f"--export writes the model of {', '.join(EXPORTABLE)} (or auto: kkt); "
+                                f"method {method!r} solves no single model")
+    return method
+
+
+def export_path(template: str, name: str, count: int) -> Path:
+    """``template`` for one problem; ``stem_<name>.suffix`` for each of several."""
+    path = Path(template)
+    if count == 1:
+        return path
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return path.with_name(f"{path.stem}_{safe}{path.suffix}")
 
 
 def cmd_bench(args) -> int:
@@ -221,17 +248,19 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dual-bound", type=float, default=None, metavar="M",
                    help="bound on the follower's multipliers, needed by --mode bigm; a result "
                         "resting on it is at best 'feasible' (default: none)")
-    g.add_argument("--solver", default=None, choices=list(BACKENDS),
-                   help=f"force a back end, for methods {_takes('solver')} (default: HiGHS for "
-                        "LP/MILP models, SCIP otherwise)")
+    g.add_argument("--solver", default=None, metavar="NAME",
+                   help=f"force a back end, for methods {_takes('solver')}: one of "
+                        f"{', '.join(BACKENDS)}, or any solver Pyomo has installed (gurobi_direct, "
+                        "cplex_direct, cbc, appsi_highs, ...) (default: HiGHS for LP/MILP models, "
+                        "SCIP otherwise)")
     g.add_argument("--certify-time-limit", type=float, default=None, metavar="S",
                    help=f"seconds for each follower re-solve of the certificate "
                         f"(default: {CERTIFY_TIME_LIMIT:g})")
     g.add_argument("--x0", default=None, metavar="X",
                    help=f"leader start, comma-separated, for methods {_takes('x0')}, e.g. 0.5,1 "
                         "(default: the problem's xy_init, else its x values, else 0)")
-    g.add_argument("--verbose", action="store_true",
-                   help=f"print the method's progress (methods {_takes('verbose')})")
+    g.add_argument("--solver-log", "--verbose", dest="solver_log", action="store_true",
+                   help=f"pass the solvers' own logs through (methods {_takes('verbose')})")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other setting of the method (JSON value), repeatable, e.g. "
                         "--set node_limit=1000 (default: none)")
@@ -259,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds per problem; the certificate may add 5%% + 2 s (default: no limit)")
     s.add_argument("--json", default=None, metavar="OUT",
                    help="write the result(s) to this JSON file (default: not written)")
+    s.add_argument("--quiet", action="store_true",
+                   help="no live progress line (stage, incumbent, bound, gap, seconds) on stderr")
+    s.add_argument("--export", default=None, metavar="FILE.mps",
+                   help=f"also write the single-level model to an MPS or LP file (method "
+                        f"{', '.join(EXPORTABLE)}; auto: kkt; several problems: FILE_<name>.mps) "
+                        "(default: not written)")
     add_method_options(s)
     s.set_defaults(func=cmd_solve)
 

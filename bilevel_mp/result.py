@@ -153,9 +153,12 @@ class BilevelResult:
             lines.append(f"  x = {_array(self.x)}")
             lines.append(f"  y = {_array(self.y)}")
         c = self.certificate
-        gap = "n/a" if c.ll_gap is None else _g(c.ll_gap, 3)
-        lines.append(f"  certificate: {'certified' if c.certified else 'NOT certified'}, lower-level gap {gap} "
-                     f"({c.ll_status}, {c.solver})")
+        if self.x is None and c.ll_status == "not_run":
+            lines.append("  certificate: none (no point to certify)")
+        else:
+            gap = "n/a" if c.ll_gap is None else _g(0.0 if abs(c.ll_gap) < GAP_NOISE else c.ll_gap, 3)
+            lines.append(f"  certificate: {'certified' if c.certified else 'NOT certified'}, "
+                         f"lower-level gap {gap} ({c.ll_status}, {c.solver})")
         for a in self.assumptions:
             lines.append(f"  assumes: {a}")
         if self.message:
@@ -169,6 +172,9 @@ class BilevelResult:
         F = "None" if self.F is None else _g(self.F, 6)
         return (f"BilevelResult(name={self.name!r}, status={self.status!r}, method={self.method!r}, "
                 f"F={F}, certified={self.certified}, seconds={self.seconds:.2f})")
+
+
+GAP_NOISE = 1e-12  # |ll_gap| below this prints as 0 (round-off of the re-solve, either sign)
 
 
 def _num(v):

@@ -207,3 +207,44 @@ def test_solve_output_has_no_negative_zero_and_known_statuses(tmp_path, capsys):
     assert all(math.copysign(1.0, v) > 0 for v in floats(rec) if v == 0)
     numbers = re.findall(r"(?<![\w.])-[0-9][0-9.]*(?:e[+-]?[0-9]+)?", printed)
     assert all(float(t) != 0 for t in numbers), numbers
+
+
+def _bard_file(tmp_path):
+    src = tmp_path / "bard.json"
+    src.write_text(json.dumps(bolib_entries()["Bard1984a"]))
+    return src
+
+
+def test_solve_shows_progress_on_stderr_unless_quiet(tmp_path, capsys):
+    src = _bard_file(tmp_path)
+    assert main(["solve", str(src)]) == 0
+    err = capsys.readouterr().err
+    last = [line for line in err.splitlines() if "incumbent" in line][-1]
+    assert "Bard1984a" in last and "bound 3.11111" in last and last.endswith("optimal")
+    assert main(["solve", str(src), "--quiet"]) == 0
+    assert "incumbent" not in capsys.readouterr().err
+
+
+def test_solve_exports_the_model_and_takes_a_pyomo_solver(tmp_path, capsys):
+    import highspy
+
+    src = _bard_file(tmp_path)
+    model = tmp_path / "bard.lp"
+    assert main(["solve", str(src), "--quiet", "--method", "kkt", "--mode", "bigm", "--dual-bound",
+                 "100", "--solver", "scip_direct", "--export", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert f"to {model}" in out and "feasible" in out     # big-M rests on the bound: feasible
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_feasibility_tolerance", 1e-9)
+    h.readModel(str(model))
+    h.run()
+    assert abs(h.getInfo().objective_function_value - 28 / 9) < 1e-7
+    assert main(["solve", str(src), "--export", str(tmp_path / "x.mps"), "--method", "descent"]) == 2
+    assert "--export writes the model of" in capsys.readouterr().err
+
+
+def test_solver_log_passes_the_solvers_log(tmp_path, capfd):
+    src = _bard_file(tmp_path)
+    assert main(["solve", str(src), "--quiet", "--method", "kkt", "--solver-log"]) == 0
+    assert "SCIP" in capfd.readouterr().out

@@ -248,6 +248,21 @@ def solve(
                             message=f"SCIP failed: {'; '.join(failures) or 'no time left'}",
                             seconds=time.perf_counter() - t0)
     st = s.getStatus()
+    if st == "inforunbd":  # presolve could not tell: ask again without it (as HiGHS's back end)
+        left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if left is None or left > 0:
+            again = _build(slm, left, gap, feastol, verbose, {**params, "presolving/maxrounds": 0})
+            if not isinstance(again, SolveOutcome):
+                s2, varmap2, pyo_vars2, offset2 = again
+                if setup is not None:
+                    setup(s2, varmap2)
+                try:
+                    with quiet(not verbose):
+                        s2.optimize()
+                    if s2.getStatus() != "inforunbd":
+                        s, varmap, pyo_vars, offset, st = s2, varmap2, pyo_vars2, offset2, s2.getStatus()
+                except Exception:  # keep the first answer
+                    pass
     out = SolveOutcome("error", solver="scip", message=st + (
         f" (after {len(failures)} LP failure(s), retried with {LP_FALLBACKS[len(failures)]})" if failures else ""))
     if s.getNSols() > 0:
@@ -263,8 +278,10 @@ def solve(
         out.status = "optimal"
     elif st == "infeasible":
         out.status = "infeasible"
-    elif st in ("unbounded", "inforunbd"):
+    elif st == "unbounded":
         out.status = "unbounded"
+    elif st == "inforunbd":  # no verdict: the message keeps SCIP's word for the certificate
+        out.message = "SCIP: infeasible or unbounded, not told apart (inforunbd)"
     elif st in ("timelimit", "nodelimit", "memlimit", "userinterrupt", "stallnodelimit"):
         out.status = "time_limit"
     if st == "userinterrupt":

@@ -45,7 +45,7 @@ def follower_status(out: SolveOutcome) -> str:
     becomes ``unbounded``. A status outside the vocabulary (``locally_optimal`` of a local
     solver) becomes ``error``."""
     raw = (out.message or "").lower()
-    if out.status in ("unbounded", "infeasible") and any(w in raw for w in _INF_OR_UNBD):
+    if out.status in ("unbounded", "infeasible", "error") and any(w in raw for w in _INF_OR_UNBD):
         return "infeasible_or_unbounded"
     if out.status == "optimal" and out.objective is not None and out.objective <= -HUGE_VALUE:
         return "unbounded"

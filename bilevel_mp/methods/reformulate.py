@@ -14,6 +14,8 @@ from ..core.context import Context
 from ..core.finish import Claim
 from ..core.lifted import Lifted
 
+UNBOUNDED = "the leader's objective is unbounded over the inducible region (solver's verdict)"
+SOLVER_INFINITY = 1e19  # SCIP's infinity is 1e20
 HPR_INFEASIBLE = ("the high-point relaxation is infeasible (LP proof): no (x, y) satisfies "
                   "G and g together")
 
@@ -46,6 +48,9 @@ def solve_reduction(ctx: Context, reduction, solver: str | None = None,
     claim.limit_hit = outcome.status == "time_limit"
     if outcome.status != "optimal":
         claim.message = outcome.message
+    if outcome.status == "unbounded" and outcome.has_solution and not all(
+            abs(v) < SOLVER_INFINITY for v in outcome.values.values()):
+        outcome.values = {}  # a point at the solver's infinity (SCIP's 1e20) is no point
     if not outcome.has_solution:
         if outcome.status == "infeasible":
             claim.verdict = "infeasible"
@@ -54,6 +59,7 @@ def solve_reduction(ctx: Context, reduction, solver: str | None = None,
                                  "of bilevel infeasibility; see the assumptions)")
         elif outcome.status == "unbounded":
             claim.verdict = "unbounded"
+            claim.message = UNBOUNDED
         return claim
     claim.x, claim.y, claim.duals = lifted.invert(outcome)
     if outcome.bound is not None and lifted.exact:
@@ -62,7 +68,7 @@ def solve_reduction(ctx: Context, reduction, solver: str | None = None,
     claim.local = claim.converged = outcome.status == "locally_optimal"
     if outcome.status == "unbounded":
         claim.verdict = "unbounded"
-        claim.message = "the leader's objective is unbounded over the inducible region (solver's verdict)"
+        claim.message = UNBOUNDED
     return claim
 
 
