@@ -9,7 +9,7 @@ from ..clock import MIN_SOLVE_SECONDS
 from ..core.bounds import share
 from .. import progress
 from ..backends import solve_single_level
-from ..core.certify import solve_follower
+from ..core.certify import follower_status, solve_follower
 from ..core.context import Context
 from ..core.finish import Claim
 from ..core.lifted import Lifted
@@ -89,7 +89,7 @@ def follower_unbounded(ctx: Context, lifted: Lifted) -> str | None:
         seconds = max(MIN_SOLVE_SECONDS, min(seconds, share(left)))
     out, _, _ = solve_follower(problem, x0, time_limit=seconds)
     message = None
-    if out.status == "unbounded":
+    if follower_status(out) == "unbounded":  # SCIP's "optimal" at -1e20 included
         message = (f"the follower's problem is unbounded at x = {np.round(x0, 6).tolist()}: its "
                    f"optimum does not exist, so the bilevel problem is ill-posed. {bound_hint(problem)}")
     ctx.hpr.follower_check = (np.array(x0, dtype=float), message)

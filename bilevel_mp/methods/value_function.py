@@ -52,7 +52,8 @@ from ..algorithms.integer_cuts import (add_response_cut, integer_linking_rows,
 from ..algorithms.integer_branch_and_cut import branch_and_cut
 from ..algorithms.interdiction_cuts import add_interdiction_cut, blocking_structure
 from ..backends.single_level import substitute
-from ..core.certify import beats_optimum, certify, is_tight, optimistic_response, solve_follower
+from ..core.certify import (beats_optimum, certify, follower_status, is_tight, optimistic_response,
+                            solve_follower)
 from ..core.context import Context
 from ..core.finish import Claim
 from ..core.lifted import lift
@@ -309,7 +310,7 @@ def _seed_cut(lifted, problem, f_model, linking, blocking, time_limit) -> bool:
         return False
     budget = 10.0 if time_limit is None else max(1.0, 0.2 * time_limit)
     out, _, slm = solve_follower(problem, np.asarray(x0, float), time_limit=budget)
-    if not out.has_solution:
+    if not out.has_solution or follower_status(out) != "optimal":  # no cut from an unbounded follower
         return False
     y0 = np.array([out.values[id(slm.m.y[j])] for j in range(problem.n_y)])
     if blocking is not None:
