@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import sys
 
 import pytest
 
@@ -37,6 +36,18 @@ class Recorder(progress.Progress):
 
     def end(self, status=None):
         self.events.append(("end", status))
+
+
+def _assert_bracketed(recorder, opt):
+    """Every reported incumbent is >= the optimum ``opt`` and every bound <= it (min form)."""
+    models = [e for e in recorder.events if e[0] == "model"]
+    assert models, "the solver reported nothing"
+    tol = 1e-6 * max(1.0, abs(opt))
+    for _, primal, dual in models:
+        if primal is not None and abs(primal) < 1e19:
+            assert primal >= opt - tol
+        if dual is not None and abs(dual) < 1e19:
+            assert dual <= opt + tol
 
 
 @pytest.fixture
@@ -85,14 +96,7 @@ def test_solver_bounds_bracket_the_optimum(recorder, method):
     p = toll_setting(a, commodities, tolled)
     r = bmp.solve(p, method=method, verbose=True, time_limit=60)
     assert r.status == "optimal"
-    opt = -r.F
-    models = [e for e in recorder.events if e[0] == "model"]
-    assert models, f"{method}: the solver reported nothing"
-    for _, primal, dual in models:
-        if primal is not None and abs(primal) < 1e19:
-            assert primal >= opt - 1e-6 * max(1, abs(opt))
-        if dual is not None and abs(dual) < 1e19:
-            assert dual <= opt + 1e-6 * max(1, abs(opt))
+    _assert_bracketed(recorder, -r.F)
 
 
 def test_highs_and_branch_and_cut_report_bounds(recorder):
@@ -141,11 +145,4 @@ def test_highs_milp_reports_bounds(recorder):
     p = shortest_path_interdiction(arcs, s, t, budget=3)
     r = bmp.solve(p, method="follower_dual", verbose=True)
     assert r.status == "optimal" and r.solver == "highs"
-    opt = -r.F
-    models = [e for e in recorder.events if e[0] == "model"]
-    assert models
-    for _, primal, dual in models:
-        if primal is not None and abs(primal) < 1e19:
-            assert primal >= opt - 1e-6 * max(1, abs(opt))
-        if dual is not None and abs(dual) < 1e19:
-            assert dual <= opt + 1e-6 * max(1, abs(opt))
+    _assert_bracketed(recorder, -r.F)
