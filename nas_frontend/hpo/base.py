@@ -138,17 +138,44 @@ class TuneResult:
 
 
 def tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_evals=4,
-         min_radius=1e-6, max_radius=8.0, seconds_setup=0.0) -> TuneResult:
+         min_radius=1e-6, max_radius=8.0, seconds_setup=0.0, guard=None, guard_tol=0.0,
+         patience=2, n_iter_no_change=None, max_fits=None) -> TuneResult:
     """Auxiliary-program descent on (θ, w) by ``bilevel_mp.algorithms.descent``'s
     trust-region step and radius rule. ``problem`` gives program(θ, w), refit(θ, w0),
-    val_loss(w), stationarity(θ, w) and the fit counter ``n_fits``."""
+    val_loss(w), stationarity(θ, w) and the fit counter ``n_fits``.
+
+    Safeguards against overfitting the validation data the steps are computed on (all off
+    by default, as the MLP estimators use them):
+
+    guard
+        An object with ``value`` (its loss at the current θ) and ``trial(θ) -> (loss,
+        state)`` / ``commit(state)``: the loss of data the step never saw (held-out folds).
+        A step the line search accepted is *rejected* when it raises the guard's loss above
+        ``value·(1 + guard_tol)``; the radius is then divided by 4, and the search stops after
+        ``patience`` rejections in a row.
+    n_iter_no_change
+        Early stopping on the guard: stop after that many accepted steps without a new best
+        guard loss and return the iterate with the best guard loss (needs a guard).
+    max_fits
+        Stop once the problem (and guard) have done this many fits since the start.
+    """
     F = problem.val_loss(w)
+    fits0 = problem.n_fits + (guard.n_fits if guard is not None else 0)
+
+    def fits():
+        return problem.n_fits + (guard.n_fits if guard is not None else 0)
+
+    G = guard.value if guard is not None else None
     history = [dict(iter=0, val_loss=F, stationarity=problem.stationarity(theta, w), step=0.0,
-                    radius=radius, predicted=0.0, accepted=True, fits=problem.n_fits,
-                    seconds=seconds_setup)]
+                    radius=radius, predicted=0.0, accepted=True, fits=fits(),
+                    seconds=seconds_setup, guard_loss=G)]
     rule = RadiusRule(radius, min_radius, max_radius)
-    reason, n_iter = "max_iter", 0
+    best = (G, theta, w, F, guard.state if guard is not None else None)
+    reason, n_iter, rejected, stale = "max_iter", 0, 0, 0
     for k in range(1, max_iter + 1):
+        if max_fits is not None and fits() - fits0 >= max_fits:
+            reason = "fit budget spent"
+            break
         n_iter = k
         t0 = time.perf_counter()
         prog = problem.program(theta, w)
@@ -165,7 +192,7 @@ def tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_ev
         if d.status != "optimal":
             history.append(dict(iter=k, val_loss=F, stationarity=history[-1]["stationarity"],
                                 step=0.0, radius=rule.radius, predicted=0.0, accepted=False,
-                                fits=problem.n_fits, seconds=time.perf_counter() - t0))
+                                fits=fits(), seconds=time.perf_counter() - t0, guard_loss=G))
             if step.collapsed:
                 reason = f"auxiliary program {d.status}"
                 break
@@ -173,16 +200,50 @@ def tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_ev
         if step.stationary:
             reason = "no predicted decrease"
             break
-        if step.t > 0:
+        accepted, t_used = step.t > 0, step.t
+        if accepted and guard is not None:
+            th_new = trial[step.t][0]
+            G_new, g_state = guard.trial(th_new)
+            if G_new > G * (1.0 + guard_tol):  # the held-out part got worse: reject
+                accepted, t_used = False, 0.0
+                rejected += 1
+                rule.radius = max(rule.radius / 4, min_radius)
+                history.append(dict(iter=k, val_loss=F, stationarity=history[-1]["stationarity"],
+                                    step=0.0, radius=step.radius, predicted=d.predicted,
+                                    accepted=False, fits=fits(), seconds=time.perf_counter() - t0,
+                                    guard_loss=G, rejected_guard_loss=G_new))
+                if rejected >= patience:
+                    reason = (f"held-out validation loss would rise ({G:.6g} -> {G_new:.6g}) "
+                              f"in {rejected} steps in a row")
+                    break
+                continue
+            rejected = 0
+            guard.commit(g_state)
+            G = G_new
+        if accepted:
             theta, w = trial[step.t]
             F = step.search.value
         history.append(dict(iter=k, val_loss=F, stationarity=problem.stationarity(theta, w),
-                            step=step.t, radius=step.radius, predicted=d.predicted,
-                            accepted=step.t > 0, fits=problem.n_fits,
-                            seconds=time.perf_counter() - t0))
+                            step=t_used, radius=step.radius, predicted=d.predicted,
+                            accepted=accepted, fits=fits(),
+                            seconds=time.perf_counter() - t0, guard_loss=G))
+        if accepted and guard is not None and n_iter_no_change is not None:
+            if G < best[0]:
+                best, stale = (G, theta, w, F, guard.state), 0
+            else:
+                stale += 1
+                if stale >= n_iter_no_change:
+                    reason = f"early stopping (no better held-out loss in {stale} steps)"
+                    break
         if step.collapsed:
             reason = "trust region collapsed (no decrease)"
             break
+    if n_iter_no_change is not None and guard is not None and G > best[0]:
+        _, theta, w, F, g_state = best  # back to the iterate with the best held-out loss
+        guard.commit(g_state)
+        history.append(dict(iter=n_iter, val_loss=F, stationarity=problem.stationarity(theta, w),
+                            step=0.0, radius=rule.radius, predicted=0.0, accepted=True,
+                            fits=fits(), seconds=0.0, guard_loss=best[0], restored=True))
     return TuneResult(theta, w, history, reason, n_iter)
 
 

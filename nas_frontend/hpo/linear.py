@@ -1,6 +1,7 @@
-"""Linear models whose per-feature (or per-group) L2 penalties are fine-tuned jointly with
-the weights: ``BilevelRidge`` and ``BilevelLogisticRegression`` (binary and multinomial),
-numpy/scipy only. ``LinearHPOProblem`` holds their bilevel data over one or more
+"""Linear models whose L2 penalties (one, one per group, or one per feature) are fine-tuned
+jointly with the weights from the start a search chose (by default RidgeCV's /
+LogisticRegressionCV's on the same folds), guarded by held-out folds: ``BilevelRidge`` and
+``BilevelLogisticRegression`` (binary and multinomial), numpy/scipy only. ``LinearHPOProblem`` holds their bilevel data over one or more
 train/validation folds and builds the auxiliary descent program at (θ, w)."""
 
 from __future__ import annotations
@@ -260,20 +261,51 @@ class LinearHPOProblem:
 
 
 _LINEAR_DOC_PARAMS = """
+    Fine-tuning is meant as a step *after* a search (Sinha & Gunwal 2025): by default it
+    starts from the single λ that scikit-learn's ``RidgeCV`` / ``LogisticRegressionCV``
+    picks on the same folds, or from a given ``lam0`` (the best configuration of a grid,
+    random or Optuna search), and moves one λ per group (one group by default: the
+    start's λ fine-tuned together with the weights) only while data the steps did not see
+    agree (``guard``). ``moved_`` says whether it moved, ``stop_reason_`` why it stopped.
+
     Parameters
     ----------
     lam0 : None, float or array, default None
-        Starting penalties (one per group, or one for all). None: the best single λ of
-        ``n_init`` values spread log-uniformly over ``lam_bounds`` (a warm-started path:
-        ``n_init`` fits per fold), a cheap default.
-    groups : array of length n_features or None
-        Group label of every feature; one penalty per group. None: one per feature.
+        Starting penalties (one per group, or one for all), in the estimator's per-sample
+        units (sklearn's Ridge alpha / n_train, or 1 / (C n_train)). None: ``start``.
+    start : "cv" or "path", default "cv"
+        Start when ``lam0`` is None. "cv": the λ chosen by scikit-learn's ``RidgeCV`` /
+        ``LogisticRegressionCV`` (MSE / log-loss scoring) over ``n_init`` values spread
+        log-uniformly over ``lam_bounds``, on the same train/validation folds
+        (``n_init`` fits per fold). "path": the best of those values on a warm-started path
+        of this estimator's own solver (the same choice up to solver tolerance).
+    groups : None, "feature" or array of length n_features
+        One penalty per group. None: a single group (one λ for every feature);
+        "feature": one λ per feature; an array: the group label of every feature.
     cv : None, int, a CV splitter or an iterable of (train, val) index arrays
         None: one train/validation pair (``X_val, y_val`` given to fit, or an internal
         split by ``validation_fraction``); the fine-tuned w is the model. Otherwise K
         folds of X, y (an int: shuffled, stratified for classifiers), one weight vector
         per fold, the upper objective is the mean validation loss over the folds (less
-        noisy than one split); the model is then refitted on all of X, y at the tuned λ.
+        noisy than one split); the model is then refitted on all of X, y at the tuned
+        penalties, keeping sklearn's alpha = n_train·λ (λ·n_train/n on the n rows of X).
+    guard : bool, default True
+        Hold out part of the validation data from the steps: with K >= 2 folds, the last
+        ``guard_fraction``·K folds (at least one, at least one left); with one pair, that
+        fraction of its validation rows. Steps are computed on the rest, and a step is
+        accepted only if it does not raise the held-out loss above its current value
+        times (1 + ``guard_tol``); after ``patience`` rejections in a row it stops. The
+        start is chosen on all the folds.
+    guard_fraction, guard_tol, patience
+        See ``guard``.
+    n_iter_no_change : None or int
+        Early stopping (needs ``guard``): stop after that many accepted steps without a
+        new best held-out loss, and return the best one.
+    max_move : None or float, default None
+        A box of ± ``max_move`` decades around the start on every log10 λ (within
+        ``lam_bounds``): fine-tuning stays near the start.
+    max_fits : None or int
+        Stop fine-tuning once it has done this many fits (the start's not counted).
     hessian : "exact" or "sr1"
         H_ww in the program: exact, or an SR1 quasi-Newton approximation of the data
         loss's Hessian built from the gradient differences of the Newton steps.
@@ -290,40 +322,118 @@ _LINEAR_DOC_PARAMS = """
         per fold).
     lam_bounds : (low, high)
         Box on every λ, kept through the program's dx bounds.
+    n_init : int
+        Number of λ values of the start's search (``start``).
     validation_fraction, random_state
         Internal split (or fold shuffling) when ``fit`` gets no X_val, y_val.
 
     Attributes
     ----------
-    coef_, intercept_, lambda_ (one per group), groups_ (group labels), history_ (per
-    iteration: val_loss, stationarity, step, radius, predicted, accepted, fits, seconds),
-    n_iter_ (iterations run: auxiliary programs solved, the last one included when it
-    predicts no decrease, so >= 1 when max_iter >= 1), n_fits_ (training-problem solves,
-    the initial and final ones included), stop_reason_, problem_ (the
-    ``LinearHPOProblem``, holding the fold data), theta_ and w_ (log λ and the stacked
-    fold weights at the end of the search).
+    coef_, intercept_, lambda_ (one per group), groups_ (group labels), start_lambda_
+    (the start, one per group), moved_ (whether fine-tuning moved λ from the start),
+    stop_reason_ (why it stopped), history_ (per iteration: val_loss on the steps' folds,
+    guard_loss on the held-out ones, stationarity, step, radius, predicted, accepted,
+    fits, seconds; a guard rejection has accepted False and rejected_guard_loss), n_iter_
+    (iterations run: auxiliary programs solved, the last one included when it predicts no
+    decrease, so >= 1 when max_iter >= 1), n_fits_ (training-problem solves, the start's
+    and the final refit included), problem_ (the ``LinearHPOProblem`` of the steps' folds),
+    guard_problem_ (the held-out folds', or None), theta_ and w_ (log λ and the stacked
+    fold weights of ``problem_`` at the end of the search).
 """
+
+
+class _FoldGuard:
+    """The held-out folds' loss at θ, for ``tune``'s guard: their own weights, re-fitted
+    (warm-started) at every trial θ."""
+
+    def __init__(self, problem, theta, w0=None):
+        self.problem = problem
+        self.state = problem.fit_lower(theta, w0)
+        self.value = problem.val_loss(self.state)
+
+    @property
+    def n_fits(self):
+        return self.problem.n_fits
+
+    def trial(self, theta):
+        w = self.problem.fit_lower(theta, self.state)
+        return self.problem.val_loss(w), w
+
+    def commit(self, state):
+        self.state = state
+        self.value = self.problem.val_loss(state)
+
+
+def _sklearn_cv_start(is_classifier, pairs, grid, n_train):
+    """Index of the grid value RidgeCV / LogisticRegressionCV pick on these pairs (MSE /
+    log-loss scoring); the pairs are stacked so that each is one (train, val) fold."""
+    import inspect
+    import warnings
+
+    from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+
+    Xs, ys, folds, pos = [], [], [], 0
+    for Xt, yt, Xv, yv in pairs:
+        nt, nv = len(Xt), len(Xv)
+        Xs += [Xt, Xv]
+        ys += [yt, yv]
+        folds.append((np.arange(pos, pos + nt), np.arange(pos + nt, pos + nt + nv)))
+        pos += nt + nv
+    X, y = np.vstack(Xs), np.concatenate(ys)
+    if is_classifier:
+        kw = dict(Cs=1.0 / (n_train * grid), cv=folds, scoring="neg_log_loss", max_iter=5000,
+                  tol=1e-8, refit=False)
+        params = inspect.signature(LogisticRegressionCV).parameters
+        if "l1_ratios" in params:
+            kw["l1_ratios"] = (0.0,)
+        if "use_legacy_attributes" in params:
+            kw["use_legacy_attributes"] = False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = LogisticRegressionCV(**kw).fit(X, y)
+        C = float(np.ravel(est.C_)[0])
+        return int(np.argmin(np.abs(np.log(1.0 / (n_train * grid)) - math.log(C))))
+    est = RidgeCV(alphas=n_train * grid, cv=folds, scoring="neg_mean_squared_error").fit(X, y)
+    return int(np.argmin(np.abs(np.log(n_train * grid) - math.log(est.alpha_))))
 
 
 class _BilevelLinear(BaseEstimator):
     _parameter_constraints: dict = {
         **SHARED_CONSTRAINTS,
         "lam0": [None, Interval(Real, 0, None, closed="neither"), "array-like"],
-        "groups": [None, "array-like"],
+        "start": [StrOptions({"cv", "path"})],
+        "groups": [None, StrOptions({"feature"}), "array-like"],
         "cv": ["cv_object"],
+        "guard": ["boolean"],
+        "guard_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "guard_tol": [Interval(Real, 0, None, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [None, Interval(Integral, 1, None, closed="left")],
+        "max_move": [None, Interval(Real, 0, None, closed="neither")],
+        "max_fits": [None, Interval(Integral, 0, None, closed="left")],
         "hessian": [StrOptions({"exact", "sr1"})],
         "basis": [StrOptions({"auto", "full", "response"})],
         "refit_steps": [Interval(Integral, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, lam0=None, groups=None, cv=None, hessian="exact", basis="auto",
-                 max_iter=30, radius=1.0, delta=1e-6, norm="inf", line_search="backtracking",
-                 tol=1e-5, refit_steps=5, lam_bounds=(1e-5, 1e2), n_init=7,
-                 validation_fraction=0.25, random_state=None):
+    def __init__(self, lam0=None, start="cv", groups=None, cv=None, guard=True,
+                 guard_fraction=0.4, guard_tol=0.0, patience=2, n_iter_no_change=None,
+                 max_move=None, max_fits=None, hessian="exact", basis="auto", max_iter=30,
+                 radius=1.0, delta=1e-6, norm="inf", line_search="backtracking", tol=1e-5,
+                 refit_steps=5, lam_bounds=(1e-5, 1e2), n_init=15, validation_fraction=0.25,
+                 random_state=None):
         self.lam0 = lam0
+        self.start = start
         self.groups = groups
         self.cv = cv
+        self.guard = guard
+        self.guard_fraction = guard_fraction
+        self.guard_tol = guard_tol
+        self.patience = patience
+        self.n_iter_no_change = n_iter_no_change
+        self.max_move = max_move
+        self.max_fits = max_fits
         self.hessian = hessian
         self.basis = basis
         self.max_iter = max_iter
@@ -338,18 +448,41 @@ class _BilevelLinear(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.random_state = random_state
 
+    def _split_guard(self, pairs):
+        """(search pairs, guard pairs or None)."""
+        if not self.guard:
+            return pairs, None
+        if len(pairs) >= 2:
+            n_g = min(len(pairs) - 1, max(1, round(self.guard_fraction * len(pairs))))
+            return pairs[:-n_g], pairs[-n_g:]
+        Xt, yt, Xv, yv = pairs[0]
+        n_g = int(round(self.guard_fraction * len(yv)))
+        if n_g < 2 or len(yv) - n_g < 2:
+            return pairs, None  # too few validation rows to hold any out
+        perm = np.random.default_rng(
+            self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
+        ).permutation(len(yv))
+        gi, si = np.sort(perm[:n_g]), np.sort(perm[n_g:])
+        return [(Xt, yt, Xv[si], yv[si])], [(Xt, yt, Xv[gi], yv[gi])]
+
     def fit(self, X, y, X_val=None, y_val=None):
-        """Fit w at the starting λ on the training part(s), then fine-tune (λ, w) jointly
-        on the validation loss (X_val, y_val; ``cv`` folds; or an internal split)."""
+        """Start at the search's λ (``lam0``, or ``start``), fit w there, then fine-tune
+        (λ, w) jointly on the validation loss (X_val, y_val; ``cv`` folds; or an internal
+        split), guarded by held-out folds (``guard``)."""
         t_start = time.perf_counter()
         self._validate_params()
         lo, hi = check_lam_bounds(self.lam_bounds)
+        if self.n_iter_no_change is not None and not self.guard:
+            raise ValueError("n_iter_no_change (early stopping) watches the held-out folds: "
+                             "it needs guard=True")
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=not self._is_classifier)
         p = X.shape[1]
         y = self._encode_y(y)
         pairs = splits(X, y, X_val, y_val, self.validation_fraction, self.cv,
                        self.random_state, self._is_classifier, self._encode_val)
         if self.groups is None:
+            labels, gidx = np.zeros(1, dtype=int), np.zeros(p, dtype=int)
+        elif isinstance(self.groups, str):  # "feature" (validated)
             labels, gidx = np.arange(p), np.arange(p)
         else:
             g = np.asarray(self.groups).ravel()
@@ -365,34 +498,60 @@ class _BilevelLinear(BaseEstimator):
         G = np.repeat(Gf, K, axis=0)  # weight (feature j, output k) at row j*K + k
         eps = np.zeros((p + 1) * K)
         eps[p * K:] = eps_int
-        folds = [(self._loss(Xt, yt, False), self._loss(Xv, yv, True)) for Xt, yt, Xv, yv in pairs]
-        problem = LinearHPOProblem(folds, G, eps, (math.log(lo), math.log(hi)), hessian=self.hessian,
-                                   basis=self.basis, refit_steps=self.refit_steps)
-        if theta is None:  # cheap default: the best single λ on a warm-started path
-            best, w = None, None
-            for lam in np.geomspace(hi, lo, self.n_init):
-                th = np.full(n, math.log(lam))
-                w = problem.fit_lower(th, w)
-                F = problem.val_loss(w)
-                if best is None or F < best[0]:
-                    best = (F, th, w)
-            _, theta, w = best
-        else:
-            w = problem.fit_lower(theta)
+        log_box = (math.log(lo), math.log(hi))
+
+        def make(prs):
+            folds = [(self._loss(Xt, yt, False), self._loss(Xv, yv, True)) for Xt, yt, Xv, yv in prs]
+            return LinearHPOProblem(folds, G, eps, log_box, hessian=self.hessian,
+                                    basis=self.basis, refit_steps=self.refit_steps)
+
+        n_train = float(np.mean([len(pr[1]) for pr in pairs]))
+        start_fits = 0
+        if theta is None:
+            grid = np.geomspace(lo, hi, self.n_init)
+            if self.start == "cv":
+                i = _sklearn_cv_start(self._is_classifier, pairs, grid, n_train)
+                start_fits = self.n_init * len(pairs)
+            else:  # the best single λ on a warm-started path of this solver
+                full, best, w = make(pairs), None, None
+                for j, lam in enumerate(grid[::-1]):
+                    w = full.fit_lower(np.full(n, math.log(lam)), w)
+                    F = full.val_loss(w)
+                    if best is None or F < best[0]:
+                        best = (F, self.n_init - 1 - j)
+                i = best[1]
+                start_fits = full.n_fits
+            theta = np.full(n, math.log(grid[i]))
+        self.start_lambda_ = np.exp(theta)
+        search_pairs, guard_pairs = self._split_guard(pairs)
+        problem = make(search_pairs)
+        if self.max_move is not None:
+            move = self.max_move * math.log(10.0)
+            problem.theta_lo = np.maximum(log_box[0], theta - move)
+            problem.theta_hi = np.minimum(log_box[1], theta + move)
+        w = problem.fit_lower(theta)
+        guard = None
+        if guard_pairs is not None:
+            guard = _FoldGuard(make(guard_pairs), theta)
         res = tune(problem, theta, w, max_iter=self.max_iter, radius=self.radius, delta=self.delta,
                    norm=self.norm, method=self.line_search, tol=self.tol,
-                   seconds_setup=time.perf_counter() - t_start)
-        n_fits = problem.n_fits
+                   seconds_setup=time.perf_counter() - t_start, guard=guard,
+                   guard_tol=self.guard_tol, patience=self.patience,
+                   n_iter_no_change=self.n_iter_no_change, max_fits=self.max_fits)
+        n_fits = start_fits + problem.n_fits + (guard.n_fits if guard is not None else 0)
         if self.cv is None:
             final = res.w
-        else:  # refit on all the data at the tuned λ, from the mean of the fold models
-            whole = LinearHPOProblem([(self._loss(X, y, False), None)], G, eps,
-                                     (math.log(lo), math.log(hi)))
-            final = whole.fit_lower(res.theta, problem.blocks(res.w).mean(axis=0))
+        else:  # refit on all the data at the tuned λ (alpha = n_train·λ kept), from the
+            # mean of the fold models
+            whole = LinearHPOProblem([(self._loss(X, y, False), None)], G, eps, log_box)
+            final = whole.fit_lower(res.theta + math.log(n_train / X.shape[0]),
+                                    problem.blocks(res.w).mean(axis=0))
             n_fits += whole.n_fits
         self.theta_, self.w_, self.lambda_ = res.theta, res.w, np.exp(res.theta)
+        self.moved_ = bool(np.any(np.abs(res.theta - np.log(self.start_lambda_)) > 1e-12))
         self._set_coef(final.reshape(p + 1, K))
         self.history_, self.stop_reason_, self.problem_ = res.history, res.reason, problem
+        self.guard_problem_ = None if guard is None else guard.problem
         self.n_iter_, self.n_fits_ = res.n_iter, n_fits
         return self
 
@@ -401,7 +560,7 @@ class _BilevelLinear(BaseEstimator):
 
 
 class BilevelRidge(RegressorMixin, RegressionTarget, _BilevelLinear):
-    __doc__ = ("""Linear regression with per-feature (or per-group) L2 penalties fine-tuned
+    __doc__ = ("""Linear regression with L2 penalties (one, per group or per feature) fine-tuned
     jointly with the weights on a validation MSE; the intercept is not penalised.
     Training objective: ½·mean((Xw + b − y)²)/σ_y² + ½ Σ_g λ_g ‖w_g‖² (y standardised
     internally, so λ = sklearn Ridge's alpha / n_train); val_loss in ``history_`` is
@@ -425,7 +584,7 @@ class BilevelRidge(RegressorMixin, RegressionTarget, _BilevelLinear):
 
 class BilevelLogisticRegression(ClassifierMixin, ClassTarget, _BilevelLinear):
     __doc__ = ("""Logistic regression (binary, or multinomial for 3+ classes) with
-    per-feature (or per-group) L2 penalties fine-tuned jointly with the weights on the
+    L2 penalties (one, per group or per feature) fine-tuned jointly with the weights on the
     validation log-loss. Training objective: mean log-loss + ½ Σ_g λ_g Σ_{j∈g} ‖W_j‖²
     (W_j: feature j's weights over the classes; λ = 1/(C·n_train) in sklearn's terms);
     intercepts unpenalised (multinomial: a fixed 1e-8 to identify them).
