@@ -381,8 +381,8 @@ def _sklearn_cv_start(is_classifier, pairs, grid, n_train):
         pos += nt + nv
     X, y = np.vstack(Xs), np.concatenate(ys)
     if is_classifier:
-        kw = dict(Cs=1.0 / (n_train * grid), cv=folds, scoring="neg_log_loss", max_iter=5000,
-                  tol=1e-8, refit=False)
+        kw = dict(Cs=1.0 / (n_train * grid), cv=folds, scoring="neg_log_loss", max_iter=1000,
+                  tol=1e-6, refit=False)
         params = inspect.signature(LogisticRegressionCV).parameters
         if "l1_ratios" in params:
             kw["l1_ratios"] = (0.0,)

@@ -1,0 +1,170 @@
+"""Issue 18: fine-tuning as a step after a search. The default start is RidgeCV's /
+LogisticRegressionCV's choice on the same folds, one penalty group by default, the
+held-out-fold guard rejects steps that worsen the folds they did not see, early stopping
+returns the best held-out iterate, the max_move box, the fit budget, the sklearn API."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from nas_frontend.hpo import BilevelLogisticRegression, BilevelRidge
+
+
+def regression(seed=0, n=120, p=6):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    y = X @ np.linspace(1.5, 0.0, p) + rng.normal(size=n)
+    return X, y
+
+
+def test_default_start_is_ridgecv_choice_on_the_same_folds():
+    X, y = regression(0)
+    folds = list(KFold(5, shuffle=True, random_state=0).split(X))
+    est = BilevelRidge(cv=folds, max_iter=0).fit(X, y)
+    n_train = np.mean([len(tr) for tr, _ in folds])
+    grid = np.geomspace(1e-5, 1e2, 15)
+    ref = RidgeCV(alphas=n_train * grid, cv=folds, scoring="neg_mean_squared_error").fit(X, y)
+    assert est.start_lambda_.shape == (1,) and est.lambda_.shape == (1,)
+    assert est.start_lambda_[0] * n_train == pytest.approx(ref.alpha_, rel=1e-12)
+    # max_iter=0: the model is RidgeCV's (same alpha on all the data)
+    assert np.allclose(est.predict(X), ref.predict(X), atol=1e-8)
+    assert not est.moved_ and est.stop_reason_ == "max_iter"
+
+
+def test_default_start_is_logisticregressioncv_choice():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(150, 5))
+    y = (X[:, 0] - X[:, 1] + rng.normal(size=150) > 0).astype(int)
+    folds = list(StratifiedKFold(4, shuffle=True, random_state=0).split(X, y))
+    est = BilevelLogisticRegression(cv=folds, max_iter=0, n_init=9).fit(X, y)
+    n_train = np.mean([len(tr) for tr, _ in folds])
+    Cs = 1.0 / (n_train * np.geomspace(1e-5, 1e2, 9))
+    ref = LogisticRegressionCV(Cs=Cs, cv=folds, scoring="neg_log_loss", l1_ratios=(0.0,),
+                               use_legacy_attributes=False, max_iter=5000, tol=1e-10).fit(X, y)
+    assert 1.0 / (n_train * est.start_lambda_[0]) == pytest.approx(float(ref.C_), rel=1e-9)
+    assert np.allclose(est.predict_proba(X), ref.predict_proba(X), atol=1e-4)
+
+
+def test_given_start_and_groups():
+    X, y = regression(2)
+    est = BilevelRidge(cv=3, lam0=0.05, max_iter=2, random_state=0).fit(X, y)
+    assert est.start_lambda_ == pytest.approx([0.05])
+    per = BilevelRidge(cv=3, lam0=0.05, groups="feature", max_iter=2, random_state=0).fit(X, y)
+    assert per.lambda_.shape == (6,) and list(per.groups_) == list(range(6))
+    path = BilevelRidge(cv=3, start="path", max_iter=0, random_state=0).fit(X, y)
+    cvs = BilevelRidge(cv=3, max_iter=0, random_state=0).fit(X, y)
+    assert path.start_lambda_ == pytest.approx(cvs.start_lambda_)  # same grid, same choice
+
+
+def _conflict(n_train=80, n_val=30, p=4, seed=3):
+    """Five folds sharing one training set: the first three folds' validation rows follow
+    the training relation (they want a small λ), the last two's have the sign of y
+    flipped (they want w = 0, a large λ). The guard holds out the last two."""
+    rng = np.random.default_rng(seed)
+    w = np.array([2.0, -1.0, 1.0, 0.5])[:p]
+    Xt = rng.normal(size=(n_train, p))
+    yt = Xt @ w + 0.5 * rng.normal(size=n_train)
+    Xs, ys, folds = [Xt], [yt], []
+    pos = n_train
+    for k in range(5):
+        Xv = rng.normal(size=(n_val, p))
+        yv = (1.0 if k < 3 else -1.0) * (Xv @ w) + 0.5 * rng.normal(size=n_val)
+        Xs.append(Xv)
+        ys.append(yv)
+        folds.append((np.arange(n_train), np.arange(pos, pos + n_val)))
+        pos += n_val
+    return np.vstack(Xs), np.concatenate(ys), folds
+
+
+def test_guard_rejects_a_step_that_worsens_the_held_out_folds():
+    X, y, folds = _conflict()
+    # what the guarded search's steps see: the first three folds, unguarded, lower λ
+    free = BilevelRidge(cv=folds[:3], lam0=1.0, guard=False, max_iter=10).fit(X, y)
+    assert free.moved_ and free.lambda_[0] < 0.5
+    est = BilevelRidge(cv=folds, lam0=1.0, max_iter=10).fit(X, y)
+    assert len(est.problem_.folds) == 3 and len(est.guard_problem_.folds) == 2
+    rejected = [r for r in est.history_ if "rejected_guard_loss" in r]
+    assert rejected and all(r["rejected_guard_loss"] > r["guard_loss"] for r in rejected)
+    assert all(not r["accepted"] for r in rejected)
+    assert not est.moved_ and est.lambda_ == pytest.approx([1.0])
+    assert "held-out validation loss would rise" in est.stop_reason_
+    # a looser tolerance lets the same steps through
+    loose = BilevelRidge(cv=folds, lam0=1.0, guard_tol=10.0, max_iter=10).fit(X, y)
+    assert loose.moved_
+
+
+def test_early_stopping_returns_the_best_held_out_iterate():
+    X, y, folds = _conflict()
+    est = BilevelRidge(cv=folds, lam0=1.0, guard_tol=10.0, n_iter_no_change=1, max_iter=10).fit(X, y)
+    assert est.stop_reason_.startswith("early stopping")
+    assert est.history_[-1].get("restored") and not est.moved_
+    assert est.problem_.val_loss(est.w_) == pytest.approx(est.history_[-1]["val_loss"], rel=1e-10)
+
+
+def test_guard_lets_agreeing_steps_through():
+    X, y = regression(4, n=300, p=8)
+    est = BilevelRidge(cv=5, lam0=50.0, max_iter=10, random_state=0).fit(X, y)
+    assert est.moved_ and est.lambda_[0] < 50.0
+    g = [r["guard_loss"] for r in est.history_ if r["accepted"]]
+    assert all(b <= a for a, b in zip(g, g[1:]))  # the held-out loss never rose
+
+
+def test_single_split_guard_and_max_move_and_fit_budget():
+    X, y = regression(5, n=200, p=6)
+    est = BilevelRidge(lam0=1.0, groups="feature", guard=False, max_move=0.5, max_iter=20,
+                       random_state=0).fit(X, y)
+    assert np.all(np.abs(np.log10(est.lambda_)) <= 0.5 + 1e-9) and est.moved_
+    split = BilevelRidge(lam0=1.0, max_iter=5, random_state=0).fit(X, y)
+    assert split.guard_problem_ is not None  # one pair: part of its validation rows held out
+    n_v = len(split.problem_.folds[0][1].y) + len(split.guard_problem_.folds[0][1].y)
+    assert n_v == 50
+    capped = BilevelRidge(cv=5, lam0=1.0, groups="feature", guard=False, max_fits=1,
+                          max_iter=20, random_state=0).fit(X, y)
+    assert capped.stop_reason_ == "fit budget spent" and capped.n_iter_ == 1
+
+
+def test_clone_get_params_round_trip():
+    est = BilevelLogisticRegression(lam0=0.01, start="path", groups="feature", guard=False,
+                                    guard_fraction=0.2, guard_tol=0.01, patience=3,
+                                    n_iter_no_change=None, max_move=1.0, max_fits=40, cv=4)
+    c = clone(est)
+    assert c.get_params() == est.get_params()
+    c.set_params(guard=True, n_iter_no_change=2)
+    assert c.get_params()["n_iter_no_change"] == 2 and est.n_iter_no_change is None
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] + rng.normal(size=120) > 0).astype(int)
+    c.fit(X, y)
+    assert isinstance(c.moved_, bool) and isinstance(c.stop_reason_, str)
+    again = pickle.loads(pickle.dumps(c))
+    assert np.array_equal(again.predict_proba(X), c.predict_proba(X))
+    assert 0.5 < c.score(X, y) <= 1.0
+
+
+@pytest.mark.parametrize("est,match", [
+    (BilevelRidge(n_iter_no_change=2, guard=False), "needs guard=True"),
+    (BilevelRidge(groups="layer"), "'groups' parameter of BilevelRidge"),
+    (BilevelRidge(start="grid"), "'start' parameter of BilevelRidge"),
+    (BilevelRidge(max_move=0.0), "'max_move' parameter of BilevelRidge"),
+    (BilevelRidge(patience=0), "'patience' parameter of BilevelRidge"),
+    (BilevelRidge(guard="yes"), "'guard' parameter of BilevelRidge"),
+    (BilevelRidge(lam0=[0.1, 0.2]), r"lam0 has 2 values, expected 1 or one per group \(1\)"),
+])
+def test_bad_new_inputs_raise_clear_errors(est, match):
+    X, y = regression(7, n=40, p=4)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+
+
+# the scikit-learn suite on the non-default paths too (the defaults: tests/test_hpo.py);
+# every check passes, none is declared as an expected failure
+@parametrize_with_checks([BilevelRidge(max_iter=2, start="path", groups="feature", guard=False),
+                          BilevelLogisticRegression(lam0=0.01, max_iter=2, n_iter_no_change=1,
+                                                    max_move=1.0)])
+def test_sklearn_checks_on_the_other_options(estimator, check):
+    check(estimator)
