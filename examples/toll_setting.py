@@ -13,11 +13,14 @@ is 2 t while t <= 7 - 5 = 2 and 0 beyond. The figure shows the three regimes:
 The bilevel optimum from ``bilevel_mp.solve`` is marked on the curves; the curves come
 from the followers' response at each toll on a grid (``toll_response``).
 
-Run: python examples/toll_setting.py    (writes benchmarks/figures/toll_setting.png;
-     --out PATH writes the figure elsewhere)
+Run: python examples/toll_setting.py [--out FILE]
+The figure goes to FILE, by default toll_setting.png in a fresh temporary folder; the
+path is printed. The README's copy is refreshed on purpose only:
+    python examples/toll_setting.py --out benchmarks/figures/toll_setting.png
 """
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +33,6 @@ ARCS = [("O", "A", 2), ("A", "B", 1), ("B", "D", 2), ("A", "C", 1), ("O", "C", 4
 TOLLED = {("A", "B"): 6.0}          # tollable arc and its cap
 COMMODITIES = [("O", "D", 2.0)]     # origin, destination, demand
 POSITIONS = {"O": (0, 0), "A": (1, 1), "B": (2, 1), "C": (1.5, -0.6), "D": (3, 0)}
-FIGURE = Path(__file__).resolve().parents[1] / "benchmarks" / "figures" / "toll_setting.png"
 
 
 def solve():
@@ -49,7 +51,8 @@ def curves(problem, grid):
     return np.array(flow), np.array(revenue)
 
 
-def plot(problem, result, grid, flow, revenue, path=FIGURE):
+def plot(problem, result, grid, flow, revenue, path):
+    """Draw the network, the follower's response and the revenue curve into ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,6 +108,7 @@ def plot(problem, result, grid, flow, revenue, path=FIGURE):
         ax2.text(x, top * 0.93, text, ha="center", va="top", fontsize=9,
                  color="tab:red" if text == "optimal" else "black")
     fig.tight_layout()
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -113,8 +117,12 @@ def plot(problem, result, grid, flow, revenue, path=FIGURE):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=FIGURE, help="where to write the figure")
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="where to write the figure (default: toll_setting.png in a new "
+                             "temporary folder)")
     args = parser.parse_args()
+    figure = args.out if args.out is not None else \
+        Path(tempfile.mkdtemp(prefix="toll_setting_")) / "toll_setting.png"
     problem, result = solve()
     print(result)
     sol = toll_solution(problem, result)
@@ -126,4 +134,4 @@ if __name__ == "__main__":
     for t in (1.0, 2.0, 3.0):
         r = toll_response(problem, {("A", "B"): t})
         print(f"  toll {t:g}: flow on A→B {sum(f.get(('A', 'B'), 0.0) for f in r.flows):g}, revenue {r.revenue:g}")
-    print(f"figure: {plot(problem, result, grid, flow, revenue, args.out)}")
+    print(f"figure: {plot(problem, result, grid, flow, revenue, figure)}")

@@ -3,9 +3,15 @@
     bilevel-mp nas --space cell3 --method darts2 --dataset mnist1d --budget-epochs 10 \
         --seed 0 --out runs/cell3-darts2 [--resource params:20000] [--resume]
 
+The results folder OUT holds one run. A fresh run (no --resume) first removes the files
+an earlier run left there (checkpoint.pt, architecture.json, history.csv, losses.png,
+alpha.png, decision_boundary.png; a note on stderr names them), other files stay;
+--resume continues from OUT/checkpoint.pt and, when there is none, exits with status 2
+instead of starting over.
+
 Bad input (unknown method/space/dataset, a budget <= 0 or too small for one evaluation of
-the method, a --resource no architecture meets, a malformed --resource) and a missing
-``nas`` extra exit with status 2 and a one-line message. Wire into a parser with
+the method, a --resource no architecture meets, a malformed --resource, --resume without
+a checkpoint) and a missing ``nas`` extra exit with status 2 and a one-line message. Wire into a parser with
 ``add_parser(subparsers)``; the subcommand's ``func`` is :func:`run`. Building the parser
 imports no torch (``bilevel-mp`` builds it for every subcommand); running a search needs
 it.
@@ -44,8 +50,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resource", type=_resource, default=None, metavar="KIND:BOUND",
                    help="resource budget of the derived architecture, e.g. params:20000 "
                         "or flops:500000")
-    p.add_argument("--out", default=None, help="results folder (default nas_runs/...)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--out", default=None, metavar="OUT",
+                   help="results folder (default nas_runs/SPACE_METHOD_DATASET_seedSEED in "
+                        "the current folder); without --resume the files an earlier run "
+                        "left there (checkpoint.pt, architecture.json, history.csv, losses.png, "
+                        "alpha.png, decision_boundary.png) are removed first; other files "
+                        "are kept")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.pt; an error (exit 2) when there is none")
     p.add_argument("--retrain-epochs", type=int, default=40,
                    help="epochs of the fixed recipe for the final architecture (0: skip)")
     p.add_argument("--oracle", choices=("train", "table"), default=None,

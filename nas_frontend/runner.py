@@ -12,7 +12,11 @@ split seed 0 for every method and seed, so all methods see the same data; ``moon
 The folder ``out_dir`` receives ``checkpoint.pt`` (resume with ``resume=True``),
 ``architecture.json`` (the SearchResult plus genotype, parameters, FLOPs, resource check
 and the retrained accuracies), ``history.csv``, ``losses.png``, ``alpha.png`` (supernet
-methods) and, for 2-D data, ``decision_boundary.png``.
+methods) and, for 2-D data, ``decision_boundary.png`` (:data:`OWNED_FILES`). A folder is
+one run: a fresh search (``resume=False``) first removes those files where an earlier
+run left them (a note on stderr names them; other files stay), and a resumed one
+replaces the results files when it writes, so no plot of another run survives.
+``resume=True`` without ``checkpoint.pt`` in the folder is an error (nothing to resume).
 
 This module only dispatches, retrains and writes; what the searchers share is in
 :mod:`nas_frontend.common`.
@@ -24,6 +28,7 @@ import csv
 import json
 import math
 import os
+import sys
 from dataclasses import asdict
 from numbers import Real
 from pathlib import Path
@@ -51,6 +56,13 @@ SEARCHERS = {"mp": (mp_search, {}), "darts1": (darts_search, {"order": 1}),
 """Method name (:data:`~nas_frontend.common.METHODS`) -> (search function, the extra
 keyword arguments it gets)."""
 
+CHECKPOINT = "checkpoint.pt"
+RESULT_FILES = ("architecture.json", "history.csv", "losses.png", "alpha.png",
+                "decision_boundary.png")
+OWNED_FILES = (CHECKPOINT, "checkpoint.tmp", *RESULT_FILES)
+"""The files a run writes into its results folder (``checkpoint.tmp``: a checkpoint being
+written); only these are removed when the folder is reused."""
+
 
 def load_data(name: str, seed: int = 0) -> dict:
     """The data dict of :func:`models.data.load` (``mnist1d``, ``digits`` or ``moons``)."""
@@ -73,7 +85,11 @@ def run_search(method: str, space: str, dataset: str = "mnist1d", budget=10.0, s
 
     ``budget``: a :class:`Budget`, a number of epochs, or ``{"epochs": E, "seconds": S}``.
     ``resource``: e.g. ``"params:20000"`` (see :func:`parse_resource`). ``out_dir``
-    defaults to ``nas_runs/<space>_<method>_<dataset>_seed<seed>``. ``retrain_epochs``:
+    defaults to ``nas_runs/<space>_<method>_<dataset>_seed<seed>`` under the current
+    folder; without ``resume`` the files of an earlier run there (:data:`OWNED_FILES`)
+    are removed before the search starts. ``resume=True`` continues from
+    ``out_dir/checkpoint.pt`` and is a :class:`BilevelInputError` when that file does not
+    exist. ``retrain_epochs``:
     epochs of the fixed recipe (:func:`models.train.train`, seed ``seed``) for the final
     architecture; 0 skips retraining. Extra keywords go to the searcher (e.g.
     ``oracle="table"``, ``train_epochs=3``, ``alpha_lr=...``).
@@ -105,8 +121,14 @@ def run_search(method: str, space: str, dataset: str = "mnist1d", budget=10.0, s
     if not os.access(out, os.W_OK | os.X_OK):
         raise BilevelInputError(f"cannot write to the results folder {out}")
     try:
+        if resume and not (out / CHECKPOINT).is_file():
+            raise BilevelInputError(
+                f"nothing to resume: there is no checkpoint {out / CHECKPOINT}; run without "
+                "resume to start a fresh search there")
+        if not resume:
+            _remove_run_files(out, OWNED_FILES)
         result = search(space, data, budget, seed=seed, resource=resource,
-                        checkpoint=out / "checkpoint.pt", resume=resume, progress=progress,
+                        checkpoint=out / CHECKPOINT, resume=resume, progress=progress,
                         **extra, **kw)
     except (BilevelInputError, ValueError):
         if created and not any(out.iterdir()):  # a refusal leaves no empty results folder
@@ -133,6 +155,25 @@ def retrain_genotype(space: str, genotype, data: dict, epochs: int, seed: int):
 
 
 # --- results folder -----------------------------------------------------------------------
+def _remove_run_files(out: Path, names=OWNED_FILES) -> list[str]:
+    """Delete the files ``names`` from the folder ``out`` where present (one note on stderr
+    lists them) and return their names; other files are left alone."""
+    removed = []
+    for name in names:
+        path = out / name
+        if path.is_file() or path.is_symlink():
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise BilevelInputError(f"cannot remove {path} of an earlier run from the "
+                                        f"results folder: {exc.strerror or exc}") from None
+            removed.append(name)
+    if removed:
+        print(f"results folder {out}: removed {', '.join(removed)} of an earlier run",
+              file=sys.stderr)
+    return removed
+
+
 def _flat_history(history: list[dict], space: str) -> list[dict]:
     rows = []
     for h in history:
@@ -165,7 +206,12 @@ def write_history_csv(history: list[dict], space: str, path) -> None:
 
 def write_results(result: SearchResult, data: dict, out: Path, resource=None, net=None,
                   budget: Budget | None = None) -> None:
-    """architecture.json, history.csv and the plots for ``result`` into ``out``."""
+    """architecture.json, history.csv and the plots for ``result`` into ``out``, after
+    removing the results files (:data:`RESULT_FILES`) already there: a plot this run does
+    not draw (no ``alpha.png`` for a sampler, no decision boundary without retraining)
+    does not survive from an earlier one."""
+    for name in RESULT_FILES:
+        (out / name).unlink(missing_ok=True)
     d = asdict(result)
     d["genotype"] = list(result.genotype)
     d["genotype_str"] = genotype_str(result.genotype)

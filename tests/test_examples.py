@@ -1,9 +1,10 @@
 """Every example runs from a fresh clone and its printed answers are the known ones: each
 value is parsed from the line that reports the result and compared numerically with a
-truth derived here (never with an "expected" value the example prints itself)."""
+truth derived here (never with an "expected" value the example prints itself). The runs
+(``run_example`` in conftest.py: an empty working folder and TMPDIR) are shared with
+tests/test_no_writes.py, which checks what they wrote."""
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,11 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 NUM = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
 
 
-def _run(name: str) -> str:
-    r = subprocess.run([sys.executable, str(ROOT / "examples" / name)], capture_output=True,
-                       text=True, timeout=300, cwd=ROOT)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return r.stdout
+@pytest.fixture
+def _run(run_example):
+    """``_run(name) -> stdout`` of the example run without arguments."""
+    return lambda name: run_example(name).stdout
 
 
 def _values(pattern: str, text: str) -> list[float]:
@@ -26,7 +26,7 @@ def _values(pattern: str, text: str) -> list[float]:
     return found
 
 
-def test_quickstart():
+def test_quickstart(_run):
     out = _run("quickstart.py")
     assert "LP-LP" in out
     # Bard (1984): F* = 28/9 at x = 1 + 1/9 ... ; every result line reports it
@@ -35,7 +35,7 @@ def test_quickstart():
     assert "NOT certified" not in out
 
 
-def test_pyomo_example():
+def test_pyomo_example(_run):
     out = _run("pyomo_example.py")
     price, q1, q2, revenue = [float(v) for v in re.search(
         rf"^price {NUM}, q1 {NUM}, q2 {NUM}, revenue {NUM}", out, flags=re.M).groups()]
@@ -45,7 +45,7 @@ def test_pyomo_example():
     assert cap == pytest.approx(5, abs=1e-4)
 
 
-def test_cvxpy_example():
+def test_cvxpy_example(_run):
     out = _run("cvxpy_example.py")
     # BilevelJuMP's README problem: x = 3.5 * 8/15, y = 8/15, F = 3x + y
     F = float(re.search(rf"^\s+F = {NUM}\s+\(expected", out, flags=re.M).group(1))
@@ -55,7 +55,7 @@ def test_cvxpy_example():
     assert revenue == pytest.approx(3.0, abs=1e-4)
 
 
-def test_local_methods_example():
+def test_local_methods_example(_run):
     out = _run("local_methods.py")
     # F = (x-3)² + (y-2)², y = min(x, 1): F* = 1 at x = 3 (derived in the example's docstring)
     rows = re.findall(rf"^(descent|trust_region|penalty|auto)\s+(\w+)\s+{NUM}\s+{NUM}\s+(\d+)\s+(True|False)$",
@@ -67,7 +67,7 @@ def test_local_methods_example():
         assert status == ("optimal" if method == "auto" else "locally_optimal")
 
 
-def test_method_settings_example():
+def test_method_settings_example(_run):
     out = _run("method_settings.py")
     for name in ("auto", "kkt", "descent", "cbb"):  # Bard1984a: F* = 28/9 by every method
         F = float(re.search(rf"^{name}\s+-> status \w+, F = {NUM}", out, flags=re.M).group(1))
@@ -77,13 +77,15 @@ def test_method_settings_example():
 
 
 @pytest.mark.slow
-def test_nas_quickstart():
+def test_nas_quickstart(run_example):
     pytest.importorskip("torch")
-    out = _run("nas_quickstart.py")
-    runs = re.findall(rf"^(\w+): .*\(budget met: (True|False)\), test accuracy {NUM}", out, flags=re.M)
+    run = run_example("nas_quickstart.py", "--out", "{out}")
+    runs = re.findall(rf"^(\w+): .*\(budget met: (True|False)\), test accuracy {NUM} -> (.*)$",
+                      run.stdout, flags=re.M)
     assert {r[0] for r in runs} == {"darts2", "random"}
-    for method, met, acc in runs:  # two moons is separable to > 90 % by any sensible cell
+    for method, met, acc, folder in runs:  # two moons is separable to > 90 % by any sensible cell
         assert met == "True" and float(acc) >= 0.9, (method, acc)
+        assert Path(folder) == run.out / method and (run.out / method / "losses.png").is_file()
 
 
 def _solve_line(out: str) -> tuple[str, float]:
@@ -92,7 +94,7 @@ def _solve_line(out: str) -> tuple[str, float]:
     return m.group(1), float(m.group(2))
 
 
-def test_knapsack_interdiction_example():
+def test_knapsack_interdiction_example(_run):
     """Truth: every interdiction set within budget, each follower knapsack by a dynamic
     program over the capacity (the example's instance rebuilt from its constants)."""
     import itertools
@@ -118,7 +120,7 @@ def test_knapsack_interdiction_example():
     assert status == "optimal" and F == pytest.approx(best, abs=1e-6)
 
 
-def test_assignment_interdiction_example():
+def test_assignment_interdiction_example(_run):
     """Truth: every interdiction set within budget, each follower assignment by scipy's
     Hungarian method with interdicted arcs priced out."""
     import itertools
