@@ -4,6 +4,9 @@ held-out-fold guard rejects steps that worsen the folds they did not see, early 
 returns the best held-out iterate, the max_move box, the fit budget, the sklearn API."""
 
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,3 +171,12 @@ def test_bad_new_inputs_raise_clear_errors(est, match):
                                                     max_move=1.0)])
 def test_sklearn_checks_on_the_other_options(estimator, check):
     check(estimator)
+
+
+def test_optuna_example_runs():
+    pytest.importorskip("optuna")
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, str(root / "examples" / "hpo_optuna.py")], capture_output=True,
+                       text=True, timeout=120, cwd=root)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Optuna TPE: best λ" in r.stdout and "moved=" in r.stdout and "test MSE fine-tuned" in r.stdout
