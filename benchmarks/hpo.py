@@ -1,36 +1,32 @@
-"""Hyperparameter fine-tuning (``nas_frontend.hpo``) against single-λ CV, grid and random search.
+"""Hyperparameter fine-tuning (``nas_frontend.hpo``) as a step after a search (issue 18).
 
-    nice -n 10 python benchmarks/hpo.py                          # diabetes, breast_cancer, wine x 5 seeds
-    nice -n 10 python benchmarks/hpo.py --datasets digits --json results/hpo_digits.json
-                                                                 # digits too (about 12 min here)
+    nice -n 10 python benchmarks/hpo.py --seeds 10 11 12 13 14      # the reported table
+    nice -n 10 python benchmarks/hpo.py --seeds 0 1 2 --radius 0.5  # settings chosen here only
 
-Protocol, the same for every method. Seed s splits a scikit-learn dataset into a
-development set D (75%) and a test set (25%, stratified for classification); features are
-standardised on D. Every method selects its penalties by the mean validation loss over
-the *same* 5 folds of D (shuffled with seed s) and refits the selected model on all of D;
-"cv loss" is that 5-fold loss of the selected penalties, "test loss" the loss of the
-refitted model on the test set (MSE for diabetes, log-loss for the classifiers).
+Protocol, the same for every method. Seed s splits a data set into a development set D
+(75%) and a test set (25%, stratified for classification) that no method sees; features
+are standardised on D. Every method selects its penalty by the mean validation loss over
+the *same* 5 folds of D (shuffled with seed s) and refits on all of D; "test" is the loss of
+that model on the test set (MSE for regression, log-loss for classification).
 
-    fine-tuner        BilevelRidge / BilevelLogisticRegression(cv=folds): per-feature λ,
-                      the auxiliary-LP descent on the 5-fold loss (its start: the row below)
-    start (1 λ, 7)    the fine-tuner's starting point: best single λ of 7 on its path
-    RidgeCV / LRCV    scikit-learn's single-λ CV over 15 values spanning the same box
-    grid (2 groups)   GridSearchCV, features split in two groups by univariate F score on D
-                      (top half, rest), L x L penalty grid, L = floor(sqrt(budget))
-    random (per-ft)   per-feature λ drawn log-uniformly, ``budget`` draws
+Starts (one λ each, ``S`` configurations = S x 5 fits):
+    grid     one λ per decade of the box [1e-5, 1e2] (S = 8)
+    random   S = 8 λ drawn log-uniformly (seed s)
+    *CV      RidgeCV / LogisticRegressionCV over 15 log-spaced λ (S = 15): the estimators'
+             default start
+    TPE      optuna's TPESampler, S = 8 trials (seed s); only where optuna is installed
 
-All penalties lie in the fine-tuner's box lam_bounds = [1e-5, 1e2] (per-sample units:
-λ = Ridge alpha / n = 1 / (C n)). Grid and random search run scikit-learn's Ridge /
-LogisticRegression on features rescaled by 1/sqrt(n λ_j), which is exactly the
-per-feature penalty ½ Σ λ_j w_j² on the mean loss.
-
-Counting fits, the same for all: a fit = one solve of a training problem at one penalty
-vector (cold or warm-started, whatever the solver). A 5-fold evaluation is 5 fits; the
-final refit on D is 1. The fine-tuner's count is the 7-point start path (35), every
-line-search trial (5: a few Newton steps from the program's predicted weights, per fold)
-and the refit. Grid and random search get the fine-tuner's count of the same seed:
-budget = (fits - 1) // 5 configurations. RidgeCV/LRCV: 15 x 5 + 1 = 76. Derivative and
-LP work is not counted as fits but is in the wall time ("s"). Results: results/hpo.json.
+Fine-tuning: ``BilevelRidge`` / ``BilevelLogisticRegression(cv=folds, lam0=start)``, one λ
+(the default groups), the held-out-fold guard (steps computed on 3 folds, accepted only if
+the other 2 do not get worse), ``max_fits`` = the rest of the budget. Budget: B = 30
+configurations x 5 folds for every method; "search alone" is the same search given all of
+B (30 grid values, 30 random draws, 30 TPE trials, RidgeCV/LRCV over 30 values), so a
+start + fine-tuning never gets more fits than the search it is compared with (the final
+refit on D, 1 fit, not counted). A fit = one solve of a training problem at one penalty.
+"moved": seeds where fine-tuning moved λ at all (the rest: it declined; reasons in the
+JSON). Data sets: diabetes, breast_cancer, wine, digits (binary: odd vs even digit), and
+two generated locally (make_regression, make_classification; the seed fixes them).
+Results: results/hpo.json (--json).
 """
 
 from __future__ import annotations
@@ -51,12 +47,9 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from sklearn import datasets  # noqa: E402
-from sklearn.base import BaseEstimator, TransformerMixin  # noqa: E402
-from sklearn.feature_selection import f_classif, f_regression  # noqa: E402
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, Ridge, RidgeCV  # noqa: E402
 from sklearn.metrics import log_loss, mean_squared_error  # noqa: E402
-from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, train_test_split  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,30 +57,32 @@ sys.path.insert(0, str(ROOT))
 
 from nas_frontend.hpo import BilevelLogisticRegression, BilevelRidge  # noqa: E402
 
+try:
+    import optuna  # optional: the TPE start
+except ImportError:
+    optuna = None
+
 DATASETS = {"diabetes": "regression", "breast_cancer": "classification", "wine": "classification",
-            "digits": "classification"}
+            "digits": "classification", "make_regression": "regression",
+            "make_classification": "classification"}
 LAM_BOUNDS = (1e-5, 1e2)
 K = 5
-METHODS = ("fine-tuner", "start (1 λ, 7)", "RidgeCV / LRCV", "grid (2 groups)", "random (per-ft)")
-
-
-class PenaltyScale(TransformerMixin, BaseEstimator):
-    """X_j / sqrt(n λ_j) (n = rows seen in fit): then Ridge(alpha=1) or
-    LogisticRegression(C=1) minimises (a multiple of) mean loss + ½ Σ λ_j w_j²."""
-
-    def __init__(self, lam=1.0):
-        self.lam = lam
-
-    def fit(self, X, y=None):
-        self.n_ = X.shape[0]
-        return self
-
-    def transform(self, X):
-        return X / np.sqrt(self.n_ * np.asarray(self.lam, dtype=float))
+BUDGET = 30  # configurations (x K fits) for every method
+STARTS = {"grid": 8, "random": 8, "*CV": 15, "TPE": 8}
 
 
 def load(name, seed):
-    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    if name == "digits":
+        X, y = datasets.load_digits(return_X_y=True)
+        y = y % 2
+    elif name == "make_regression":
+        X, y = datasets.make_regression(n_samples=200, n_features=60, n_informative=10, noise=20.0,
+                                        effective_rank=15, random_state=seed)
+    elif name == "make_classification":
+        X, y = datasets.make_classification(n_samples=300, n_features=40, n_informative=6,
+                                            n_redundant=6, flip_y=0.05, random_state=seed)
+    else:
+        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
     cls = DATASETS[name] == "classification"
     Xd, Xt, yd, yt = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y if cls else None)
     sc = StandardScaler().fit(Xd)
@@ -101,107 +96,145 @@ def test_loss(cls, model, X, y):
     return float(mean_squared_error(y, model.predict(X)))
 
 
-def run_seed(name, seed, max_iter):
+def sklearn_cv(cls, Xd, yd, folds, lams, n_fold):
+    """The λ (per-sample units) RidgeCV / LogisticRegressionCV pick among ``lams``."""
+    lams = np.asarray(lams, dtype=float)
+    if cls:
+        est = LogisticRegressionCV(Cs=1.0 / (n_fold * lams), cv=folds, scoring="neg_log_loss",
+                                   max_iter=5000, tol=1e-8, l1_ratios=(0.0,), refit=False,
+                                   use_legacy_attributes=False).fit(Xd, yd)
+        return 1.0 / (n_fold * float(np.ravel(est.C_)[0]))
+    est = RidgeCV(alphas=n_fold * lams, cv=folds, scoring="neg_mean_squared_error").fit(Xd, yd)
+    return float(est.alpha_) / n_fold
+
+
+def tpe(cls, Xd, yd, folds, n_trials, n_fold, seed):
+    """Optuna TPE over log λ; objective = mean fold loss of sklearn's Ridge / LogisticRegression."""
+    def cv_loss(lam):
+        losses = []
+        for tr, va in folds:
+            if cls:
+                m = LogisticRegression(C=1.0 / (n_fold * lam), max_iter=5000, tol=1e-8).fit(Xd[tr], yd[tr])
+                losses.append(log_loss(yd[va], m.predict_proba(Xd[va]), labels=m.classes_))
+            else:
+                m = Ridge(alpha=n_fold * lam).fit(Xd[tr], yd[tr])
+                losses.append(mean_squared_error(yd[va], m.predict(Xd[va])))
+        return float(np.mean(losses))
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(lambda t: cv_loss(t.suggest_float("lam", *LAM_BOUNDS, log=True)), n_trials=n_trials)
+    return float(study.best_params["lam"])
+
+
+def start_lambda(kind, S, cls, Xd, yd, folds, n_fold, seed):
+    rng = np.random.default_rng(1000 + seed)
+    if kind == "grid":
+        return sklearn_cv(cls, Xd, yd, folds, np.geomspace(*LAM_BOUNDS, S), n_fold)
+    if kind == "random":
+        return sklearn_cv(cls, Xd, yd, folds, np.exp(rng.uniform(*np.log(LAM_BOUNDS), size=S)), n_fold)
+    if kind == "*CV":
+        return sklearn_cv(cls, Xd, yd, folds, np.geomspace(*LAM_BOUNDS, S), n_fold)
+    return tpe(cls, Xd, yd, folds, S, n_fold, seed)
+
+
+def run_seed(name, seed, settings, starts):
     cls, Xd, yd, Xt, yt, folds = load(name, seed)
-    p = Xd.shape[1]
-    n_fold = np.mean([len(tr) for tr, _ in folds])
+    n_fold = float(np.mean([len(tr) for tr, _ in folds]))
     Est = BilevelLogisticRegression if cls else BilevelRidge
     out = {}
-
-    def record(method, model, cv_loss, fits, seconds):
-        out[method] = dict(cv_loss=float(cv_loss), test_loss=test_loss(cls, model, Xt, yt),
-                           fits=int(fits), seconds=float(seconds))
-
-    for method, iters in (("fine-tuner", max_iter), ("start (1 λ, 7)", 0)):
+    for kind in starts:
+        S = STARTS[kind]
         t0 = time.perf_counter()
-        est = Est(cv=folds, max_iter=iters, lam_bounds=LAM_BOUNDS, random_state=seed).fit(Xd, yd)
-        record(method, est, est.history_[-1]["val_loss"], est.n_fits_, time.perf_counter() - t0)
-        if iters:
-            out[method].update(stop=est.stop_reason_, iterations=est.n_iter_,
-                               lambda_log10=np.round(np.log10(est.lambda_), 2).tolist())
-    budget = max(1, (out["fine-tuner"]["fits"] - 1) // K)
-
-    lam_grid = np.geomspace(*LAM_BOUNDS, 15)
-    scoring = "neg_log_loss" if cls else "neg_mean_squared_error"
-    t0 = time.perf_counter()
-    if cls:
-        base = LogisticRegressionCV(Cs=1.0 / (n_fold * lam_grid), cv=folds, scoring=scoring,
-                                    max_iter=2000, l1_ratios=(0.0,), use_legacy_attributes=False)
-        base.fit(Xd, yd)
-        cv_loss = -float(np.max(np.mean(base.scores_, axis=0)))  # (folds, 1, Cs)
-    else:
-        base = RidgeCV(alphas=n_fold * lam_grid, cv=folds, scoring=scoring).fit(Xd, yd)
-        cv_loss = -float(base.best_score_)
-    record("RidgeCV / LRCV", base, cv_loss, lam_grid.size * K + 1, time.perf_counter() - t0)
-
-    model = Pipeline([("scale", PenaltyScale()),
-                      ("fit", LogisticRegression(C=1.0, max_iter=2000) if cls else Ridge(alpha=1.0))])
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore")  # constant pixels in digits
-        score = (f_classif if cls else f_regression)(Xd, yd)[0]
-    top = np.argsort(-np.nan_to_num(score))[: math.ceil(p / 2)]
-    L = max(1, math.isqrt(budget))
-    levels = np.geomspace(*LAM_BOUNDS, L) if L > 1 else np.array([math.sqrt(LAM_BOUNDS[0] * LAM_BOUNDS[1])])
-    rng = np.random.default_rng(seed)
-    configs = {
-        "grid (2 groups)": [np.where(np.isin(np.arange(p), top), a, b) for a in levels for b in levels],
-        "random (per-ft)": [np.exp(rng.uniform(*np.log(LAM_BOUNDS), size=p)) for _ in range(budget)],
-    }
-    for method, lams in configs.items():
+        lam = start_lambda(kind, S, cls, Xd, yd, folds, n_fold, seed)
+        t_start = time.perf_counter() - t0
+        start = Est(cv=folds, lam0=lam, max_iter=0, lam_bounds=LAM_BOUNDS).fit(Xd, yd)
         t0 = time.perf_counter()
-        gs = GridSearchCV(model, {"scale__lam": lams}, scoring=scoring, cv=folds, refit=True).fit(Xd, yd)
-        record(method, gs, -gs.best_score_, len(lams) * K + 1, time.perf_counter() - t0)
+        ft = Est(cv=folds, lam0=lam, lam_bounds=LAM_BOUNDS, max_fits=(BUDGET - S) * K,
+                 **settings).fit(Xd, yd)
+        t_ft = time.perf_counter() - t0
+        lam_full = start_lambda(kind, BUDGET, cls, Xd, yd, folds, n_fold, seed)
+        alone = Est(cv=folds, lam0=lam_full, max_iter=0, lam_bounds=LAM_BOUNDS).fit(Xd, yd)
+        out[kind] = dict(start=test_loss(cls, start, Xt, yt), finetuned=test_loss(cls, ft, Xt, yt),
+                         alone=test_loss(cls, alone, Xt, yt), moved=ft.moved_,
+                         stop=ft.stop_reason_, lam_start=lam, lam_finetuned=float(ft.lambda_[0]),
+                         fits_start=S * K, fits_finetune=ft.n_fits_ - K - 1,
+                         seconds_start=t_start, seconds_finetune=t_ft)
+        if kind == "*CV":
+            pf = Est(cv=folds, lam0=lam, lam_bounds=LAM_BOUNDS, groups="feature",
+                     max_fits=(BUDGET - S) * K, **settings).fit(Xd, yd)
+            out["*CV per-feature"] = dict(start=out[kind]["start"], finetuned=test_loss(cls, pf, Xt, yt),
+                                          alone=out[kind]["alone"], moved=pf.moved_,
+                                          stop=pf.stop_reason_, fits_finetune=pf.n_fits_ - K - 1)
     return out
 
 
-def fmt(values, digits):
-    v = np.asarray(values, dtype=float)
-    return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
+def fmt(v, digits):
+    return f"{np.mean(v):.{digits}f}"
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", nargs="+", default=["diabetes", "breast_cancer", "wine"],
-                    choices=list(DATASETS))
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--max-iter", type=int, default=15, help="fine-tuner iterations (default 15)")
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12, 13, 14])
+    ap.add_argument("--radius", type=float, default=1.0)
+    ap.add_argument("--guard-tol", type=float, default=0.0)
+    ap.add_argument("--patience", type=int, default=2)
+    ap.add_argument("--max-move", type=float, default=None)
+    ap.add_argument("--no-guard", action="store_true")
+    ap.add_argument("--early-stopping", type=int, default=None, help="n_iter_no_change")
     ap.add_argument("--json", default=str(ROOT / "results" / "hpo.json"))
     args = ap.parse_args(argv)
+    settings = dict(radius=args.radius, guard=not args.no_guard, guard_tol=args.guard_tol,
+                    patience=args.patience, max_move=args.max_move,
+                    n_iter_no_change=None if args.no_guard else args.early_stopping)
+    starts = [k for k in STARTS if k != "TPE" or optuna is not None]
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*(lbfgs failed to converge|max_iter).*")
     t_all = time.perf_counter()
-    results, lines = {}, []
-    lines.append("| dataset | method | cv loss | test loss | fits | s |")
-    lines.append("|---|---|---|---|---|---|")
+    results = {}
+    rows = ["| data set | start | start's test | fine-tuned test | moved | search alone (B) |",
+            "|---|---|---|---|---|---|"]
+    verdict = {}
     for name in args.datasets:
         runs = []
-        for seed in range(args.seeds):
-            runs.append(run_seed(name, seed, args.max_iter))
-            print(f"{name} seed {seed}: " + ", ".join(f"{m} {r['test_loss']:.4g}" for m, r in runs[-1].items()),
-                  file=sys.stderr, flush=True)
+        for seed in args.seeds:
+            runs.append(run_seed(name, seed, settings, starts))
+            print(f"{name} seed {seed}: " + ", ".join(
+                f"{k} {r['start']:.4g}->{r['finetuned']:.4g}" for k, r in runs[-1].items()),
+                file=sys.stderr, flush=True)
         results[name] = runs
         digits = 1 if DATASETS[name] == "regression" else 4
-        for m in METHODS:
-            col = lambda key: [r[m][key] for r in runs]  # noqa: E731
-            lines.append(f"| {name} | {m} | {fmt(col('cv_loss'), digits)} | {fmt(col('test_loss'), digits)} "
-                         f"| {np.mean(col('fits')):.0f} | {fmt(col('seconds'), 2)} |")
-    wins = {}
-    for name, runs in results.items():
-        wins[name] = sum(r["fine-tuner"]["test_loss"] < min(r[m]["test_loss"] for m in METHODS[2:])
-                         for r in runs)
-    table = "\n".join(lines)
+        for kind in list(starts) + ["*CV per-feature"]:
+            col = lambda key: [r[kind][key] for r in runs]  # noqa: E731
+            rows.append(f"| {name} | {kind} | {fmt(col('start'), digits)} | {fmt(col('finetuned'), digits)} "
+                        f"| {sum(col('moved'))}/{len(runs)} | {fmt(col('alone'), digits)} |")
+        m = lambda kind, key: float(np.mean([r[kind][key] for r in runs]))  # noqa: E731
+        verdict[name] = dict(
+            not_worse_every_start=all(m(k, "finetuned") <= m(k, "start") for k in starts),
+            lower_from_cv=m("*CV", "finetuned") < m("*CV", "start"),
+            lower_any_start=any(m(k, "finetuned") < m(k, "start") for k in starts))
+    table = "\n".join(rows)
     print(table)
-    print("\nseeds where the fine-tuner's test loss beats the best of RidgeCV/LRCV, grid and random: "
-          + ", ".join(f"{k} {v}/{args.seeds}" for k, v in wins.items()))
+    ok_all = all(v["not_worse_every_start"] for v in verdict.values())
+    n_lower = sum(v["lower_from_cv"] for v in verdict.values())
+    print("\nacceptance (means over seeds, one λ fine-tuned from each start):")
+    print(f"  fine-tuned <= start for every start on every data set: {ok_all} "
+          f"({', '.join(k for k, v in verdict.items() if not v['not_worse_every_start']) or 'no exception'})")
+    print(f"  fine-tuned (from RidgeCV/LRCV) < RidgeCV/LRCV on {n_lower} of {len(verdict)} data sets: "
+          + ", ".join(k for k, v in verdict.items() if v["lower_from_cv"]))
+    print(f"  fine-tuned < start for some start on {sum(v['lower_any_start'] for v in verdict.values())} "
+          f"of {len(verdict)} data sets")
     wall = time.perf_counter() - t_all
-    print(f"wall time {wall:.0f} s")
+    print(f"seeds {args.seeds}, settings {settings}, optuna {'yes' if optuna else 'no'}, "
+          f"wall time {wall:.0f} s")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(dict(
         command="python benchmarks/hpo.py " + " ".join(sys.argv[1:] if argv is None else argv),
         machine=f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores",
-        protocol=__doc__, max_iter=args.max_iter, lam_bounds=LAM_BOUNDS, folds=K,
-        seeds=args.seeds, wall_seconds=wall, table=table, wins_vs_best_baseline=wins,
-        results=results), indent=1))
+        protocol=__doc__, settings=settings, lam_bounds=LAM_BOUNDS, folds=K, budget=BUDGET,
+        starts=STARTS, seeds=args.seeds, wall_seconds=wall, table=table, verdict=verdict,
+        results=results), indent=1, default=str))
 
 
 if __name__ == "__main__":
