@@ -35,23 +35,54 @@ def _resource(s: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+METHOD_HELP = {
+    "mp": "steps from the auxiliary math program (linearised losses, Hessian-vector products, an LP)",
+    "darts1": "DARTS, first order (Liu et al. 2019)",
+    "darts2": "DARTS, second order (finite-difference Hessian-vector product)",
+    "random": "random search over architectures",
+    "evolution": "regularised evolution (Real et al. 2019)",
+    "grid": "every architecture in a fixed order (small spaces)",
+}
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows every option's default (none for flags and required options)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text or action.required or action.nargs == 0 or not action.option_strings:
+            return text
+        if action.default is None:
+            return f"{text} (default: none)"
+        return f"{text} (default: %(default)s)"
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``nas`` subcommand to an argparse subparsers object."""
+    width = max(map(len, METHODS))
+    epilog = "methods (--method):\n" + "\n".join(
+        f"  {m:<{width}}  {METHOD_HELP.get(m, '')}" for m in METHODS)
     p = subparsers.add_parser("nas", help="neural architecture search (MP steps, DARTS, "
                                           "random, evolution, grid)",
-                              description=__doc__.split("\n\n")[0])
-    p.add_argument("--space", required=True, choices=SPACE_NAMES)
-    p.add_argument("--method", required=True, choices=METHODS)
-    p.add_argument("--dataset", default="mnist1d", choices=DATASETS)
+                              description="Run an architecture search from the command line.",
+                              epilog=epilog, formatter_class=_HelpFormatter)
+    p.add_argument("--space", required=True, choices=SPACE_NAMES,
+                   help="search space: %(choices)s (required)")
+    p.add_argument("--method", required=True, choices=METHODS,
+                   help="searcher: %(choices)s (required; one line each below)")
+    p.add_argument("--dataset", default="mnist1d", choices=DATASETS,
+                   help="data set: %(choices)s")
     p.add_argument("--budget-epochs", type=float, default=None,
-                   help="training epochs to spend (passes over minibatches, see common.py)")
-    p.add_argument("--budget-seconds", type=float, default=None, help="wall seconds to spend")
-    p.add_argument("--seed", type=int, default=0)
+                   help="training epochs to spend: passes over minibatches, a Hessian-vector "
+                        "product counting as one, plus every network trained on its own")
+    p.add_argument("--budget-seconds", type=float, default=None,
+                   help="wall seconds to spend (give this, --budget-epochs or both)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the search and the retraining")
     p.add_argument("--resource", type=_resource, default=None, metavar="KIND:BOUND",
                    help="resource budget of the derived architecture, e.g. params:20000 "
                         "or flops:500000")
     p.add_argument("--out", default=None, metavar="OUT",
-                   help="results folder (default nas_runs/SPACE_METHOD_DATASET_seedSEED in "
+                   help="results folder (default: nas_runs/SPACE_METHOD_DATASET_seedSEED in "
                         "the current folder); without --resume the files an earlier run "
                         "left there (checkpoint.pt, architecture.json, history.csv, losses.png, "
                         "alpha.png, decision_boundary.png) are removed first; other files "
@@ -62,11 +93,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="epochs of the fixed recipe for the final architecture (0: skip)")
     p.add_argument("--oracle", choices=("train", "table"), default=None,
                    help="random/evolution/grid: train each architecture, or look it up in "
-                        "the ground-truth table")
+                        "the ground-truth table (default: train)")
     p.add_argument("--train-epochs", type=int, default=None,
-                   help="random/evolution/grid with --oracle train: epochs per architecture")
-    p.add_argument("--table", default=None, help="ground-truth CSV file or folder")
-    p.add_argument("--no-progress", action="store_true")
+                   help="random/evolution/grid with --oracle train: epochs per architecture "
+                        "(default: 3)")
+    p.add_argument("--table", default=None,
+                   help="ground-truth CSV file or folder (default: the packaged tables)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
 

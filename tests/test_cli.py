@@ -135,7 +135,7 @@ def test_help_gives_every_option_help_choices_and_default():
     import argparse
 
     _, subs = _subcommands()
-    for name in ("solve", "bench", "demo"):
+    for name in ("solve", "bench", "demo", "nas"):
         p = subs[name]
         text = p.format_help()
         formatter = p._get_formatter()
@@ -144,7 +144,7 @@ def test_help_gives_every_option_help_choices_and_default():
                 continue
             assert a.help, f"{name} {a.option_strings or a.dest}: no help text"
             shown = formatter._expand_help(a)
-            if a.option_strings and a.nargs != 0:  # an option with a value: its default shown
+            if a.option_strings and a.nargs != 0 and not a.required:  # a value option: its default shown
                 assert "(default:" in shown, f"{name} {a.option_strings}: no default in {shown!r}"
                 if a.default not in (None, []) and "(default: %(default)s)" in formatter._get_help_string(a):
                     assert f"(default: {a.default})" in shown
