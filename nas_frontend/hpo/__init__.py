@@ -33,7 +33,7 @@ multinomial; numpy/scipy only) and ``BilevelMLPRegressor`` / ``BilevelMLPClassif
 ``torch.func`` and a block-Krylov basis of H_ww; torch is imported only there).
 
 Modules: ``base`` (parameter constraints, splits, targets, the trust-region loop ``tune``),
-``linear`` (ridge, logistic, ``LinearHPOProblem``), ``mlp`` (torch; loaded on first use of
+``linear`` (ridge, logistic), ``linear_problem`` (``LinearHPOProblem``: folds, losses, the program), ``mlp`` (torch; loaded on first use of
 ``BilevelMLPRegressor``, ``BilevelMLPClassifier`` or ``MLPHPOProblem``, so importing this
 package imports no torch; without torch they raise ``MissingExtraError`` naming the extra, as
 the package does without scikit-learn). ``hypergradient`` and ``krylov_basis`` live in
