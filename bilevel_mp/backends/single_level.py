@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
-from pyomo.core.expr.visitor import replace_expressions
+from pyomo.core.expr.visitor import ExpressionReplacementVisitor, replace_expressions
 
 
 @dataclass
@@ -68,6 +68,23 @@ def substitute(expr, mapping: dict):
     if isinstance(expr, (int, float)):
         return expr
     return replace_expressions(expr, substitution_map=mapping, remove_named_expressions=True)
+
+
+class Substitution:
+    """``substitute(expr, mapping)`` for many expressions with one mapping: one Pyomo
+    replacement visitor, built once (building one inspects its callbacks' signatures, which
+    dominated the KKT model's construction on large followers)."""
+
+    def __init__(self, mapping: dict):
+        self.mapping = mapping
+        self._visitor = ExpressionReplacementVisitor(substitute=mapping,
+                                                     descend_into_named_expressions=True,
+                                                     remove_named_expressions=True)
+
+    def __call__(self, expr):
+        if isinstance(expr, (int, float)):
+            return expr
+        return self._visitor.walk_expression(expr)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ..backends import highs
-from ..backends.single_level import SingleLevelModel, SolveOutcome, substitute
+from ..backends.single_level import SingleLevelModel, SolveOutcome, Substitution
 from ..problem import BilevelProblem, Constraint, split_lower
 from .bounds import share, slack_upper_bounds, tighten_variable_bounds
 
@@ -34,10 +34,13 @@ class Lifted:
     assumptions: list[str] = field(default_factory=list)
     hpr: dict = field(default_factory=dict)  # bound tightening: infeasible, unbounded vars, point
     cache: HPR | None = None  # shared with the other models lifted in the same solve
+    _sub: Substitution | None = field(default=None, repr=False, compare=False)
 
     def sub(self, expr):
         """Rewrite a problem expression over the model's variables."""
-        return substitute(expr, self.mapping)
+        if self._sub is None or self._sub.mapping is not self.mapping:
+            self._sub = Substitution(self.mapping)
+        return self._sub(expr)
 
     def invert(self, outcome: SolveOutcome):
         """x, y (numpy arrays) and lower-level multipliers (name -> value) of a solution."""

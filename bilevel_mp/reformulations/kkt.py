@@ -44,6 +44,23 @@ def y_gradient(expr, problem: BilevelProblem, index: dict | None = None) -> list
     return differentiate(expr, wrt_list=ys, mode=Modes.reverse_symbolic)
 
 
+def y_gradient_nonzeros(expr, problem: BilevelProblem, index: dict) -> dict:
+    """``{j: ∂expr/∂y_j}`` for the entries that are not a literal zero: a row's few nonzeros
+    without a dense list over all of y (``index``: ``{id(y_j): j}``)."""
+    if isinstance(expr, (int, float)):
+        return {}
+    repn = generate_standard_repn(expr, compute_values=False, quadratic=False)
+    if repn.is_linear():
+        grad: dict = {}
+        for v, c in zip(repn.linear_vars, repn.linear_coefs):
+            j = index.get(id(v))
+            if j is not None:
+                grad[j] = grad.get(j, 0.0) + c
+        return {j: d for j, d in grad.items() if not _is_zero(d)}
+    dense = differentiate(expr, wrt_list=list(problem.y), mode=Modes.reverse_symbolic)
+    return {j: d for j, d in enumerate(dense) if not _is_zero(d)}
+
+
 def _is_zero(e) -> bool:
     return isinstance(e, (int, float)) and e == 0
 
@@ -136,9 +153,8 @@ def add_stationarity(lifted: Lifted):
     for mult, cons in ((m.lam, ge), (m.mu, eq)):
         for k, c in enumerate(cons):
             lifted.duals[c.name] = mult[k]
-            for j, d in enumerate(y_gradient(c.body, problem, index)):
-                if not _is_zero(d):
-                    terms[j].append(-mult[k] * lifted.sub(d))
+            for j, d in y_gradient_nonzeros(c.body, problem, index).items():
+                terms[j].append(-mult[k] * lifted.sub(d))
     m.stationarity = pyo.ConstraintList()
     for t in terms:
         if t:
