@@ -8,7 +8,8 @@ system's Chromium (``apt install chromium``; ``--browser PATH`` for another bina
 Checks, each failure listed at the end (exit status 1 if any):
 
 * every page renders: HTTP 200, a title and an ``<h1>``, the navigation sidebar, no
-  JavaScript error, every image loaded;
+  JavaScript error, every image and every other resource it asks for loaded (a script
+  from a CDN would not load here: the site must work offline);
 * navigation: from the front page, the "next" link and a sidebar link each open another
   page;
 * search: ``search.html?q=certificate`` lists results, the first of which opens;
@@ -75,7 +76,9 @@ def check(html_dir: Path, shots: Path, browser: str) -> list[str]:
             b = pw.chromium.launch(executable_path=browser, args=["--no-sandbox"])
             page = b.new_page(viewport={"width": 1280, "height": 900})
             errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("pageerror", lambda exc: errors.append(f"JavaScript error: {exc}"))
+            page.on("requestfailed", lambda req: errors.append(
+                f"resource did not load: {req.url} ({req.failure})"))
             for name in pages:
                 errors.clear()
                 resp = page.goto(base + name, wait_until="load")
@@ -103,7 +106,7 @@ def check(html_dir: Path, shots: Path, browser: str) -> list[str]:
                         external += urlparse(target).scheme in ("http", "https")
                         continue
                     links.append((name, target[len(base):]))
-                failures += [f"{where} JavaScript error: {e}" for e in errors]
+                failures += [f"{where} {e}" for e in errors]
             failures += _check_links(links, ids, html_dir)
             failures += _check_navigation(page, base)
             failures += _check_search(page, base)

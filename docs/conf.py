@@ -40,7 +40,7 @@ nb_execution_timeout = 300
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
-myst_enable_extensions = ["colon_fence", "dollarmath"]
+myst_enable_extensions = ["colon_fence"]  # no math: MathJax would need a CDN
 myst_heading_anchors = 3
 
 autodoc_default_options = {"member-order": "bysource"}  # members listed page by page
