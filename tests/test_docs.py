@@ -30,8 +30,8 @@ import check_site  # noqa: E402  (docs/check_site.py)
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
     html, doctrees = out / "html", out / "doctrees"
-    run = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-j", "auto", "-b", "html",
-                          "-d", str(doctrees), str(DOCS), str(html)],
+    run = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-j", "auto",
+                          "-b", "html", "-d", str(doctrees), str(DOCS), str(html)],
                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     warnings = [line for line in run.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
     assert run.returncode == 0, "the docs build failed:\n" + "\n".join(warnings or [run.stderr[-4000:]])
