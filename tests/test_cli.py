@@ -6,6 +6,7 @@ import sys
 
 from bilevel_mp import bench
 from bilevel_mp.cli import main
+from tests.test_result_printing import floats
 from bilevel_mp.frontends.expr import problem_to_dict
 from bilevel_mp.library.classic import bolib_entries
 from bilevel_mp.library.random_lplp import random_lplp
@@ -193,16 +194,6 @@ def test_solve_output_has_no_negative_zero_and_known_statuses(tmp_path, capsys):
     assert rec["status"] in bmp.STATUSES
     assert rec["certificate"]["ll_status"] in bmp.result.LL_STATUSES
     assert rec["certificate"]["solver_status"]  # the back end's own word is kept
-
-    def floats(v):
-        if isinstance(v, float):
-            yield v
-        elif isinstance(v, dict):
-            for w in v.values():
-                yield from floats(w)
-        elif isinstance(v, list):
-            for w in v:
-                yield from floats(w)
 
     assert all(math.copysign(1.0, v) > 0 for v in floats(rec) if v == 0)
     numbers = re.findall(r"(?<![\w.])-[0-9][0-9.]*(?:e[+-]?[0-9]+)?", printed)

@@ -21,15 +21,16 @@ def _negative_zero_result():
                          history=[Iteration(k, z, 0.1) for k in range(1000)])
 
 
-def _floats(v):
+def floats(v):
+    """Every float in nested dicts, lists and tuples (a JSON record)."""
     if isinstance(v, float):
         yield v
     elif isinstance(v, dict):
         for w in v.values():
-            yield from _floats(w)
+            yield from floats(w)
     elif isinstance(v, (list, tuple)):
         for w in v:
-            yield from _floats(w)
+            yield from floats(w)
 
 
 def test_summary_str_and_to_dict_print_no_negative_zero():
@@ -40,7 +41,7 @@ def test_summary_str_and_to_dict_print_no_negative_zero():
         assert "F = 0   f = 0   bound = 0" in text and "x = [0.  1.5]" in text
     d = r.to_dict()
     json.dumps(d)  # serialisable, values included
-    zeros = [v for v in _floats(d) if v == 0]
+    zeros = [v for v in floats(d) if v == 0]
     assert len(zeros) >= 10 and all(math.copysign(1.0, v) > 0 for v in zeros)
     assert d["values"] == {"x": [0.0, 1.5]} and d["certificate"]["solver_status"] == "Optimal"
 
