@@ -29,7 +29,6 @@ import time
 
 REFRESH_PER_SECOND = 4
 LOG_EVERY_SECONDS = 5.0  # a plain log line at least this far apart unless a stage starts
-SOLVER_INFINITY = 1e19  # SCIP reports "no incumbent yet" as 1e20
 
 
 class Progress:
@@ -200,7 +199,7 @@ def _finite(v):
         v = float(v)
     except (TypeError, ValueError):
         return None
-    return v if math.isfinite(v) and abs(v) < SOLVER_INFINITY else None
+    return v if math.isfinite(v) else None
 
 
 def _best(pick, *values):

@@ -24,7 +24,7 @@ import pyomo.environ as pyo
 from pyomo.opt import SolverStatus, TerminationCondition as TC
 
 from ..errors import BilevelInputError, SolverUnavailableError, UnsupportedStructureError
-from .single_level import SingleLevelModel, SolveOutcome
+from .single_level import SOLVER_INFINITY, SingleLevelModel, SolveOutcome
 
 TIME_LIMIT_OPTION = {  # family prefix -> the solver's option name for seconds
     "gurobi": "TimeLimit", "cplex": "timelimit", "xpress": "maxtime", "cbc": "seconds",
@@ -58,11 +58,8 @@ def check(slm: SingleLevelModel, name: str) -> None:
         raise UnsupportedStructureError(
             f"the model has {len(slm.indicators)} indicator constraint(s), which this package passes "
             f"only to its scip back end: use solver='scip', or mode='sos1' / 'bigm' with {name!r}")
-    linear = all((d := slm.degree(c.body)) is not None and d <= 1
-                 for c in slm.m.component_data_objects(pyo.Constraint, active=True))
-    if slm.objective is not None:
-        d = slm.degree(slm.objective)
-        linear = linear and d is not None and d <= 1
+    linear = _linear_objective(slm) and all(
+        _linear(slm, c.body) for c in slm.m.component_data_objects(pyo.Constraint, active=True))
     if not linear and family(name) not in GLOBAL_SOLVERS:
         raise UnsupportedStructureError(
             f"the model has quadratic or nonlinear terms and {name!r} is not known to solve them "
@@ -109,7 +106,7 @@ def solve(slm: SingleLevelModel, name: str, time_limit: float | None = None,
     lower = getattr(results.problem, "lower_bound", None)
     try:
         lower = float(lower)
-        out.bound = lower if abs(lower) < 1e19 else None
+        out.bound = lower if abs(lower) < SOLVER_INFINITY else None
     except (TypeError, ValueError):
         out.bound = None
     if out.status == "optimal" and out.bound is None:
@@ -117,9 +114,13 @@ def solve(slm: SingleLevelModel, name: str, time_limit: float | None = None,
     return out
 
 
+def _linear(slm: SingleLevelModel, expr) -> bool:
+    d = slm.degree(expr)
+    return d is not None and d <= 1
+
+
 def _linear_objective(slm: SingleLevelModel) -> bool:
-    d = None if slm.objective is None else slm.degree(slm.objective)
-    return slm.objective is None or (d is not None and d <= 1)
+    return slm.objective is None or _linear(slm, slm.objective)
 
 
 def _status(results) -> str:

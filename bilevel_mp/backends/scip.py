@@ -16,7 +16,7 @@ from pyomo.core.expr.numvalue import native_numeric_types
 
 from ..clock import note_interrupt
 from ..errors import BilevelInputError, SolverUnavailableError
-from .single_level import SingleLevelModel, SolveOutcome
+from .single_level import SOLVER_INFINITY, SingleLevelModel, SolveOutcome
 from .output import quiet
 
 try:  # pragma: no cover - exercised implicitly
@@ -184,7 +184,11 @@ class _Watch(_scip.Eventhdlr if _scip is not None else object):
         if event.getType() != _scip.SCIP_EVENTTYPE.BESTSOLFOUND and now - self.last < WATCH_SECONDS:
             return
         self.last = now
-        self.watch(self.model.getPrimalbound() + self.offset, self.model.getDualbound() + self.offset)
+        self.watch(self._value(self.model.getPrimalbound()), self._value(self.model.getDualbound()))
+
+    def _value(self, v: float) -> float:
+        """``v`` plus the objective offset; SCIP's infinity (no incumbent yet) as ±inf."""
+        return math.copysign(math.inf, v) if abs(v) >= SOLVER_INFINITY else v + self.offset
 
 
 def _EVENTS():
@@ -201,6 +205,20 @@ TIGHT_FEASTOL = 1e-9  # the feasibility tolerance of SCIP solves that must not b
 
 LP_FALLBACKS = ({}, {"lp/initalgorithm": "p", "lp/resolvealgorithm": "p"},
                 {"lp/checkstability": False, "lp/checkprimfeas": False, "lp/checkdualfeas": False})
+
+
+def _prepare(slm: SingleLevelModel, left, gap, feastol, verbose, params: dict, setup, watch):
+    """``_build`` with ``params``, then the caller's plug-ins (``setup``) and the watcher:
+    (model, varmap, pyomo vars, offset), or the ``SolveOutcome`` of a violated constant row."""
+    built = _build(slm, left, gap, feastol, verbose, params)
+    if isinstance(built, SolveOutcome):
+        return built
+    s, varmap, _, offset = built
+    if setup is not None:
+        setup(s, varmap)
+    if watch is not None:
+        s.includeEventhdlr(_Watch(watch, offset), "bmp_progress", "reports bounds to bilevel_mp.progress")
+    return built
 
 
 def solve(
@@ -225,14 +243,10 @@ def solve(
         left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if left is not None and left <= 0:
             break
-        built = _build(slm, left, gap, feastol, verbose, params)
+        built = _prepare(slm, left, gap, feastol, verbose, params, setup, watch)
         if isinstance(built, SolveOutcome):
             return built
         s, varmap, pyo_vars, offset = built
-        if setup is not None:
-            setup(s, varmap)
-        if watch is not None:
-            s.includeEventhdlr(_Watch(watch, offset), "bmp_progress", "reports bounds to bilevel_mp.progress")
         try:
             with quiet(not verbose):
                 s.optimize()
@@ -251,16 +265,15 @@ def solve(
     if st == "inforunbd":  # presolve could not tell: ask again without it (as HiGHS's back end)
         left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if left is None or left > 0:
-            again = _build(slm, left, gap, feastol, verbose, {**params, "presolving/maxrounds": 0})
+            again = _prepare(slm, left, gap, feastol, verbose, {**params, "presolving/maxrounds": 0},
+                             setup, watch)
             if not isinstance(again, SolveOutcome):
-                s2, varmap2, pyo_vars2, offset2 = again
-                if setup is not None:
-                    setup(s2, varmap2)
                 try:
                     with quiet(not verbose):
-                        s2.optimize()
-                    if s2.getStatus() != "inforunbd":
-                        s, varmap, pyo_vars, offset, st = s2, varmap2, pyo_vars2, offset2, s2.getStatus()
+                        again[0].optimize()
+                    if again[0].getStatus() != "inforunbd":
+                        s, varmap, pyo_vars, offset = again
+                        st = s.getStatus()
                 except Exception:  # keep the first answer
                     pass
     out = SolveOutcome("error", solver="scip", message=st + (

@@ -87,6 +87,9 @@ class Substitution:
         return self._visitor.walk_expression(expr)
 
 
+SOLVER_INFINITY = 1e19  # a value at or beyond this is a solver's infinity (SCIP's is 1e20)
+
+
 @dataclass
 class SolveOutcome:
     """What a back end returns. ``values`` maps id(pyomo var) -> value."""

@@ -23,15 +23,13 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ..backends import nlp, scip, solve_single_level
-from ..backends.single_level import SingleLevelModel, SolveOutcome, substitute
+from ..backends.single_level import SOLVER_INFINITY, SingleLevelModel, SolveOutcome, substitute
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem, involves
 from ..result import LL_STATUSES, Certificate
 
 GAP_TOL = 1e-4
 FEAS_TOL = 1e-6
-#: A follower value at or beyond this is a solver's infinity (SCIP's is 1e20): unbounded.
-HUGE_VALUE = 1e19
 # the back ends' own words for "infeasible or unbounded" (SCIP's status, HiGHS's model status)
 _INF_OR_UNBD = ("inforunbd", "infeasible or unbounded")
 
@@ -41,13 +39,13 @@ def follower_status(out: SolveOutcome) -> str:
     (``SolveOutcome.status``) are refined with their own words (``out.message``): SCIP's
     ``inforunbd`` and HiGHS's "Primal infeasible or unbounded", which the back ends report
     as ``unbounded``, become ``infeasible_or_unbounded``; an "optimal" value at a solver's
-    infinity (``HUGE_VALUE``, SCIP's answer for some unbounded nonlinear followers)
+    infinity (``SOLVER_INFINITY``, SCIP's answer for some unbounded nonlinear followers)
     becomes ``unbounded``. A status outside the vocabulary (``locally_optimal`` of a local
     solver) becomes ``error``."""
     raw = (out.message or "").lower()
     if out.status in ("unbounded", "infeasible", "error") and any(w in raw for w in _INF_OR_UNBD):
         return "infeasible_or_unbounded"
-    if out.status == "optimal" and out.objective is not None and out.objective <= -HUGE_VALUE:
+    if out.status == "optimal" and out.objective is not None and out.objective <= -SOLVER_INFINITY:
         return "unbounded"
     return out.status if out.status in LL_STATUSES else "error"
 

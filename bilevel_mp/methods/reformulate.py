@@ -9,13 +9,13 @@ from ..clock import MIN_SOLVE_SECONDS
 from ..core.bounds import share
 from .. import progress
 from ..backends import solve_single_level
+from ..backends.single_level import SOLVER_INFINITY
 from ..core.certify import follower_status, solve_follower
 from ..core.context import Context
 from ..core.finish import Claim
 from ..core.lifted import Lifted
 
 UNBOUNDED = "the leader's objective is unbounded over the inducible region (solver's verdict)"
-SOLVER_INFINITY = 1e19  # SCIP's infinity is 1e20
 HPR_INFEASIBLE = ("the high-point relaxation is infeasible (LP proof): no (x, y) satisfies "
                   "G and g together")
 
