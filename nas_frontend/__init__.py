@@ -1,7 +1,22 @@
-"""NAS front end: architecture search on the spaces of :mod:`models` with a common budget.
+"""NAS front end: architecture search with a common budget, on the user's own torch
+network or on the built-in spaces of :mod:`models`.
 
-    from nas_frontend import search          # = run_search
-    r = search("darts2", "cell3", "mnist1d", budget=10, seed=0, out_dir="runs/d2")
+    import nas_frontend as nf
+    from torch import nn
+
+    class Net(nn.Module):                     # any nn.Module with Choice points
+        def __init__(self):
+            super().__init__()
+            self.body = nf.Choice({"wide": nn.Linear(8, 32), "narrow": nn.Linear(8, 8)})
+            ...
+    found = nf.search(Net(), train_loader, val_loader, method="mp", budget_epochs=10)
+    found.model, found.genotype               # the derived nn.Module, {choice: op}
+
+    r = nf.search("darts2", "cell3", "mnist1d", budget=10, seed=0, out_dir="runs/d2")
+
+``search`` (:func:`nas_frontend.model_search.search`) takes a model (its space:
+:class:`Choice`, :class:`Zero`, :mod:`nas_frontend.module_space`) or a method name and a
+built-in space (``run_search``, which retrains the result and writes a results folder).
 
 Searchers (same signature ``f(space, data, budget, seed=0, resource=None,
 checkpoint=None, resume=False, progress=True, **kw) -> SearchResult``): ``mp_search``
@@ -22,18 +37,18 @@ import importlib
 from .common import METHODS, Budget, BudgetMeter, SearchResult, parse_resource, require_torch
 
 _LAZY = {
+    "search": "model_search", "search_model": "model_search",
+    "FoundArchitecture": "model_search", "Choice": "choice", "Zero": "choice",
+    "ModuleSpace": "module_space",
     "run_search": "runner", "load_data": "runner",
     "darts_search": "darts", "random_search": "random_search",
     "evolution_search": "evolution", "grid_search": "grid", "mp_search": "mp_search",
 }
 
-_ALIASES = {"search": "run_search"}  # the front end's one entry point, by its short name
-
-__all__ = ["Budget", "BudgetMeter", "METHODS", "SearchResult", "parse_resource", *_LAZY, *_ALIASES]
+__all__ = ["Budget", "BudgetMeter", "METHODS", "SearchResult", "parse_resource", *_LAZY]
 
 
 def __getattr__(name):
-    name = _ALIASES.get(name, name)
     if name in _LAZY:
         require_torch()
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)

@@ -256,6 +256,14 @@ def resource_cost(space: str, genotype, data: dict, kind: str) -> int:
     return f(space, genotype, data["n_features"], data["n_classes"])
 
 
+def expected_cost(model, kind: str, probs):
+    """The supernet's expected ``kind`` cost (params, flops, or a user space's custom
+    cost) at the probabilities ``probs``, linear in them."""
+    if hasattr(model, "expected_cost"):
+        return model.expected_cost(kind, probs)
+    return model.expected_params(probs) if kind == "params" else model.expected_flops(probs)
+
+
 def resource_report(space: str, genotype, data: dict, resource) -> dict:
     """{"params", "flops", and with a resource budget "resource", "cost", "resource_ok"}."""
     from models import spaces  # torch: optional
@@ -337,6 +345,11 @@ class Batches:
         idx = self.perm[self.pos:self.pos + self.bs]
         self.pos += self.bs
         return self.x[idx], self.y[idx]
+
+    def chunks(self) -> list:
+        """The whole split in ``len(self)`` consecutive batches of about ``batch_size``."""
+        n = len(self)
+        return list(zip(self.x.tensor_split(n), self.y.tensor_split(n)))
 
     def state(self) -> dict:
         return {"gen": self.gen.get_state(), "perm": self.perm, "pos": self.pos}

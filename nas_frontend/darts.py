@@ -41,12 +41,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-from models.spaces import check_space, is_parameter_free, make_supernet
-
-from .checks import check_budget_covers, check_resource
-from .common import (Batches, Budget, BudgetMeter, BudgetProgress, SearchResult, as_budget,
-                     budget_fraction, check_resume_state, load_checkpoint, resource_report,
+from .checks import check_budget_covers
+from .common import (Budget, BudgetMeter, BudgetProgress, SearchResult, as_budget,
+                     budget_fraction, check_resume_state, expected_cost, load_checkpoint,
                      save_checkpoint)
+from .space import as_space, make_batches
 
 DEFAULTS = dict(batch_size=64, w_lr=0.05, w_lr_min=0.001, w_momentum=0.9,
                 w_weight_decay=3e-4, grad_clip=5.0, alpha_lr=3e-3, alpha_betas=(0.5, 0.999),
@@ -82,7 +81,7 @@ def finite_difference_hvp(loss_fn, weights, alpha, v, r: float = 0.01):
     return (grads[0] - grads[1]) / (2 * eps)
 
 
-def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource=None,
+def darts_search(space, data: dict, budget: Budget, seed: int = 0, resource=None,
                  checkpoint=None, resume: bool = False, progress: bool = True, order: int = 2,
                  **kw) -> SearchResult:
     """DARTS on ``space`` with ``data`` (a :func:`models.data.load` dict) until ``budget``
@@ -93,7 +92,7 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
     and at the end; ``resume=True`` continues from it. Other keywords override
     :data:`DEFAULTS`.
     """
-    check_space(space)
+    sp = as_space(space, data)
     if order not in (1, 2):
         raise ValueError(f"DARTS order must be 1 or 2, got {order!r}")
     unknown = set(kw) - set(DEFAULTS)
@@ -101,19 +100,22 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
         raise ValueError(f"unknown DARTS settings {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     hp = {**DEFAULTS, **kw}
     budget = as_budget(budget)
-    res = check_resource(space, data, resource)
+    res = sp.check_resource(resource)
     method = f"darts{order}"
+    loss_fn = data.get("loss") or F.cross_entropy
 
     torch.manual_seed(seed)
-    net = make_supernet(space, n_features=data["n_features"], n_classes=data["n_classes"])
+    net = sp.make_supernet()
+    if data.get("device") is not None:            # a user's loaders on that device
+        net.to(data["device"])
     alpha = net.arch_parameters()[0]
     weights = net.weight_parameters()
     w_opt = torch.optim.SGD(weights, lr=hp["w_lr"], momentum=hp["w_momentum"],
                             weight_decay=hp["w_weight_decay"])
     a_opt = torch.optim.Adam([alpha], lr=hp["alpha_lr"], betas=tuple(hp["alpha_betas"]),
                              weight_decay=hp["alpha_weight_decay"])
-    train_b = Batches(data["x_train"], data["y_train"], hp["batch_size"], seed)
-    val_b = Batches(data["x_val"], data["y_val"], hp["batch_size"], seed + 1)
+    train_b = make_batches(data, "train", hp["batch_size"], seed)
+    val_b = make_batches(data, "val", hp["batch_size"], seed + 1)
     meter = BudgetMeter(budget, len(train_b))
     passes = {1: 2, 2: 5}[order]               # minibatch passes per iteration (docstring)
     check_budget_covers(method, budget, passes / len(train_b),
@@ -121,7 +123,7 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
                         f"{passes / len(train_b):.3g} epochs on {data['name']}")
     history: list[dict] = []
     it = 0
-    ident = dict(method=method, space=space, dataset=data["name"], seed=seed, resource=res,
+    ident = dict(method=method, space=sp.name, dataset=data["name"], seed=seed, resource=res,
                  settings={k: v for k, v in hp.items() if k not in ("checkpoint_every",
                                                                      "log_every")})
 
@@ -148,8 +150,7 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
     def penalty():
         if res is None:
             return None
-        probs = net.probabilities()
-        cost = net.expected_params(probs) if res[0] == "params" else net.expected_flops(probs)
+        cost = expected_cost(net, res[0], net.probabilities())
         return hp["resource_weight"] * torch.relu(cost / res[1] - 1.0)
 
     def set_lr():
@@ -168,12 +169,12 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
             xv, yv = val_b.next()
             # --- architecture step -------------------------------------------------------
             if order == 1:
-                val_loss = F.cross_entropy(net(xv), yv)
+                val_loss = loss_fn(net(xv), yv)
                 g_alpha = torch.autograd.grad(val_loss, [alpha])[0]
                 meter.add_batches(1)
             else:
                 val_loss, g_alpha = unrolled_alpha_grad(net, weights, alpha, w_opt, hp, lr,
-                                                        xt, yt, xv, yv)
+                                                        xt, yt, xv, yv, loss_fn)
                 meter.add_batches(4)
             pen = penalty()
             if pen is not None and pen.requires_grad and pen.item() > 0:
@@ -182,7 +183,7 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
             alpha.grad = g_alpha.detach()
             a_opt.step()
             # --- weight step -------------------------------------------------------------
-            train_loss = F.cross_entropy(net(xt), yt)
+            train_loss = loss_fn(net(xt), yt)
             grads = torch.autograd.grad(train_loss, weights, allow_unused=True,
                                         materialize_grads=True)
             for p, g in zip(weights, grads):
@@ -205,23 +206,22 @@ def darts_search(space: str, data: dict, budget: Budget, seed: int = 0, resource
     save()
     genotype = net.derive()
     info = {"order": order, "iterations": it, "settings": hp,
-            "parameter_free": is_parameter_free(space, genotype),
-            **resource_report(space, genotype, data, res)}
+            "parameter_free": sp.is_parameter_free(genotype), **sp.report(genotype, res)}
     if res is not None:
-        probs = net.probabilities().detach()
-        e = net.expected_params(probs) if res[0] == "params" else net.expected_flops(probs)
-        info["expected_cost"] = float(e)
-    return SearchResult(method=method, space=space, dataset=data["name"], seed=seed,
+        info["expected_cost"] = float(expected_cost(net, res[0], net.probabilities().detach()))
+    return SearchResult(method=method, space=sp.name, dataset=data["name"], seed=seed,
                         genotype=tuple(genotype), epochs_used=meter.epochs,
                         seconds=meter.seconds, alpha=alpha.detach().tolist(),
                         history=history, torch_seconds=torch_seconds, info=info)
 
 
-def unrolled_alpha_grad(net, weights, alpha, w_opt, hp, xi, xt, yt, xv, yv):
+def unrolled_alpha_grad(net, weights, alpha, w_opt, hp, xi, xt, yt, xv, yv,
+                        loss_fn=F.cross_entropy):
     """(L_val(w'), DARTS second-order alpha gradient) at the current w (restored on exit);
-    ``xi``: the virtual step's learning rate, ``hp``: settings as :data:`DEFAULTS`."""
+    ``xi``: the virtual step's learning rate, ``hp``: settings as :data:`DEFAULTS`,
+    ``loss_fn(output, target)`` the training and validation loss."""
     # virtual step w' = w - xi * (momentum * buf + grad + wd * w), as in the DARTS code
-    g = torch.autograd.grad(F.cross_entropy(net(xt), yt), weights, allow_unused=True,
+    g = torch.autograd.grad(loss_fn(net(xt), yt), weights, allow_unused=True,
                             materialize_grads=True)
     saved = [p.detach().clone() for p in weights]
     with torch.no_grad():
@@ -232,7 +232,7 @@ def unrolled_alpha_grad(net, weights, alpha, w_opt, hp, xi, xt, yt, xv, yv):
                 step = step + hp["w_momentum"] * buf
             p.sub_(xi * step)
     try:
-        val_loss = F.cross_entropy(net(xv), yv)
+        val_loss = loss_fn(net(xv), yv)
         gv = torch.autograd.grad(val_loss, list(weights) + [alpha], allow_unused=True,
                                  materialize_grads=True)
     finally:
@@ -240,6 +240,6 @@ def unrolled_alpha_grad(net, weights, alpha, w_opt, hp, xi, xt, yt, xv, yv):
             for p, p0 in zip(weights, saved):
                 p.copy_(p0)
     gv_w, gv_alpha = gv[:-1], gv[-1]
-    hvp = finite_difference_hvp(lambda: F.cross_entropy(net(xt), yt), weights, alpha, gv_w,
+    hvp = finite_difference_hvp(lambda: loss_fn(net(xt), yt), weights, alpha, gv_w,
                                 hp["fd_r"])
     return val_loss.detach(), gv_alpha - xi * hvp

@@ -27,13 +27,16 @@ import time
 import warnings
 from pathlib import Path
 
-from models.spaces import all_genotypes, check_space, validate
+import torch
+
+from models.spaces import all_genotypes, validate
 from models.train import train
 
-from .checks import check_budget_covers, check_resource
+from .checks import check_budget_covers
 from .common import (Budget, BudgetMeter, BudgetProgress, SearchResult, as_budget,
-                     check_resume_state, load_checkpoint, resource_cost, resource_report,
-                     save_checkpoint)
+                     check_resume_state, load_checkpoint, save_checkpoint)
+from .loader_train import fit_loader
+from .space import as_space
 from .truth import TABLE_DIR
 
 TABLE_COLUMNS = ("space", "dataset", "genotype", "seed", "epochs", "train_acc", "val_acc",
@@ -45,25 +48,41 @@ DEFAULT_TRAIN_EPOCHS = 3
 """Epochs of the fixed recipe per architecture for ``oracle="train"``."""
 
 
+def score(record: dict) -> float:
+    """What the sampling searchers maximise: the validation accuracy, or minus the
+    validation loss where there is no accuracy (a user's regression loss)."""
+    acc = record.get("val_acc")
+    return float(acc) if acc is not None else -float(record["val_loss"])
+
+
 class TrainOracle:
-    """Train ``genotype`` for ``epochs`` epochs with :func:`models.train.train` (seed
-    ``seed``) and report its validation accuracy; charges ``epochs`` to the meter."""
+    """Train ``genotype`` for ``epochs`` epochs with the fixed recipe (seed ``seed``;
+    :func:`models.train.train`, or :func:`nas_frontend.loader_train.train_loader` on a
+    user's loaders) and report its validation accuracy; charges ``epochs`` to the meter."""
 
     kind = "train"
 
-    def __init__(self, space: str, data: dict, epochs: int = DEFAULT_TRAIN_EPOCHS,
-                 seed: int = 0):
+    def __init__(self, space, data: dict, epochs: int = DEFAULT_TRAIN_EPOCHS, seed: int = 0):
         if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
             raise ValueError(f"train_epochs must be an integer >= 1, got {epochs!r}")
-        self.space, self.data, self.epochs, self.seed = space, data, int(epochs), seed
+        self.sp = as_space(space, data)
+        self.data, self.epochs, self.seed = data, int(epochs), seed
         self.cost_epochs = self.epochs
         self.cost_text = f"training an architecture for train_epochs = {self.epochs} epochs"
 
     def candidates(self) -> list[tuple]:
-        return all_genotypes(self.space)
+        return self.sp.all_genotypes()
 
     def __call__(self, genotype, meter: BudgetMeter) -> dict:
-        r = train(genotype, self.data, epochs=self.epochs, seed=self.seed, space=self.space)
+        if "loaders" in self.data:
+            torch.manual_seed(self.seed)
+            d = self.data
+            r = fit_loader(self.sp.make_net(genotype), d["loaders"]["train"],
+                           d["loaders"]["val"], self.epochs, self.seed, d.get("loss"),
+                           d.get("device"))
+        else:
+            r = train(genotype, self.data, epochs=self.epochs, seed=self.seed,
+                      space=self.sp.name)
         meter.add_epochs(self.epochs)
         return {"val_acc": r["val_acc"], "val_loss": r["val_loss"], "train_acc": r["train_acc"],
                 "cost_epochs": self.epochs, "cost_seconds": r["seconds"]}
@@ -140,11 +159,15 @@ class TableOracle:
                 "cost_seconds": seconds}
 
 
-def make_oracle(oracle: str, space: str, data: dict, seed: int = 0,
+def make_oracle(oracle: str, space, data: dict, seed: int = 0,
                 train_epochs: int = DEFAULT_TRAIN_EPOCHS, table=None):
-    """:class:`TrainOracle` (``"train"``) or :class:`TableOracle` (``"table"``)."""
+    """:class:`TrainOracle` (``"train"``) or :class:`TableOracle` (``"table"``, built-in
+    spaces only)."""
     if oracle == "train":
         return TrainOracle(space, data, train_epochs, seed)
+    if oracle == "table" and not isinstance(space, str):
+        raise ValueError("oracle='table' is for the built-in spaces; a model's space is "
+                         "searched with oracle='train'")
     if oracle == "table":
         return TableOracle(space, data["name"], seed, table)
     raise ValueError(f"unknown oracle {oracle!r}; choose 'train' or 'table'")
@@ -158,20 +181,20 @@ class DiscreteSearch:
 
     method = "discrete"
 
-    def __init__(self, space: str, data: dict, budget: Budget, seed: int = 0, resource=None,
+    def __init__(self, space, data: dict, budget: Budget, seed: int = 0, resource=None,
                  oracle: str = "train", train_epochs: int = DEFAULT_TRAIN_EPOCHS, table=None,
                  checkpoint_every: int | None = None):
-        check_space(space)
+        self.sp = as_space(space, data)
         budget = as_budget(budget)
-        self.space, self.data, self.budget, self.seed = space, data, budget, seed
-        self.resource = check_resource(space, data, resource)
+        self.space, self.data, self.budget, self.seed = self.sp.name, data, budget, seed
+        self.resource = self.sp.check_resource(resource)
         self.oracle = make_oracle(oracle, space, data, seed, train_epochs, table)
         cands = self.oracle.candidates()
         if self.resource is not None:
             kind, bound = self.resource
             if self.oracle.kind == "table":        # the table may hold some of the space
-                check_resource(space, data, self.resource, cands, "in the ground-truth table")
-            cands = [g for g in cands if resource_cost(space, g, data, kind) <= bound]
+                self.sp.check_resource(self.resource, cands, "in the ground-truth table")
+            cands = [g for g in cands if self.sp.cost(g, kind) <= bound]
         self.candidates = cands
         check_budget_covers(self.method, budget, self.oracle.cost_epochs, self.oracle.cost_text,
                             "" if self.oracle.kind == "table" else ", or fewer train_epochs")
@@ -223,10 +246,10 @@ class DiscreteSearch:
         self.load_state(s["own"])
 
     def best(self) -> tuple[tuple, dict]:
-        """(genotype, record) with the highest validation accuracy (earliest on ties)."""
+        """(genotype, record) with the highest :func:`score` (earliest on ties)."""
         if not self.cache:
             raise RuntimeError("nothing evaluated yet")
-        return max(self.cache.items(), key=lambda kv: kv[1]["val_acc"])
+        return max(self.cache.items(), key=lambda kv: score(kv[1]))
 
     def run(self, checkpoint=None, resume: bool = False, progress: bool = True) -> SearchResult:
         """Search until the budget is spent; return the best architecture found."""
@@ -267,13 +290,13 @@ class DiscreteSearch:
                 if n_since_save >= self.checkpoint_every:
                     self._save(checkpoint)
                     n_since_save = 0
-                bar.update(f"best val {best_rec['val_acc']:.3f} {'|'.join(best_g)}")
+                bar.update(f"best val {score(best_rec):.3f} {'|'.join(best_g)}")
         self._save(checkpoint)
         g, rec = self.best()
         info = {"oracle": self.oracle.kind, "stopped": stopped, "best_val_acc": rec["val_acc"],
                 "evaluated": len(self.cache), "proposals": len(self.history),
                 "candidates": len(self.candidates),
-                **resource_report(self.space, g, self.data, self.resource)}
+                **self.sp.report(g, self.resource)}
         if self.oracle.kind == "train":
             info["train_epochs"] = self.oracle.epochs
         return SearchResult(method=self.method, space=self.space, dataset=self.data["name"],

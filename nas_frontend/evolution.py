@@ -12,35 +12,15 @@ from __future__ import annotations
 
 from collections import deque
 
-from models.cell import CELL_SPACES
-from models.mlp import MAX_DEPTH, SLOT_OPS
-from models.spaces import validate
-
 from .common import Budget, SearchResult
-from .discrete import DEFAULT_TRAIN_EPOCHS, DiscreteSearch
+from .discrete import DEFAULT_TRAIN_EPOCHS, DiscreteSearch, score
+from .space import as_space
 
 
-def neighbours(space: str, genotype) -> list[tuple]:
-    """Canonical genotypes one mutation away: one cell edge changed to another op, or one
-    MLP slot (of the genotype padded with ``skip`` to 3 slots) changed to another choice
-    (a block or ``skip``, so depth can change by one)."""
-    g = validate(space, genotype)
-    if space == "mlp":
-        slots, choices = list(g) + ["skip"] * (MAX_DEPTH - len(g)), SLOT_OPS
-    else:
-        slots, choices = list(g), CELL_SPACES[space].ops
-    out: list[tuple] = []
-    for i, cur in enumerate(slots):
-        for c in choices:
-            if c == cur:
-                continue
-            try:
-                child = validate(space, slots[:i] + [c] + slots[i + 1:])
-            except ValueError:          # e.g. an MLP with every slot skipped
-                continue
-            if child != g and child not in out:
-                out.append(child)
-    return out
+def neighbours(space, genotype) -> list[tuple]:
+    """Genotypes one mutation away (:meth:`~nas_frontend.space.BuiltinSpace.neighbours`;
+    ``space``: a built-in space's name or a space object)."""
+    return as_space(space, {}).neighbours(genotype)
 
 
 class Evolution(DiscreteSearch):
@@ -63,11 +43,11 @@ class Evolution(DiscreteSearch):
             return self.rng.choice(self.candidates)
         contenders = self.rng.sample(list(self.population), self.S)
         parent = max(contenders, key=lambda m: m[1])[0]
-        kids = [k for k in neighbours(self.space, parent) if k in self.allowed]
+        kids = [k for k in self.sp.neighbours(parent) if k in self.allowed]
         return self.rng.choice(kids) if kids else self.rng.choice(self.candidates)
 
     def observe(self, genotype, record):
-        self.population.append((genotype, record["val_acc"]))
+        self.population.append((genotype, score(record)))
         if len(self.population) > self.P:
             self.population.popleft()
 

@@ -106,7 +106,7 @@ class Linearizer:
     """
 
     def __init__(self, model: torch.nn.Module, weight_decay: float = 0.0, device=None,
-                 hvp_mode: str = "rev-rev"):
+                 hvp_mode: str = "rev-rev", loss_fn=None):
         if hvp_mode not in HVP_MODES:
             raise ValueError(f"hvp_mode must be one of {HVP_MODES}, got {hvp_mode!r}")
         if weight_decay < 0:
@@ -115,6 +115,7 @@ class Linearizer:
         self.model = model.to(self.device)
         self.weight_decay = float(weight_decay)
         self.hvp_mode = hvp_mode
+        self.loss_fn = F.cross_entropy if loss_fn is None else loss_fn
         arch_ids = {id(p) for p in model.arch_parameters()}
         named = dict(model.named_parameters())
         self.w_layout = FlatLayout({k: p for k, p in named.items() if id(p) not in arch_ids})
@@ -149,13 +150,13 @@ class Linearizer:
         return functional_call(self.model, params, (x,))
 
     def train_loss(self, w, alpha, x, y):
-        """Lower-level objective: cross-entropy + weight_decay/2 ||w||^2."""
-        loss = F.cross_entropy(self.logits(w, alpha, x), y)
+        """Lower-level objective: the loss (default cross-entropy) + weight_decay/2 ||w||^2."""
+        loss = self.loss_fn(self.logits(w, alpha, x), y)
         return loss + 0.5 * self.weight_decay * (w * w).sum() if self.weight_decay else loss
 
     def val_loss(self, w, alpha, x, y):
-        """Upper-level objective: cross-entropy."""
-        return F.cross_entropy(self.logits(w, alpha, x), y)
+        """Upper-level objective: the loss (default cross-entropy)."""
+        return self.loss_fn(self.logits(w, alpha, x), y)
 
     def _loss(self, which):
         if which not in ("train", "val"):

@@ -69,26 +69,26 @@ import numpy as np
 import torch
 
 from bilevel_mp.algorithms.descent import DescentProgram, RadiusRule, trust_region_step
-from models.spaces import check_space, make_supernet
-
-from .checks import check_mp_budget, check_resource, no_mp_iteration
-from .common import (Batches, BudgetMeter, BudgetProgress, SearchResult, as_budget,
-                     check_resume_state, load_checkpoint, resource_report, save_checkpoint)
+from .checks import check_mp_budget, no_mp_iteration
+from .common import (BudgetMeter, BudgetProgress, SearchResult, as_budget, check_resume_state,
+                     expected_cost, load_checkpoint, save_checkpoint)
 from .linearize import Linearizer, cg_solve, gradient_basis, krylov_basis
 from .mp_selection import ArchitectureSelection
 from .mp_settings import DEFAULTS, check_settings, parse_mp_resource
+from .space import as_space, make_batches
 
 
 class MPSearch(ArchitectureSelection):
     """State of an MP search and its iteration :meth:`step` (driven by :func:`mp_search`;
     ``benchmarks/nas_step_cost.py`` times single steps). Arguments as in mp_search."""
 
-    def __init__(self, space: str, data: dict, seed: int = 0, resource=None, device=None,
+    def __init__(self, space, data: dict, seed: int = 0, resource=None, device=None,
                  **settings):
-        check_space(space)
+        self.sp = as_space(space, data)
         self.settings = c = check_settings(**settings)
-        self.space, self.data, self.seed = space, data, seed
-        self.res = parse_mp_resource(resource)
+        self.space, self.data, self.seed = self.sp.name, data, seed
+        self.res = self.sp.check_resource(parse_mp_resource(resource) if isinstance(space, str)
+                                          else resource)
         self.rule = RadiusRule(c["radius"], c["min_radius"], c["max_radius"], floor=True)
         self.delta, self.basis, self.k = c["delta"], c["basis"], c["k"]
         self.refresh_steps, self.norm = c["refresh_steps"], c["norm"]
@@ -103,20 +103,19 @@ class MPSearch(ArchitectureSelection):
             raise ValueError('mp_search: select="average" is for searches without a resource '
                              'budget; use "oneshot" or "argmax" with one')
         self.select_k = c["select_k"]
-        check_resource(space, data, self.res)
         torch.manual_seed(seed)
-        self.model = make_supernet(space, n_features=data["n_features"],
-                                   n_classes=data["n_classes"])
+        self.model = self.sp.make_supernet()
         if len(self.model.arch_parameters()) != 1:
             raise ValueError("mp_search expects a supernet with one architecture tensor")
-        self.lin = Linearizer(self.model, c["weight_decay"], device, c["hvp_mode"])
+        self.lin = Linearizer(self.model, c["weight_decay"], device, c["hvp_mode"],
+                              data.get("loss"))
         self.device = self.lin.device
         self.wp = torch.nn.Parameter(self.lin.w.clone())
         self.lin.w = self.wp.detach()             # shares storage: optimizer steps move it
         self.opt = torch.optim.Adam([self.wp], lr=c["lr"])
         to = self.lin.to_device
-        self.train_b = Batches(*to(data["x_train"], data["y_train"]), c["batch_size"], seed)
-        self.val_b = Batches(*to(data["x_val"], data["y_val"]), c["batch_size"], seed + 1)
+        self.train_b = make_batches(data, "train", c["batch_size"], seed, to)
+        self.val_b = make_batches(data, "val", c["batch_size"], seed + 1, to)
         self.ref_residual: float | None = None
         self.memory: list = []                    # recent training gradients ("gradients")
         self.iteration = 0
@@ -159,10 +158,10 @@ class MPSearch(ArchitectureSelection):
     def expected_cost(self, alpha=None, with_grad: bool = False):
         """E(alpha) of the resource (and its gradient w.r.t. flat alpha, on the CPU)."""
         kind = self.res[0]
-        f = self.model.expected_params if kind == "params" else self.model.expected_flops
 
         def E(a):
-            return f(self.model.probabilities(self.alpha_tensor(a)).to(torch.float64))
+            probs = self.model.probabilities(self.alpha_tensor(a)).to(torch.float64)
+            return expected_cost(self.model, kind, probs)
 
         a = (self.lin.alpha if alpha is None else alpha).detach().cpu()  # coefs are on CPU
         if not with_grad:
@@ -366,17 +365,16 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
     elastic, refreshed, products, seconds_torch / seconds_program / seconds_solver,
     genotype, probs (and expected_cost with a resource).
     """
-    check_space(space)
     budget = as_budget(budget)
     if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, Real) \
             or not 0 <= warmup_epochs < math.inf:
         raise ValueError(f"mp_search: bad warmup_epochs = {warmup_epochs!r}")
     settings = check_settings(radius=radius, delta=delta, basis=basis, k=k,
                               refresh_steps=refresh_steps, **settings)
-    res = parse_mp_resource(resource)
-    s = MPSearch(space, data, seed, res, device=device, **settings)
+    s = MPSearch(space, data, seed, resource, device=device, **settings)
+    res = s.res
     meter = BudgetMeter(budget, len(s.train_b))
-    ident = dict(method="mp", space=space, dataset=data["name"], seed=seed,
+    ident = dict(method="mp", space=s.space, dataset=data["name"], seed=seed,
                  resource=None if res is None else list(res),
                  settings={**settings, "warmup_epochs": warmup_epochs})
     history: list[dict] = []
@@ -432,10 +430,10 @@ def mp_search(space: str, data: dict, budget, seed: int = 0, resource=None,
         raise no_mp_iteration(budget, meter, warmup_epochs, checkpoint)
     genotype, info = s.final_genotype(meter)
     info.update(iterations=s.iteration, settings=ident["settings"],
-                **resource_report(space, genotype, data, res))
+                **s.sp.report(genotype, res))
     if res is not None:
         info["expected_cost"] = s.expected_cost()
-    return SearchResult(method="mp", space=space, dataset=data["name"], seed=seed,
+    return SearchResult(method="mp", space=s.space, dataset=data["name"], seed=seed,
                         genotype=tuple(genotype), epochs_used=meter.epochs,
                         seconds=meter.seconds, alpha=s.alpha_tensor().cpu().tolist(),
                         history=history, torch_seconds=s.torch_seconds,

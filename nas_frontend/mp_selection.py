@@ -25,16 +25,13 @@ import math
 import numpy as np
 import torch
 
-from models.cell import effective_genotype
-from models.mlp import SLOT_OPS
-from models.spaces import validate
-
-from .common import BudgetMeter, resource_cost
+from .common import BudgetMeter
 
 
 class ArchitectureSelection:
     """The end-of-search selection of :class:`~nas_frontend.mp_search.MPSearch`. The host
-    class provides ``space``, ``data``, ``res`` (``(kind, bound)`` or None), ``select``,
+    class provides ``sp`` (the space object, :mod:`nas_frontend.space`), ``data``, ``res``
+    (``(kind, bound)`` or None), ``select``,
     ``select_k``, ``model`` (the supernet), ``lin`` (its
     :class:`~nas_frontend.linearize.Linearizer`), ``val_b`` (validation
     :class:`~nas_frontend.common.Batches`) and the methods ``alpha_tensor``,
@@ -50,29 +47,26 @@ class ArchitectureSelection:
         see this: its convolutions end in BatchNorm, which undoes the down-scaling a
         likely ``none`` applies to their input)."""
         P = self.probabilities().cpu().double().numpy()
-        cols = SLOT_OPS if self.space == "mlp" else self.model.space.ops
         prob: dict[tuple, list] = {}
         for choice in itertools.product(range(P.shape[1]), repeat=P.shape[0]):
             p = float(np.prod(P[np.arange(P.shape[0]), choice]))
             if p > 0:
-                geno = validate(self.space, [cols[c] for c in choice])
+                geno = self.sp.from_choice(choice)
                 entry = prob.setdefault(geno, [0.0, p, choice])
                 entry[0] += p
                 if p > entry[1]:
                     entry[1:] = [p, choice]
         out = [(p, geno, choice) for geno, (p, _, choice) in prob.items()
                if not feasible_only or self.res is None
-               or resource_cost(self.space, geno, self.data, self.res[0]) <= self.res[1]]
-        if feasible_only and self.res is not None and self.space != "mlp":
-            live = [t for t in out if effective_genotype(t[1], self.space) == t[1]]
+               or self.sp.cost(geno, self.res[0]) <= self.res[1]]
+        if feasible_only and self.res is not None:
+            live = [t for t in out if self.sp.effective(t[1]) == t[1]]
             out = live or out      # ops on dead paths spend budget on nothing: dominated
         out.sort(key=lambda t: (-t[0], t[1]))
         return out if k is None else out[:k]
 
     def _val_chunks(self):
-        x, y = self.val_b.x, self.val_b.y
-        n = len(self.val_b)                    # batches of about batch_size (BN needs >= 2)
-        return list(zip(x.tensor_split(n), y.tensor_split(n)))
+        return self.val_b.chunks()
 
     def selection_batches(self) -> int:
         """Minibatch passes that ``select="oneshot"`` spends (reserved from the budget)."""
@@ -88,7 +82,7 @@ class ArchitectureSelection:
         total = sum(self.lin.value(b, "val", self.lin.w, flat) * len(b[1]) for b in chunks)
         if meter is not None:
             meter.add_batches(len(chunks))
-        return total / len(self.val_b.y)
+        return total / sum(len(b[1]) for b in chunks)
 
     def final_genotype(self, meter: BudgetMeter | None = None) -> tuple[tuple, dict]:
         """The architecture returned and its ``info`` entries (see the module docstring)."""
@@ -107,12 +101,12 @@ class ArchitectureSelection:
         if self.res is None:
             return g, info
         kind, bound = self.res
-        cost = resource_cost(self.space, g, self.data, kind)
+        cost = self.sp.cost(g, kind)
         if cost <= bound:
             return g, info
         p_best, best, _ = self.ranked(1)[0]
         info["resource_repair"] = (
             f"argmax {'|'.join(g)} has {cost} {kind} > {bound:g}; returned the most probable "
             f"feasible architecture {'|'.join(best)} (probability {p_best:.3g}, "
-            f"{resource_cost(self.space, best, self.data, kind)} {kind})")
+            f"{self.sp.cost(best, kind)} {kind})")
         return best, info

@@ -88,6 +88,34 @@ def test_nas_quickstart(run_example):
         assert Path(folder) == run.out / method and (run.out / method / "losses.png").is_file()
 
 
+
+def test_nas_own_network(run_example):
+    """The user-defined CNN example: each method's architecture is one of the model's own
+    space, its printed parameter count is that of the network rebuilt here from the printed
+    genotype and within the example's budget (12000), and it learns the digits."""
+    pytest.importorskip("torch")
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("nas_own_network",
+                                                  ROOT / "examples" / "nas_own_network.py")
+    ex = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ex)
+    from nas_frontend.module_space import ModuleSpace
+
+    space = ModuleSpace(ex.DigitsCNN(), torch.zeros(2, 1, 8, 8))
+    out = run_example("nas_own_network.py").stdout
+    rows = re.findall(rf"^(\w+)\s+((?:\w+=\w+ ?)+)\s+params\s+(\d+)\s+val acc {NUM}\s+"
+                      rf"test acc {NUM}", out, flags=re.M)
+    assert {r[0] for r in rows} == {"mp", "darts2", "random"}, out
+    for method, geno, params, _, test_acc in rows:
+        g = dict(kv.split("=") for kv in geno.split())
+        net = space.make_net(space.validate(g))
+        assert int(params) == sum(p.numel() for p in net.parameters()) <= 12000, method
+        assert float(test_acc) >= 0.8, (method, test_acc)   # chance is 0.1
+
+
 def _solve_line(out: str) -> tuple[str, float]:
     m = re.search(rf"^solve: status (\w+), F = {NUM}", out, flags=re.M)
     assert m, out[-2000:]

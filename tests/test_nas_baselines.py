@@ -138,7 +138,7 @@ def test_unreachable_resource_bound_is_refused_before_searching(digits, space, k
     fn = {"mp": mp_search, "darts1": darts_search, "darts2": darts_search, **SAMPLERS}[search]
     kw = ({"order": int(search[-1])} if search.startswith("darts") else
           {} if search == "mp" else {"train_epochs": 1})
-    monkeypatch.setattr("nas_frontend.mp_search.make_supernet", _no_search)
+    monkeypatch.setattr("nas_frontend.space.spaces.make_supernet", _no_search)
     monkeypatch.setattr(torch.optim.SGD, "step", _no_search)   # DARTS' weight step
     monkeypatch.setattr("nas_frontend.discrete.train", _no_search)   # the sampling oracle
     with pytest.raises(BilevelInputError, match=rf"^resource bound {kind} <= {cost - 1} is below "

@@ -420,9 +420,15 @@ def test_bad_input_raises_clear_errors():
         Linearizer(_tiny("tiny")[0], hvp_mode="exact")
 
 
-def test_search_is_the_run_search_entry_point():
+def test_search_takes_a_method_name_to_run_search_and_a_model_to_search_model(monkeypatch):
     import nas_frontend
-    assert nas_frontend.search is nas_frontend.run_search
+    from nas_frontend import model_search
+    calls = []
+    monkeypatch.setattr(model_search, "run_search", lambda *a, **k: calls.append("run") or 1)
+    monkeypatch.setattr(model_search, "search_model", lambda *a, **k: calls.append("model") or 2)
+    assert nas_frontend.search("mp", "cell3", "mnist1d") == 1
+    assert nas_frontend.search(torch.nn.Identity(), [], []) == 2
+    assert calls == ["run", "model"]
     with pytest.raises(AttributeError):
         nas_frontend.no_such_name
 
