@@ -1,8 +1,11 @@
 """Cost of one MP iteration (torch part vs solver part) beside one DARTS second-order
 iteration, on the same supernet, batch size and minibatch streams.
 
-    python benchmarks/nas_step_cost.py                      # cell3 and mlp on CPU (+ GPU)
+    python benchmarks/nas_step_cost.py                      # cell3, mlp, nb201 on CPU (+ GPU)
     python benchmarks/nas_step_cost.py --spaces cell3 --iters 12 --json step_cost.json
+
+``nb201`` is the NAS-Bench-201-style space of :mod:`models.nb201`, written with the
+search-space API (a user model with Choices, searched as ``nas_frontend.search`` does).
 
 DARTS-2nd iteration: :func:`nas_frontend.darts.unrolled_alpha_grad` (virtual SGD step,
 validation gradient at w', mixed product by central finite differences), the Adam step
@@ -34,18 +37,26 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from models.data import load  # noqa: E402
-from models.spaces import make_supernet  # noqa: E402
+from models.nb201 import NB201Net  # noqa: E402
 from nas_frontend.common import Batches, Budget, BudgetMeter, one_thread  # noqa: E402
 from nas_frontend.darts import DEFAULTS, unrolled_alpha_grad  # noqa: E402
+from nas_frontend.module_space import ModuleSpace  # noqa: E402
 from nas_frontend.mp_search import MPSearch  # noqa: E402
+from nas_frontend.space import as_space  # noqa: E402
 
 
-def darts2_stepper(space: str, data: dict, device, seed: int = 0):
+def space_of(name: str, data: dict):
+    """The space object of a built-in name, or of ``nb201`` (a model with Choices)."""
+    if name == "nb201":
+        return ModuleSpace(NB201Net(num_classes=data["n_classes"]), data["x_train"][:2])
+    return as_space(name, data)
+
+
+def darts2_stepper(space, data: dict, device, seed: int = 0):
     """A closure doing one DARTS-2nd iteration (darts.DEFAULTS settings) per call."""
     hp = dict(DEFAULTS)
     torch.manual_seed(seed)
-    net = make_supernet(space, n_features=data["n_features"],
-                        n_classes=data["n_classes"]).to(device)
+    net = space.make_supernet().to(device)
     alpha, weights = net.arch_parameters()[0], net.weight_parameters()
     w_opt = torch.optim.SGD(weights, lr=hp["w_lr"], momentum=hp["w_momentum"],
                             weight_decay=hp["w_weight_decay"])
@@ -90,7 +101,8 @@ def mp_stepper(space: str, data: dict, device, batch_size: int, seed: int = 0, *
     return step
 
 
-def measure(space: str, data: dict, device, iters: int, variants: list[dict]) -> list[dict]:
+def measure(name: str, data: dict, device, iters: int, variants: list[dict]) -> list[dict]:
+    space = space_of(name, data)
     darts, bs = darts2_stepper(space, data, device)
     mps = [mp_stepper(space, data, device, bs, **v) for v in variants]
     t_d, t_mp = [], [[] for _ in variants]
@@ -104,6 +116,7 @@ def measure(space: str, data: dict, device, iters: int, variants: list[dict]) ->
             lst.append(e)
     med = statistics.median
     d2 = med(t_d)
+    space = name
     rows = [{"space": space, "device": str(device), "method": "darts2", "seconds": d2,
              "torch": d2, "program": 0.0, "solver": 0.0, "ratio": 1.0, "products": 0}]
     for v, es in zip(variants, t_mp):
@@ -122,7 +135,7 @@ def measure(space: str, data: dict, device, iters: int, variants: list[dict]) ->
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--spaces", nargs="+", default=["cell3", "mlp"])
+    ap.add_argument("--spaces", nargs="+", default=["cell3", "mlp", "nb201"])
     ap.add_argument("--dataset", default="mnist1d")
     ap.add_argument("--iters", type=int, default=10, help="timed iterations per method")
     ap.add_argument("--devices", nargs="+", default=None,

@@ -4,6 +4,10 @@
 * :mod:`models.cell` -- DARTS-like cell spaces ``cell3`` (125 archs) and ``cell4`` (625):
   :class:`CellNet` (discrete) and :class:`CellSupernet` (softmax-relaxed, one alpha tensor);
   collapse detectors ``is_parameter_free``, ``is_dead``, ``effective_genotype``.
+* :mod:`models.choice` -- :class:`Choice` (named candidate ops) and :class:`Zero`: the
+  search-space API any ``nn.Module`` can use (``nas_frontend.Choice``).
+* :mod:`models.nb201` -- :class:`NB201Net`, a NAS-Bench-201-style cell (6 edges x 5 ops,
+  15,625 cells) written with Choices.
 * :mod:`models.mlp` -- residual MLP space ``mlp`` (depth 1-3, width, activation; 258 archs):
   :class:`MLPNet` and :class:`MLPSupernet`.
 * :mod:`models.spaces` -- one dispatching API over the three spaces.
@@ -28,6 +32,8 @@ import types
 from .names import DATASETS, SPACE_NAMES
 
 _TORCH_NAMES = {
+    "choice": ("Choice", "Zero"),
+    "nb201": ("NB201Net", "NB201_OPS", "NB201_EDGES"),
     "cell": ("CELL_SPACES", "CellNet", "CellSpace", "CellSupernet", "MixedOp",
              "effective_genotype", "is_dead"),
     "data": ("load",),
@@ -77,7 +83,8 @@ sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [
-    "BLOCK_NAMES", "CELL_SPACES", "CONV_OPS", "CellNet", "CellSpace", "CellSupernet",
+    "BLOCK_NAMES", "CELL_SPACES", "CONV_OPS", "CellNet", "CellSpace", "CellSupernet", "Choice",
+    "NB201Net", "NB201_EDGES", "NB201_OPS", "Zero",
     "DATASETS", "MLPNet", "MLPSupernet", "MixedOp", "OPS", "OP_NAMES", "RECIPE", "SLOT_OPS",
     "effective_genotype",
     "SPACE_NAMES", "all_genotypes", "evaluate", "exact_flops", "exact_params", "flops",

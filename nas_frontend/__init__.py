@@ -38,7 +38,7 @@ from .common import METHODS, Budget, BudgetMeter, SearchResult, parse_resource, 
 
 _LAZY = {
     "search": "model_search", "search_model": "model_search",
-    "FoundArchitecture": "model_search", "Choice": "choice", "Zero": "choice",
+    "FoundArchitecture": "model_search", "Choice": "models.choice", "Zero": "models.choice",
     "ModuleSpace": "module_space",
     "run_search": "runner", "load_data": "runner",
     "darts_search": "darts", "random_search": "random_search",
@@ -51,5 +51,6 @@ __all__ = ["Budget", "BudgetMeter", "METHODS", "SearchResult", "parse_resource",
 def __getattr__(name):
     if name in _LAZY:
         require_torch()
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        mod = _LAZY[name]
+        return getattr(importlib.import_module(mod if "." in mod else f".{mod}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

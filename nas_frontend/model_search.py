@@ -6,7 +6,7 @@
     found.model       # the derived nn.Module (each Choice replaced by its chosen op)
     found.genotype    # {choice name: op name}
 
-The model holds :class:`~nas_frontend.choice.Choice` points; the searchers are those of the
+The model holds :class:`~models.choice.Choice` points; the searchers are those of the
 built-in spaces (``mp``, ``darts1``, ``darts2``, ``random``, ``evolution``, ``grid``) with
 the same budget accounting (:mod:`nas_frontend.common`: an epoch is one pass over the
 training loader), run on a :class:`~nas_frontend.module_space.ModuleSpace`.
@@ -125,7 +125,7 @@ def search(model, *args, **kwargs):
     """The NAS front end's one entry point.
 
     * ``search(model, train_loader, val_loader, method="mp", budget_epochs=10, ...)`` with
-      an ``nn.Module`` holding :class:`~nas_frontend.choice.Choice` points: searches the
+      an ``nn.Module`` holding :class:`~models.choice.Choice` points: searches the
       user's network (:func:`search_model`) and returns a :class:`FoundArchitecture`.
     * ``search(method, space, dataset, budget=..., out_dir=...)`` with a method name:
       a built-in space and data set, retrained and written to a results folder

@@ -1,4 +1,4 @@
-"""The search space of a user's ``nn.Module`` with :class:`~nas_frontend.choice.Choice`
+"""The search space of a user's ``nn.Module`` with :class:`~models.choice.Choice`
 points: the supernet the gradient methods search (:class:`ChoiceSupernet`) and the space
 object every searcher reads (:class:`ModuleSpace`).
 
@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bilevel_mp.errors import BilevelInputError
 
-from .choice import Choice
+from models.choice import Choice
 from .common import RESOURCE_KINDS, parse_resource
 
 MAX_ENUMERATED = 200_000
@@ -123,7 +123,7 @@ class ChoiceSupernet(nn.Module):
 
     def probabilities(self, alpha: torch.Tensor | None = None) -> torch.Tensor:
         a = self.alpha if alpha is None else alpha
-        return torch.softmax(a.masked_fill(~self.valid, -math.inf), dim=-1)
+        return torch.softmax(a.masked_fill(~self.valid.to(a.device), -math.inf), dim=-1)
 
     def forward(self, *args, **kwargs):
         P = self.probabilities()
@@ -304,7 +304,7 @@ class ModuleSpace:
                                     f"({type(exc).__name__}: {exc}); it gets "
                                     "{choice: {op: probability tensor}}") from None
         coef = grad.detach().numpy()
-        const = float(val.detach()) - float((grad * P).sum())
+        const = float(val.detach()) - float((grad * P.detach()).sum())
         gen = torch.Generator().manual_seed(0)
         for _ in range(3):
             Q = random_probs(gen)

@@ -210,3 +210,33 @@ def test_bad_models_and_loaders_are_refused_with_a_message():
         nf.Choice({"a": nn.Identity(), "b": torch.relu})
     with pytest.raises(ValueError, match="positive integers"):
         nf.Choice.widths(lambda w: nn.Identity(), [0, 4])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("method", ["mp", "darts2"])
+def test_a_search_runs_on_cuda(method):
+    tr, va = _loaders(seed=51)
+    found = nf.search(TinyNet(), tr, va, method=method, budget_epochs=4, seed=51,
+                      device="cuda", progress=False)
+    assert next(found.model.parameters()).device.type == "cuda"
+    space = ModuleSpace(TinyNet(), torch.zeros(2, 1, 12))
+    assert found.result.info["params"] == space.cost(space.validate(found.genotype), "params")
+
+
+def test_the_nb201_space_has_15625_cells_with_exact_costs():
+    from models.nb201 import NB201_EDGES, NB201_OPS, NB201Net
+    x = torch.zeros(2, 1, 40)
+    space = ModuleSpace(NB201Net(), x)
+    assert space.size == 5 ** 6 == len(NB201_OPS) ** len(NB201_EDGES)
+    assert space.choice_names == [f"e{j}_{i}" for i, j in NB201_EDGES]
+    rng = torch.Generator().manual_seed(61)
+    for _ in range(6):
+        g = tuple(NB201_OPS[int(k)] for k in torch.randint(0, 5, (6,), generator=rng))
+        net = space.make_net(g)
+        assert space.cost(g, "params") == _params(net)
+        assert space.cost(g, "flops") == _macs(net, torch.randn(3, 1, 40))
+    # the output is node 3: with every edge into it "none", the cell outputs zeros and the
+    # logits are the classifier's bias whatever the input
+    net = space.make_net(("conv3", "conv3", "conv3", "none", "none", "none")).eval()
+    out = net(torch.randn(4, 1, 40))
+    assert torch.allclose(out, net.classifier.bias.expand(4, -1))

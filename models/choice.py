@@ -1,5 +1,7 @@
 """A point of a search space in any torch model: :class:`Choice` holds named candidate
-modules, one of which the search keeps.
+modules, one of which the search keeps (re-exported as ``nas_frontend.Choice``; it lives
+with the search spaces, so that :mod:`models` spaces such as :mod:`models.nb201` are written
+with it).
 
     from torch import nn
     from nas_frontend import Choice, Zero
