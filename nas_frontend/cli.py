@@ -23,7 +23,7 @@ import argparse
 import sys
 
 from bilevel_mp.errors import BilevelError
-from models.names import DATASETS, SPACE_NAMES
+from models.names import DATASETS, SEARCH_SPACES
 
 from .common import METHODS, parse_resource, require_torch
 
@@ -66,7 +66,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                           "random, evolution, grid)",
                               description="Run an architecture search from the command line.",
                               epilog=epilog, formatter_class=_HelpFormatter)
-    p.add_argument("--space", required=True, choices=SPACE_NAMES,
+    p.add_argument("--space", required=True, choices=SEARCH_SPACES,
                    help="search space: %(choices)s (required)")
     p.add_argument("--method", required=True, choices=METHODS,
                    help="searcher: %(choices)s (required; one line each below)")

@@ -36,7 +36,7 @@ from .checks import check_budget_covers
 from .common import (Budget, BudgetMeter, BudgetProgress, SearchResult, as_budget,
                      check_resume_state, load_checkpoint, save_checkpoint)
 from .loader_train import fit_loader
-from .space import as_space
+from .space import BuiltinSpace, as_space
 from .truth import TABLE_DIR
 
 TABLE_COLUMNS = ("space", "dataset", "genotype", "seed", "epochs", "train_acc", "val_acc",
@@ -80,9 +80,12 @@ class TrainOracle:
             r = fit_loader(self.sp.make_net(genotype), d["loaders"]["train"],
                            d["loaders"]["val"], self.epochs, self.seed, d.get("loss"),
                            d.get("device"))
-        else:
+        elif isinstance(self.sp, BuiltinSpace):
             r = train(genotype, self.data, epochs=self.epochs, seed=self.seed,
                       space=self.sp.name)
+        else:                                   # a model's space on tensors
+            torch.manual_seed(self.seed)
+            r = train(self.sp.make_net(genotype), self.data, epochs=self.epochs, seed=self.seed)
         meter.add_epochs(self.epochs)
         return {"val_acc": r["val_acc"], "val_loss": r["val_loss"], "train_acc": r["train_acc"],
                 "cost_epochs": self.epochs, "cost_seconds": r["seconds"]}

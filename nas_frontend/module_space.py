@@ -219,7 +219,11 @@ class ModuleSpace:
         return self.validate(genotype)
 
     def is_parameter_free(self, genotype) -> bool:
-        return self.cost(genotype, "params") == 0
+        """No chosen op has parameters (the DARTS collapse: only skip/pool/none)."""
+        g = self.validate(genotype)
+        _, coef = self.coefficients("params")
+        return all(coef[i, ops.index(op)] == 0 for i, (op, ops) in
+                   enumerate(zip(g, self.op_names)))
 
     # -- networks ----------------------------------------------------------------------------
     def make_supernet(self) -> ChoiceSupernet:

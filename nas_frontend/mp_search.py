@@ -74,7 +74,7 @@ from .common import (BudgetMeter, BudgetProgress, SearchResult, as_budget, check
                      expected_cost, load_checkpoint, save_checkpoint)
 from .linearize import Linearizer, cg_solve, gradient_basis, krylov_basis
 from .mp_selection import ArchitectureSelection
-from .mp_settings import DEFAULTS, check_settings, parse_mp_resource
+from .mp_settings import DEFAULTS, check_settings, mp_resource
 from .space import as_space, make_batches
 
 
@@ -87,8 +87,7 @@ class MPSearch(ArchitectureSelection):
         self.sp = as_space(space, data)
         self.settings = c = check_settings(**settings)
         self.space, self.data, self.seed = self.sp.name, data, seed
-        self.res = self.sp.check_resource(parse_mp_resource(resource) if isinstance(space, str)
-                                          else resource)
+        self.res = self.sp.check_resource(mp_resource(resource))
         self.rule = RadiusRule(c["radius"], c["min_radius"], c["max_radius"], floor=True)
         self.delta, self.basis, self.k = c["delta"], c["basis"], c["k"]
         self.refresh_steps, self.norm = c["refresh_steps"], c["norm"]

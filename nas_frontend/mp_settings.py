@@ -3,7 +3,6 @@ forms a resource budget may take."""
 
 from __future__ import annotations
 
-from .common import parse_resource
 from .linearize import HVP_MODES
 
 BASES = ("krylov", "gradients", "cg")
@@ -50,9 +49,10 @@ def check_settings(**kw) -> dict:
     return c
 
 
-def parse_mp_resource(spec):
-    """``(kind, bound)`` from None, ``{"kind": k, "max": B}`` or
-    :func:`~nas_frontend.common.parse_resource` forms."""
+def mp_resource(spec):
+    """``spec`` with the form ``{"kind": k, "max": B}`` turned into ``(k, B)``; the space's
+    ``check_resource`` parses the rest (:func:`~nas_frontend.common.parse_resource` forms,
+    and on a model's space ``(fn, B)``)."""
     if isinstance(spec, dict) and set(spec) == {"kind", "max"}:
-        spec = (spec["kind"], spec["max"])
-    return parse_resource(spec)
+        return (spec["kind"], spec["max"])
+    return spec

@@ -36,6 +36,10 @@ def alpha_labels(space: str, n_rows: int, n_cols: int) -> tuple[list[str], list[
             from models.mlp import SLOT_OPS  # torch: optional
 
             rows, cols = [f"slot {s}" for s in range(n_rows)], list(SLOT_OPS)
+        elif space == "nb201":
+            from models.nb201 import NB201_EDGES, NB201_OPS  # torch: optional
+
+            rows, cols = [f"{i}->{j}" for i, j in NB201_EDGES], list(NB201_OPS)
         else:
             from models.cell import CELL_SPACES  # torch: optional
 

@@ -37,18 +37,19 @@ import torch
 
 from bilevel_mp.errors import BilevelInputError
 from models.data import check_dataset, load
-from models.spaces import check_space, genotype_str, is_parameter_free, make_net
+from models.names import check_search_space
+from models.spaces import genotype_str
 from models.train import train
 
 from . import plots
-from .checks import check_resource, check_seed
-from .common import (METHODS, Budget, SearchResult, as_budget, one_thread, parse_resource,
-                     resource_report)
+from .checks import check_seed
+from .common import METHODS, Budget, SearchResult, as_budget, one_thread, parse_resource
 from .darts import darts_search
 from .evolution import evolution_search
 from .grid import grid_search
 from .mp_search import mp_search
 from .random_search import random_search
+from .space import as_space
 
 SEARCHERS = {"mp": (mp_search, {}), "darts1": (darts_search, {"order": 1}),
              "darts2": (darts_search, {"order": 2}), "random": (random_search, {}),
@@ -98,7 +99,7 @@ def run_search(method: str, space: str, dataset: str = "mnist1d", budget=10.0, s
     ``info["out_dir"]`` the folder.
     """
     search, extra = get_searcher(method)
-    check_space(space)
+    check_search_space(space)
     check_dataset(dataset)
     budget = as_budget(budget)
     resource = parse_resource(resource)
@@ -111,7 +112,8 @@ def run_search(method: str, space: str, dataset: str = "mnist1d", budget=10.0, s
                else f"nas_runs/{space}_{method}_{dataset}_seed{seed}")
     one_thread()
     data = load_data(dataset, data_seed)
-    check_resource(space, data, resource)   # the searchers check too; here before the folder
+    sp = as_space(space, data)
+    sp.check_resource(resource)   # the searchers check too; here before the folder
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -135,21 +137,22 @@ def run_search(method: str, space: str, dataset: str = "mnist1d", budget=10.0, s
             out.rmdir()
         raise
     result.method = method          # darts1 / darts2 rather than the function's name
-    result.info.update(resource_report(space, result.genotype, data, resource))
-    result.info["parameter_free"] = is_parameter_free(space, result.genotype)
+    result.info.update(sp.report(result.genotype, resource))
+    result.info["parameter_free"] = sp.is_parameter_free(result.genotype)
     net, retrain = None, None
     if retrain_epochs:
-        net, retrain = retrain_genotype(space, result.genotype, data, int(retrain_epochs), seed)
+        net, retrain = retrain_genotype(sp, result.genotype, data, int(retrain_epochs), seed)
     result.info["retrain"] = retrain
     result.info["out_dir"] = str(out)
-    write_results(result, data, out, resource, net, budget)
+    write_results(result, data, out, resource, net, budget, sp)
     return result
 
 
-def retrain_genotype(space: str, genotype, data: dict, epochs: int, seed: int):
-    """(trained net, metrics) of :func:`models.train.train` for ``genotype``."""
+def retrain_genotype(space, genotype, data: dict, epochs: int, seed: int):
+    """(trained net, metrics) of :func:`models.train.train` for ``genotype`` of ``space``
+    (a name or a space object, :mod:`nas_frontend.space`)."""
     torch.manual_seed(seed)        # the same initialisation train(genotype, ...) would use
-    net = make_net(space, genotype, n_features=data["n_features"], n_classes=data["n_classes"])
+    net = as_space(space, data).make_net(genotype)
     metrics = train(net, data, epochs=epochs, seed=seed)
     return net, metrics
 
@@ -205,7 +208,7 @@ def write_history_csv(history: list[dict], space: str, path) -> None:
 
 
 def write_results(result: SearchResult, data: dict, out: Path, resource=None, net=None,
-                  budget: Budget | None = None) -> None:
+                  budget: Budget | None = None, space=None) -> None:
     """architecture.json, history.csv and the plots for ``result`` into ``out``, after
     removing the results files (:data:`RESULT_FILES`) already there: a plot this run does
     not draw (no ``alpha.png`` for a sampler, no decision boundary without retraining)
@@ -215,8 +218,9 @@ def write_results(result: SearchResult, data: dict, out: Path, resource=None, ne
     d = asdict(result)
     d["genotype"] = list(result.genotype)
     d["genotype_str"] = genotype_str(result.genotype)
-    d.update(resource_report(result.space, result.genotype, data, resource))
-    d["parameter_free"] = is_parameter_free(result.space, result.genotype)
+    sp = as_space(result.space if space is None else space, data)
+    d.update(sp.report(result.genotype, resource))
+    d["parameter_free"] = sp.is_parameter_free(result.genotype)
     d["retrained_test_acc"] = (result.info.get("retrain") or {}).get("test_acc")
     d["budget"] = None if budget is None else asdict(budget)
     (out / "architecture.json").write_text(json.dumps(d, indent=1, default=float))

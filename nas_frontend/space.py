@@ -13,9 +13,12 @@ index per row -> genotype), ``columns``, ``neighbours``, ``effective``,
 from __future__ import annotations
 
 from models import cell, mlp, spaces
+from models.names import MODEL_SPACES, check_search_space
+from models.nb201 import NB201Net
 
 from .checks import check_resource
 from .common import Batches, resource_cost, resource_report
+from .module_space import ModuleSpace
 
 
 class BuiltinSpace:
@@ -83,10 +86,22 @@ class BuiltinSpace:
         return resource_report(self.name, genotype, self.data, res)
 
 
+MODELS = {"nb201": NB201Net}
+"""The model of each name in :data:`models.names.MODEL_SPACES` (built with the data's class
+count)."""
+
+
 def as_space(space, data: dict):
-    """``space`` as a space object: a name becomes a :class:`BuiltinSpace` on ``data``; a
-    :class:`~nas_frontend.module_space.ModuleSpace` passes through."""
-    return BuiltinSpace(space, data) if isinstance(space, str) else space
+    """``space`` as a space object: ``cell3``/``cell4``/``mlp`` become a
+    :class:`BuiltinSpace` on ``data``, ``nb201`` the
+    :class:`~nas_frontend.module_space.ModuleSpace` of its model at the data's sizes; a space
+    object passes through."""
+    if not isinstance(space, str):
+        return space
+    if check_search_space(space) in MODEL_SPACES:
+        model = MODELS[space](num_classes=data["n_classes"])
+        return ModuleSpace(model, data["x_train"][:2], name=space)
+    return BuiltinSpace(space, data)
 
 
 class LoaderBatches:

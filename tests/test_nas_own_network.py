@@ -240,3 +240,21 @@ def test_the_nb201_space_has_15625_cells_with_exact_costs():
     net = space.make_net(("conv3", "conv3", "conv3", "none", "none", "none")).eval()
     out = net(torch.randn(4, 1, 40))
     assert torch.allclose(out, net.classifier.bias.expand(4, -1))
+
+
+def test_nb201_is_searched_by_name_through_run_search(tmp_path):
+    """The command line's path: a space written with Choices, by its name."""
+    import json
+
+    from models.data import load
+    from models.nb201 import NB201Net
+    from nas_frontend.runner import run_search
+    r = run_search("random", "nb201", "mnist1d", budget=3, seed=71, out_dir=tmp_path,
+                   retrain_epochs=1, progress=False, train_epochs=1)
+    d = load("mnist1d", 0)
+    space = ModuleSpace(NB201Net(), d["x_train"][:2])
+    g = space.validate(r.genotype)
+    written = json.loads((tmp_path / "architecture.json").read_text())
+    assert written["params"] == _params(space.make_net(g)) == r.info["params"]
+    assert written["parameter_free"] == all(op in ("none", "skip", "avgpool3") for op in g)
+    assert 0 <= written["retrained_test_acc"] <= 1
