@@ -173,6 +173,10 @@ class ModuleSpace:
 
     # -- genotypes ---------------------------------------------------------------------------
     @property
+    def op_counts(self) -> list[int]:
+        return [len(o) for o in self.op_names]
+
+    @property
     def size(self) -> int:
         return math.prod(len(o) for o in self.op_names)
 

@@ -19,6 +19,7 @@ docs/nas.md, "Design notes".
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 
@@ -26,6 +27,24 @@ import numpy as np
 import torch
 
 from .common import BudgetMeter
+from .module_space import MAX_ENUMERATED
+
+
+def most_probable(P: np.ndarray, counts):
+    """``(probability, choice)`` of a product distribution (row i: the first
+    ``counts[i]`` entries of ``P[i]``), most probable first, generated lazily (best-first
+    over the per-row ranks; each choice once)."""
+    order = [np.argsort(-P[i, :n], kind="stable") for i, n in enumerate(counts)]
+    logp = [np.log(np.maximum(P[i, order[i]], 1e-300)) for i in range(len(counts))]
+    start = (0,) * len(counts)
+    heap = [(-sum(lp[0] for lp in logp), start, 0)]
+    while heap:
+        neg, ranks, last = heapq.heappop(heap)
+        yield math.exp(-neg), tuple(int(order[i][r]) for i, r in enumerate(ranks))
+        for i in range(last, len(counts)):
+            if ranks[i] + 1 < counts[i]:
+                child = ranks[:i] + (ranks[i] + 1,) + ranks[i + 1:]
+                heapq.heappush(heap, (neg + logp[i][ranks[i]] - logp[i][ranks[i] + 1], child, i))
 
 
 class ArchitectureSelection:
@@ -47,6 +66,8 @@ class ArchitectureSelection:
         see this: its convolutions end in BatchNorm, which undoes the down-scaling a
         likely ``none`` applies to their input)."""
         P = self.probabilities().cpu().double().numpy()
+        if getattr(self.sp, "size", 0) > MAX_ENUMERATED:
+            return self._ranked_best_first(P, k, feasible_only)
         prob: dict[tuple, list] = {}
         for choice in itertools.product(range(P.shape[1]), repeat=P.shape[0]):
             p = float(np.prod(P[np.arange(P.shape[0]), choice]))
@@ -64,6 +85,26 @@ class ArchitectureSelection:
             out = live or out      # ops on dead paths spend budget on nothing: dominated
         out.sort(key=lambda t: (-t[0], t[1]))
         return out if k is None else out[:k]
+
+    def _ranked_best_first(self, P, k, feasible_only) -> list[tuple]:
+        """:meth:`ranked` on a space too large to enumerate (a user's model): genotypes in
+        decreasing probability (:func:`most_probable`), the first ``k`` that meet the budget,
+        looking at no more than :data:`MAX_ENUMERATED`."""
+        if k is None:
+            raise ValueError(f"ranking every genotype of a space of {self.sp.size} is not done")
+        out = []
+        for visited, (p, choice) in enumerate(most_probable(P, self.sp.op_counts), 1):
+            geno = self.sp.from_choice(choice)
+            if not feasible_only or self.res is None \
+                    or self.sp.cost(geno, self.res[0]) <= self.res[1]:
+                out.append((p, geno, choice))
+            if len(out) >= k or visited >= MAX_ENUMERATED:
+                break
+        if not out and self.res is not None:      # the cheapest one always meets the budget
+            _, geno = self.sp.cheapest(self.res[0])
+            choice = tuple(ops.index(op) for ops, op in zip(self.sp.op_names, geno))
+            out.append((float(np.prod(P[np.arange(len(choice)), choice])), geno, choice))
+        return out
 
     def _val_chunks(self):
         return self.val_b.chunks()

@@ -258,3 +258,38 @@ def test_nb201_is_searched_by_name_through_run_search(tmp_path):
     assert written["params"] == _params(space.make_net(g)) == r.info["params"]
     assert written["parameter_free"] == all(op in ("none", "skip", "avgpool3") for op in g)
     assert 0 <= written["retrained_test_acc"] <= 1
+
+
+def test_most_probable_lists_a_product_distribution_in_order_without_repeats():
+    import numpy as np
+
+    from nas_frontend.mp_selection import most_probable
+    rng = np.random.default_rng(81)
+    counts = [3, 2, 4]
+    P = np.zeros((3, 4))
+    for i, n in enumerate(counts):
+        P[i, :n] = rng.dirichlet(np.ones(n))
+    got = list(most_probable(P, counts))
+    want = sorted(((float(np.prod([P[i, c] for i, c in enumerate(ch)])), ch)
+                   for ch in itertools.product(*[range(n) for n in counts])), reverse=True)
+    assert len(got) == len(want) == 24 and len({c for _, c in got}) == 24
+    assert [p for p, _ in got] == pytest.approx([p for p, _ in want], rel=1e-12)
+
+
+def test_mp_under_a_budget_on_a_space_too_large_to_enumerate():
+    def layer(i):
+        return nf.Choice({"lin": nn.Linear(8, 8), "mlp": nn.Sequential(nn.Linear(8, 8), nn.ReLU()),
+                          "skip": nn.Identity(), "none": nf.Zero()}, name=f"l{i}")
+
+    model = nn.Sequential(*[layer(i) for i in range(9)], nn.Linear(8, 3))
+    g = torch.Generator().manual_seed(91)
+    x = torch.randn(160, 8, generator=g)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    tr = DataLoader(TensorDataset(x[:120], y[:120]), batch_size=30)
+    va = DataLoader(TensorDataset(x[120:], y[120:]), batch_size=40)
+    space = ModuleSpace(model, x[:2])
+    assert space.size == 4 ** 9 > 200_000
+    found = nf.search(model, tr, va, method="mp", budget_epochs=6, seed=91,
+                      resource={"params": 27 + 3 * 72}, progress=False)   # head + 3 linear layers
+    assert _params(found.model) <= 27 + 3 * 72
+    assert found.result.info["select"] == "oneshot" and len(found.result.info["oneshot"]) >= 1
