@@ -34,8 +34,10 @@ MAX_ENUMERATED = 200_000
 
 def find_choices(model: nn.Module) -> list[tuple[str, str, Choice]]:
     """``(path, name, choice)`` of every Choice in ``model``, in module order; the name is
-    the Choice's ``name`` or its path. BilevelInputError for none, a repeated name, or a
-    Choice inside another Choice's op."""
+    the Choice's ``name`` or its path. Choices sharing a name are one choice (tied: a cell
+    repeated through the network takes one genotype; each copy keeps its own weights) and
+    must have the same op names. BilevelInputError for no Choice, tied Choices with
+    different ops, or a Choice inside another Choice's op."""
     found = [(path, m) for path, m in model.named_modules() if isinstance(m, Choice)]
     if not found:
         raise BilevelInputError(
@@ -48,11 +50,26 @@ def find_choices(model: nn.Module) -> list[tuple[str, str, Choice]]:
             raise BilevelInputError(f"Choice {path or '(the model)'} holds another Choice in "
                                     "its ops; nested choices are not supported")
         out.append((path, m.label or path or "choice", m))
-    names = [n for _, n, _ in out]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise BilevelInputError(f"Choice names repeat: {', '.join(dup)}; give each a unique name=")
+    ops_of: dict[str, list[str]] = {}
+    for path, name, m in out:
+        if ops_of.setdefault(name, m.op_names) != m.op_names:
+            raise BilevelInputError(
+                f"Choices named {name!r} are tied (one choice) but have different ops: "
+                f"{ops_of[name]} and {m.op_names} at {path}; give them different names")
     return out
+
+
+def choice_rows(found) -> tuple[list[str], list[list[str]], list[int]]:
+    """(choice names in first-seen order, their op names, the row of each found Choice)."""
+    names: list[str] = []
+    ops: list[list[str]] = []
+    rows = []
+    for _, name, m in found:
+        if name not in names:
+            names.append(name)
+            ops.append(m.op_names)
+        rows.append(names.index(name))
+    return names, ops, rows
 
 
 def reset_parameters(model: nn.Module) -> nn.Module:
@@ -66,10 +83,12 @@ def reset_parameters(model: nn.Module) -> nn.Module:
 
 def replace_choices(model: nn.Module, genotype) -> nn.Module:
     """A deep copy of ``model`` with each Choice replaced by its op named in ``genotype``
-    (in :func:`find_choices` order)."""
+    (one op per choice name, in :func:`choice_rows` order; tied Choices take the same)."""
     net = copy.deepcopy(model)
-    for (path, _, choice), op in zip(find_choices(net), genotype):
-        chosen = choice.ops[op]
+    found = find_choices(net)
+    _, _, rows = choice_rows(found)
+    for (path, _, choice), row in zip(found, rows):
+        chosen = choice.ops[genotype[row]]
         if path == "":
             return chosen
         parent, _, attr = path.rpartition(".")
@@ -104,7 +123,8 @@ class ChoiceSupernet(nn.Module):
         super().__init__()
         self.net = model
         self.space = space
-        self._choices = [c for _, _, c in find_choices(model)]
+        found = find_choices(model)
+        self._choices = list(zip(choice_rows(found)[2], [c for _, _, c in found]))
         n, K = len(space.op_names), max(len(o) for o in space.op_names)
         valid = torch.zeros(n, K, dtype=torch.bool)
         for i, ops in enumerate(space.op_names):
@@ -128,11 +148,11 @@ class ChoiceSupernet(nn.Module):
     def forward(self, *args, **kwargs):
         P = self.probabilities()
         try:
-            for i, c in enumerate(self._choices):
+            for i, c in self._choices:
                 c.mixture = P[i, :len(c.ops)]
             return self.net(*args, **kwargs)
         finally:
-            for c in self._choices:
+            for _, c in self._choices:
                 c.mixture = None
 
     def derive(self, alpha: torch.Tensor | None = None) -> tuple[str, ...]:
@@ -164,9 +184,7 @@ class ModuleSpace:
             raise BilevelInputError(f"search needs a torch nn.Module, got {type(model).__name__}")
         self.model = model
         self.name = name or type(model).__name__
-        found = find_choices(model)
-        self.choice_names = [n for _, n, _ in found]
-        self.op_names = [c.op_names for _, _, c in found]
+        self.choice_names, self.op_names, _ = choice_rows(find_choices(model))
         self.example = example.detach().cpu()
         self._coef: dict[str, tuple[float, np.ndarray]] = {}
         self._custom = None
@@ -247,31 +265,34 @@ class ModuleSpace:
         return self._coef[kind]
 
     def _measure(self, kind: str):
+        """(const, coef) of params or FLOPs: coef[row, op] sums the op over the Choices of
+        the row (tied copies) and over every call of each in one forward pass."""
         n, K = len(self.op_names), max(len(o) for o in self.op_names)
         coef = np.zeros((n, K))
         found = find_choices(self.model)
+        _, _, rows = choice_rows(found)
         if kind == "params":
             inside = {id(p) for _, _, c in found for p in c.parameters()}
             outside = {id(p): p.numel() for p in self.model.parameters()
                        if p.requires_grad and id(p) not in inside}
-            for i, (_, _, c) in enumerate(found):
+            for row, (_, _, c) in zip(rows, found):
                 for j, op in enumerate(c.ops.values()):
-                    coef[i, j] = _unique_params([op])
+                    coef[row, j] += _unique_params([op])
             return float(sum(outside.values())), coef
-        inputs = {}
+        calls: dict[int, list] = {}
         hooks = [c.register_forward_pre_hook(
-            lambda mod, args, kw, i=i: inputs.setdefault(i, (args, kw)), with_kwargs=True)
-            for i, (_, _, c) in enumerate(found)]
+            lambda mod, args, kw, k=k: calls.setdefault(k, []).append((args, kw)),
+            with_kwargs=True) for k, (_, _, c) in enumerate(found)]
         was = self.model.training
         self.model.eval()
         x = self.example
         try:
             with torch.no_grad():
                 self.model(x)
-                for i, (_, _, c) in enumerate(found):
-                    a, kw = inputs[i]
-                    for j, op in enumerate(c.ops.values()):
-                        coef[i, j] = _macs(lambda: op(*a, **kw)) / len(x)
+                for k, (row, (_, _, c)) in enumerate(zip(rows, found)):
+                    for a, kw in calls.get(k, []):
+                        for j, op in enumerate(c.ops.values()):
+                            coef[row, j] += _macs(lambda: op(*a, **kw)) / len(x)
                 g0 = tuple(o[0] for o in self.op_names)
                 total = _macs(lambda: replace_choices(self.model, g0).eval()(x)) / len(x)
         finally:

@@ -191,9 +191,10 @@ def test_bad_models_and_loaders_are_refused_with_a_message():
                         "d": nn.Identity()})
     with pytest.raises(BilevelInputError, match="nested"):
         nf.search(nn.Sequential(nested), tr, va)
-    twice = nn.Sequential(_block(4, "same"), _block(4, "same"))
-    with pytest.raises(BilevelInputError, match="repeat"):
-        nf.search(twice, tr, va)
+    clash = nn.Sequential(_block(4, "same"), nf.Choice({"a": nn.Identity(), "b": nf.Zero()},
+                                                       name="same"))
+    with pytest.raises(BilevelInputError, match="different ops"):
+        nf.search(clash, tr, va)
     with pytest.raises(BilevelInputError, match="unknown method"):
         nf.search(TinyNet(), tr, va, method="bayes")
     with pytest.raises(BilevelInputError, match="read only once"):
@@ -293,3 +294,37 @@ def test_mp_under_a_budget_on_a_space_too_large_to_enumerate():
                       resource={"params": 27 + 3 * 72}, progress=False)   # head + 3 linear layers
     assert _params(found.model) <= 27 + 3 * 72
     assert found.result.info["select"] == "oneshot" and len(found.result.info["oneshot"]) >= 1
+
+
+class TiedNet(nn.Module):
+    """The cell of TinyNet repeated twice with one genotype (Choices sharing names), plus
+    one Choice module called twice (its weights shared too)."""
+
+    def __init__(self, c=4):
+        super().__init__()
+        self.stem = nn.Conv1d(1, c, 3, padding=1)
+        self.cells = nn.ModuleList([nn.Sequential(_block(c, "e0"), _block(c, "e1"))
+                                    for _ in range(2)])
+        self.twice = _block(c, "shared")
+        self.head = nn.Linear(c * 12, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.stem(x))
+        for cell in self.cells:
+            h = cell(h)
+        return self.head(self.twice(self.twice(h)).flatten(1))
+
+
+def test_tied_choices_take_one_op_and_costs_count_every_copy_and_call():
+    x = torch.zeros(3, 1, 12)
+    space = ModuleSpace(TiedNet(), x)
+    assert space.choice_names == ["e0", "e1", "shared"] and space.size == 4 ** 3
+    for g in space.all_genotypes():
+        net = space.make_net(g)
+        assert sum(isinstance(m, nn.Conv1d) for m in net.modules()) == \
+            1 + 2 * sum(op.startswith("conv") for op in g[:2]) + g[2].startswith("conv")
+        assert space.cost(g, "params") == _params(net)
+        assert space.cost(g, "flops") == _macs(net, x)
+    tr, va = _loaders(seed=101)
+    found = nf.search(TiedNet(), tr, va, method="mp", budget_epochs=4, seed=101, progress=False)
+    assert _params(found.model) == space.cost(space.validate(found.genotype), "params")
