@@ -84,6 +84,12 @@ def search_model(model: nn.Module, train_loader, val_loader, method: str = "mp",
     derived model that long with the fixed recipe (:mod:`nas_frontend.loader_train`);
     0 returns it freshly initialised. Other keywords are the method's settings (e.g.
     ``warmup_epochs``, ``train_epochs`` for the samplers, ``alpha_lr`` for DARTS).
+
+    The loaders' own order decides the minibatches, so a search on loaders is not
+    checkpointed or resumed (the built-in spaces' :func:`~nas_frontend.runner.run_search`
+    is). BilevelInputError for a model without Choices, an unknown method, a loader that is
+    empty, unsized, a one-pass iterator or not yielding pairs, and a resource bound no
+    architecture meets.
     """
     if not isinstance(model, nn.Module):
         raise BilevelInputError(f"search: model must be an nn.Module, got {type(model).__name__}")
