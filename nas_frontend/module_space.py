@@ -187,6 +187,7 @@ class ModuleSpace:
         self.choice_names, self.op_names, _ = choice_rows(find_choices(model))
         self.example = example.detach().cpu()
         self._coef: dict[str, tuple[float, np.ndarray]] = {}
+        self._effective: dict[tuple, tuple] = {}
         self._custom = None
 
     # -- genotypes ---------------------------------------------------------------------------
@@ -238,7 +239,61 @@ class ModuleSpace:
                 for op in ops if op != g[i]]
 
     def effective(self, genotype) -> tuple[str, ...]:
-        return self.validate(genotype)
+        """``genotype`` with the op of every choice whose input is identically zero (on the
+        example batch, in every copy and call: an op on a dead path, e.g. after ``none``
+        edges) replaced by its cheapest op (fewest parameters, then FLOPs) that also gives
+        zeros there: the same function for less. Equal to ``genotype`` when nothing is dead."""
+        g = self.validate(genotype)
+        if g not in self._effective:
+            self._effective[g] = self._dead_ops_removed(g)
+        return self._effective[g]
+
+    def _dead_ops_removed(self, g: tuple) -> tuple:
+        found = find_choices(self.model)
+        _, _, rows = choice_rows(found)
+        zero_in: dict[int, list[bool]] = {}
+        zero_out: dict[int, list[list[bool]]] = {}
+
+        def hook(k, row):
+            def record(mod, args, kw):
+                xs = [a for a in args if isinstance(a, torch.Tensor)]
+                dead = bool(xs) and all(not a.any() for a in xs)
+                zero_in.setdefault(row, []).append(dead)
+                if dead:
+                    zero_out.setdefault(row, []).append(
+                        [not torch.as_tensor(op(*args, **kw)).any() for op in mod.ops.values()])
+            return record
+
+        hooks = [c.register_forward_pre_hook(hook(k, row), with_kwargs=True)
+                 for k, (row, (_, _, c)) in enumerate(zip(rows, found))]
+        mix = [c.mixture for _, _, c in found]
+        was = self.model.training
+        self.model.eval()
+        try:
+            for row, (_, _, c) in zip(rows, found):
+                c.mixture = torch.zeros(len(c.ops))
+                c.mixture[self.op_names[row].index(g[row])] = 1.0
+            with torch.no_grad():
+                self.model(self.example)
+        finally:
+            for h in hooks:
+                h.remove()
+            for (_, _, c), m in zip(found, mix):
+                c.mixture = m
+            self.model.train(was)
+        out = list(g)
+        _, pc = self.coefficients("params")
+        _, fc = self.coefficients("flops")
+        for row, deads in zero_in.items():
+            if not (deads and all(deads)):
+                continue
+            ops = self.op_names[row]
+            zeros = [all(calls[j] for calls in zero_out[row]) for j in range(len(ops))]
+            if not zeros[ops.index(g[row])]:
+                continue                        # the op makes something of zeros: not dead
+            cands = [j for j in range(len(ops)) if zeros[j]]
+            out[row] = ops[min(cands, key=lambda j: (pc[row, j], fc[row, j], j))]
+        return tuple(out)
 
     def is_parameter_free(self, genotype) -> bool:
         """No chosen op has parameters (the DARTS collapse: only skip/pool/none)."""

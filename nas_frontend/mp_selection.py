@@ -80,11 +80,22 @@ class ArchitectureSelection:
         out = [(p, geno, choice) for geno, (p, _, choice) in prob.items()
                if not feasible_only or self.res is None
                or self.sp.cost(geno, self.res[0]) <= self.res[1]]
-        if feasible_only and self.res is not None:
-            live = [t for t in out if self.sp.effective(t[1]) == t[1]]
-            out = live or out      # ops on dead paths spend budget on nothing: dominated
         out.sort(key=lambda t: (-t[0], t[1]))
+        if feasible_only and self.res is not None:
+            live = self._live(out, k)
+            out = live or out      # ops on dead paths spend budget on nothing: dominated
         return out if k is None else out[:k]
+
+    def _live(self, ranked: list[tuple], k: int | None) -> list[tuple]:
+        """The first ``k`` (all if None) entries of ``ranked`` with no op on a dead path
+        (the space's ``effective`` genotype is the genotype itself)."""
+        live = []
+        for t in ranked:
+            if self.sp.effective(t[1]) == t[1]:
+                live.append(t)
+                if k is not None and len(live) >= k:
+                    break
+        return live
 
     def _ranked_best_first(self, P, k, feasible_only) -> list[tuple]:
         """:meth:`ranked` on a space too large to enumerate (a user's model): genotypes in
@@ -95,8 +106,9 @@ class ArchitectureSelection:
         out = []
         for visited, (p, choice) in enumerate(most_probable(P, self.sp.op_counts), 1):
             geno = self.sp.from_choice(choice)
-            if not feasible_only or self.res is None \
-                    or self.sp.cost(geno, self.res[0]) <= self.res[1]:
+            if not feasible_only or self.res is None or (
+                    self.sp.cost(geno, self.res[0]) <= self.res[1]
+                    and self.sp.effective(geno) == geno):
                 out.append((p, geno, choice))
             if len(out) >= k or visited >= MAX_ENUMERATED:
                 break

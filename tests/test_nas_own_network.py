@@ -328,3 +328,23 @@ def test_tied_choices_take_one_op_and_costs_count_every_copy_and_call():
     tr, va = _loaders(seed=101)
     found = nf.search(TiedNet(), tr, va, method="mp", budget_epochs=4, seed=101, progress=False)
     assert _params(found.model) == space.cost(space.validate(found.genotype), "params")
+
+
+def test_ops_on_dead_paths_are_found_by_running_the_model():
+    """A node reached only by ``none`` edges is zero: ops leaving it do nothing, and the
+    effective genotype has ``none`` there (same function, fewer parameters); checked against
+    the network's own output."""
+    from models.nb201 import NB201Net
+    x = torch.randn(4, 1, 40)
+    space = ModuleSpace(NB201Net(), x[:2])
+    g = ("none", "conv3", "conv3", "conv1", "conv1", "conv3")   # node 1 is dead
+    e = space.effective(g)
+    assert e == ("none", "conv3", "none", "conv1", "none", "conv3")
+    assert space.effective(("none", "conv3", "skip", "conv1", "avgpool3", "conv3")) == e
+    assert space.effective(e) == e and space.effective(("conv3",) * 6) == ("conv3",) * 6
+    torch.manual_seed(0)
+    a = space.make_net(g).eval()
+    b = space.make_net(e).eval()
+    b.load_state_dict(a.state_dict(), strict=False)
+    assert torch.allclose(a(x), b(x), atol=1e-6)
+    assert space.cost(e, "params") < space.cost(g, "params")
