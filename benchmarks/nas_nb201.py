@@ -17,7 +17,7 @@ running): ``benchmarks/nas_records/nb201_cells.csv`` (one row per trained (cell,
 ``benchmarks/nas_records/nb201_searches.csv`` (one row per search). The sample is the first
 ``--cells`` cells of a fixed random permutation of the space (seed 2026), so a larger sample
 extends a smaller one. ``report`` writes ``benchmarks/NB201.md`` and
-``benchmarks/figures/nb201_regret_<budget>[_<resource>].png``: per method and budget the mean and worst regret
+``docs/figures/nb201_regret_<budget>[_<resource>].png``: per method and budget the mean and worst regret
 (the best sampled cell's score minus the found cell's, over the sample and the found cells)
 and the found cells' percentile in the sample.
 """
@@ -238,7 +238,7 @@ def cmd_report(args) -> None:
         fig.tight_layout()
         tag = f"e{args.budget_epochs:g}" + (f"_{args.resource.replace(':', '')}"
                                             if args.resource else "")
-        fig.savefig(ROOT / "benchmarks" / "figures" / f"nb201_regret_{tag}.png", dpi=120)
+        fig.savefig(ROOT / "docs" / "figures" / f"nb201_regret_{tag}.png", dpi=120)
 
 
 def main(argv=None) -> None:
