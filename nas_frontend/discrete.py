@@ -56,8 +56,9 @@ def score(record: dict) -> float:
 
 
 class TrainOracle:
-    """Train ``genotype`` for ``epochs`` epochs with the fixed recipe (seed ``seed``;
-    :func:`models.train.train`, or :func:`nas_frontend.loader_train.train_loader` on a
+    """Train ``genotype`` of ``space`` (a space object, :mod:`nas_frontend.space`) for
+    ``epochs`` epochs with the fixed recipe (initialised under seed ``seed``;
+    :func:`models.train.train` on tensors, :func:`nas_frontend.loader_train.fit_loader` on a
     user's loaders) and report its validation accuracy; charges ``epochs`` to the meter."""
 
     kind = "train"
@@ -65,7 +66,7 @@ class TrainOracle:
     def __init__(self, space, data: dict, epochs: int = DEFAULT_TRAIN_EPOCHS, seed: int = 0):
         if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
             raise ValueError(f"train_epochs must be an integer >= 1, got {epochs!r}")
-        self.sp = as_space(space, data)
+        self.sp = space
         self.data, self.epochs, self.seed = data, int(epochs), seed
         self.cost_epochs = self.epochs
         self.cost_text = f"training an architecture for train_epochs = {self.epochs} epochs"
@@ -74,18 +75,13 @@ class TrainOracle:
         return self.sp.all_genotypes()
 
     def __call__(self, genotype, meter: BudgetMeter) -> dict:
-        if "loaders" in self.data:
-            torch.manual_seed(self.seed)
-            d = self.data
-            r = fit_loader(self.sp.make_net(genotype), d["loaders"]["train"],
-                           d["loaders"]["val"], self.epochs, self.seed, d.get("loss"),
-                           d.get("device"))
-        elif isinstance(self.sp, BuiltinSpace):
-            r = train(genotype, self.data, epochs=self.epochs, seed=self.seed,
-                      space=self.sp.name)
-        else:                                   # a model's space on tensors
-            torch.manual_seed(self.seed)
-            r = train(self.sp.make_net(genotype), self.data, epochs=self.epochs, seed=self.seed)
+        torch.manual_seed(self.seed)      # the initialisation train(genotype, ...) uses
+        net, d = self.sp.make_net(genotype), self.data
+        if "loaders" in d:
+            r = fit_loader(net, d["loaders"]["train"], d["loaders"]["val"], self.epochs,
+                           self.seed, d.get("loss"), d.get("device"))
+        else:
+            r = train(net, d, epochs=self.epochs, seed=self.seed)
         meter.add_epochs(self.epochs)
         return {"val_acc": r["val_acc"], "val_loss": r["val_loss"], "train_acc": r["train_acc"],
                 "cost_epochs": self.epochs, "cost_seconds": r["seconds"]}
@@ -165,14 +161,15 @@ class TableOracle:
 def make_oracle(oracle: str, space, data: dict, seed: int = 0,
                 train_epochs: int = DEFAULT_TRAIN_EPOCHS, table=None):
     """:class:`TrainOracle` (``"train"``) or :class:`TableOracle` (``"table"``, built-in
-    spaces only)."""
+    spaces only) for ``space`` (a name or a space object)."""
+    space = as_space(space, data)
     if oracle == "train":
         return TrainOracle(space, data, train_epochs, seed)
-    if oracle == "table" and not isinstance(space, str):
-        raise ValueError("oracle='table' is for the built-in spaces; a model's space is "
-                         "searched with oracle='train'")
+    if oracle == "table" and not isinstance(space, BuiltinSpace):
+        raise ValueError("oracle='table' is for the spaces with ground-truth tables; a "
+                         "model's space is searched with oracle='train'")
     if oracle == "table":
-        return TableOracle(space, data["name"], seed, table)
+        return TableOracle(space.name, data["name"], seed, table)
     raise ValueError(f"unknown oracle {oracle!r}; choose 'train' or 'table'")
 
 
@@ -191,7 +188,7 @@ class DiscreteSearch:
         budget = as_budget(budget)
         self.space, self.data, self.budget, self.seed = self.sp.name, data, budget, seed
         self.resource = self.sp.check_resource(resource)
-        self.oracle = make_oracle(oracle, space, data, seed, train_epochs, table)
+        self.oracle = make_oracle(oracle, self.sp, data, seed, train_epochs, table)
         cands = self.oracle.candidates()
         if self.resource is not None:
             kind, bound = self.resource

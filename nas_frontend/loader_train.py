@@ -15,7 +15,12 @@ from torch import nn
 from models.train import RECIPE
 
 
-def _move(batch, device):
+def move_batch(batch, device=None):
+    """``(x, y)`` of a loader's batch, moved to ``device`` (as it is when None); ValueError
+    unless the batch is an (inputs, targets) pair."""
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        raise ValueError("a DataLoader for search must yield (inputs, targets) pairs, got "
+                         f"{type(batch).__name__}")
     x, y = batch
     return (x, y) if device is None else (x.to(device), y.to(device))
 
@@ -32,7 +37,7 @@ def evaluate_loader(net: nn.Module, loader, loss_fn=None, device=None) -> dict:
     classify = True
     try:
         for batch in loader:
-            x, y = _move(batch, device)
+            x, y = move_batch(batch, device)
             out = net(x)
             total += float(loss_fn(out, y)) * len(y)
             n += len(y)
@@ -64,7 +69,7 @@ def fit_loader(net: nn.Module, train, val, epochs: int, seed: int = 0, loss_fn=N
     net.train()
     for _ in range(epochs):
         for batch in train:
-            x, y = _move(batch, device)
+            x, y = move_batch(batch, device)
             if len(y) < 2:            # batch norm needs two samples
                 continue
             loss = loss_fn(net(x), y)

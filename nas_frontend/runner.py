@@ -129,7 +129,7 @@ def run_search(method: str, space: str, dataset: str = "mnist1d", budget=10.0, s
                 "resume to start a fresh search there")
         if not resume:
             _remove_run_files(out, OWNED_FILES)
-        result = search(space, data, budget, seed=seed, resource=resource,
+        result = search(sp, data, budget, seed=seed, resource=resource,
                         checkpoint=out / CHECKPOINT, resume=resume, progress=progress,
                         **extra, **kw)
     except (BilevelInputError, ValueError):

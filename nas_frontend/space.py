@@ -18,6 +18,7 @@ from models.nb201 import NB201Net
 
 from .checks import check_resource
 from .common import Batches, resource_cost, resource_report
+from .loader_train import move_batch
 from .module_space import ModuleSpace
 
 
@@ -115,26 +116,19 @@ class LoaderBatches:
     def __len__(self) -> int:
         return len(self.loader)
 
-    def _move(self, batch):
-        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-            raise ValueError("a DataLoader for search must yield (inputs, targets) pairs, got "
-                             f"{type(batch).__name__}")
-        x, y = batch
-        return (x, y) if self.device is None else (x.to(self.device), y.to(self.device))
-
     def next(self):
         for _ in range(2):
             if self.it is None:
                 self.it = iter(self.loader)
             for batch in self.it:
                 if len(batch[1]) >= 2:
-                    return self._move(batch)
+                    return move_batch(batch, self.device)
             self.it = None
         raise ValueError("the DataLoader yields no batch of 2 or more samples")
 
     def chunks(self) -> list:
         """One pass over the loader (for a full validation loss)."""
-        return [self._move(b) for b in self.loader if len(b[1]) >= 1]
+        return [move_batch(b, self.device) for b in self.loader if len(b[1]) >= 1]
 
     def state(self) -> dict:
         return {}
