@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import itertools
 import multiprocessing as mp
 import os
@@ -67,7 +68,9 @@ def _append(path: Path, cols, row: dict) -> None:
         w.writerow({k: row[k] for k in cols})
 
 
+@functools.lru_cache(maxsize=1)
 def _setup():
+    """(torch, loaders(seed), NB201Net, its ModuleSpace), built once per process."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
     from torch.utils.data import DataLoader, TensorDataset

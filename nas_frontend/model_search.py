@@ -24,7 +24,7 @@ from bilevel_mp.errors import BilevelInputError
 from .checks import check_seed
 from .common import METHODS, Budget, SearchResult, one_thread
 from .linearize import default_device
-from .loader_train import fit_loader
+from .loader_train import fit_loader, move_batch
 from .module_space import ModuleSpace
 from .runner import get_searcher, run_search
 
@@ -101,12 +101,13 @@ def search_model(model: nn.Module, train_loader, val_loader, method: str = "mp",
     _check_loader(val_loader, "val_loader")
     if "oracle" in settings and settings["oracle"] != "train":
         raise BilevelInputError("a model's space is searched with oracle='train'")
-    first = next(iter(train_loader))
-    if not (isinstance(first, (tuple, list)) and len(first) == 2):
-        raise BilevelInputError("the DataLoaders must yield (inputs, targets) pairs")
+    try:
+        example, _ = move_batch(next(iter(train_loader)))
+    except ValueError as exc:
+        raise BilevelInputError(str(exc)) from None
     one_thread()
     dev = default_device(device)
-    space = ModuleSpace(model, first[0][:2])
+    space = ModuleSpace(model, example[:2])
     data = {"name": "loaders", "loaders": {"train": train_loader, "val": val_loader},
             "loss": loss, "device": dev}
     search, extra = get_searcher(method)
@@ -116,15 +117,14 @@ def search_model(model: nn.Module, train_loader, val_loader, method: str = "mp",
                     **extra, **settings)
     result.method = method
     genotype = space.validate(result.genotype)
-    result.info["genotype"] = space.as_dict(genotype)
+    result.info["genotype"] = named = space.as_dict(genotype)
     torch.manual_seed(seed)
     net = space.make_net(genotype).to(dev)
     retrain = None
     if retrain_epochs:
-        retrain = fit_loader(net, train_loader, val_loader, int(retrain_epochs), seed,
-                               loss, dev)
+        retrain = fit_loader(net, train_loader, val_loader, int(retrain_epochs), seed, loss, dev)
         result.info["retrain"] = retrain
-    return FoundArchitecture(net, space.as_dict(genotype), result.history, result, retrain)
+    return FoundArchitecture(net, named, result.history, result, retrain)
 
 
 def search(model, *args, **kwargs):

@@ -125,7 +125,7 @@ class ChoiceSupernet(nn.Module):
         self.space = space
         found = find_choices(model)
         self._choices = list(zip(choice_rows(found)[2], [c for _, _, c in found]))
-        n, K = len(space.op_names), max(len(o) for o in space.op_names)
+        n, K = space.shape
         valid = torch.zeros(n, K, dtype=torch.bool)
         for i, ops in enumerate(space.op_names):
             valid[i, :len(ops)] = True
@@ -196,8 +196,13 @@ class ModuleSpace:
         return [len(o) for o in self.op_names]
 
     @property
+    def shape(self) -> tuple[int, int]:
+        """(choices, the most ops of one choice): the architecture tensor's shape."""
+        return len(self.op_names), max(self.op_counts)
+
+    @property
     def size(self) -> int:
-        return math.prod(len(o) for o in self.op_names)
+        return math.prod(self.op_counts)
 
     def validate(self, genotype) -> tuple[str, ...]:
         """Canonical tuple form of a genotype (tuple/list, ``"a|b"`` or a dict by choice
@@ -231,7 +236,7 @@ class ModuleSpace:
         return tuple(ops[c] for ops, c in zip(self.op_names, choice))
 
     def columns(self) -> list[str]:
-        return [f"op{j}" for j in range(max(len(o) for o in self.op_names))]
+        return [f"op{j}" for j in range(self.shape[1])]
 
     def neighbours(self, genotype) -> list[tuple[str, ...]]:
         g = self.validate(genotype)
@@ -322,7 +327,7 @@ class ModuleSpace:
     def _measure(self, kind: str):
         """(const, coef) of params or FLOPs: coef[row, op] sums the op over the Choices of
         the row (tied copies) and over every call of each in one forward pass."""
-        n, K = len(self.op_names), max(len(o) for o in self.op_names)
+        n, K = self.shape
         coef = np.zeros((n, K))
         found = find_choices(self.model)
         _, _, rows = choice_rows(found)
@@ -362,7 +367,7 @@ class ModuleSpace:
     def _custom_coefficients(self):
         """Coefficients of the user's resource function, checked to be affine."""
         fn = self._custom
-        n, K = len(self.op_names), max(len(o) for o in self.op_names)
+        n, K = self.shape
 
         def call(P):
             d = {c: {op: P[i, j] for j, op in enumerate(ops)}
@@ -421,7 +426,7 @@ class ModuleSpace:
             return None
         if isinstance(resource, (tuple, list)) and len(resource) == 2 and callable(resource[0]):
             bound = float(resource[1])
-            if not (bound > -math.inf and math.isfinite(bound)):
+            if not math.isfinite(bound):
                 raise BilevelInputError(f"resource bound must be finite, got {resource[1]!r}")
             self.set_custom(resource[0])
             res = ("custom", bound)
