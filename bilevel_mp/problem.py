@@ -24,7 +24,8 @@ from pyomo.core.expr.relational_expr import (
 )
 from pyomo.core.expr.visitor import identify_variables
 
-from .errors import BilevelInputError
+from .errors import BilevelInputError, UnsupportedStructureError
+from .variables import Variables, _bound_pair, _bound_violation, _entries, _names, check_finite
 
 SENSES = ("min", "max")
 
@@ -69,6 +70,18 @@ def normalize_constraint(c, name: str) -> list[Constraint]:
         lhs, rhs = c.args
         return [Constraint(name, lhs - rhs, "eq")]
     return [Constraint(name, c, "ge")]
+
+
+@dataclass(frozen=True)
+class Follower:
+    """One of several followers (``BilevelProblem.add_follower``): its variables (indices
+    into ``problem.y``), objective in minimisation form, constraints and sense."""
+
+    name: str
+    y: tuple
+    f: object
+    g: tuple
+    sense: str = "min"
 
 
 class BilevelProblem:
@@ -131,6 +144,10 @@ class BilevelProblem:
         self.known_f: float | None = None
         self.source: str = ""
         self.meta: dict = {}
+        self.followers: list[Follower] = []  # several followers (add_follower); empty: one, set_lower
+        self.coupled = False  # some follower's objective or rows use another follower's y
+        self.dual_links: dict[str, object] = {}  # follower constraint name -> leader-side Var
+        self._dual_rows: dict[str, Constraint] = {}  # the constraint each link was made for
 
     # ------------------------------------------------------------------ build
     @property
@@ -158,18 +175,126 @@ class BilevelProblem:
         return self
 
     def set_lower(self, objective, constraints: Iterable = (), sense: str = "min"):
-        """Follower objective f (minimised unless ``sense="max"``) and constraints g."""
+        """Follower objective f (minimised unless ``sense="max"``) and constraints g (one
+        follower owning all of y; replaces any ``add_follower``)."""
         self.f, self.lower_sense = self._objective(objective, sense, "lower")
         self.g = self._constraints(constraints, "g")
+        self.followers, self.coupled = [], False
         return self
 
+    def add_follower(self, variables, objective, constraints: Iterable = (), sense: str = "min",
+                     name: str | None = None):
+        """Add one of several followers: it chooses ``variables`` (entries of ``p.y`` or
+        their indices) to minimise (``sense="max"``: maximise) ``objective`` subject to
+        ``constraints``, with x and the other followers' variables as data. The followers
+        play a Nash game: the leader gets the equilibrium it likes best (optimistic).
+        Every y belongs to exactly one follower. Constraints are named ``"<name>.g[k]"``
+        (name default ``"L1"``, ``"L2"``, ...).
+
+        When no follower's objective or constraints use another follower's variables the
+        game is separable: its equilibria are the optima of one follower minimising the
+        sum of the objectives over all the rows, and every method solves it. Otherwise
+        (``coupled``) the KKT method does, each follower's stationarity taken in its own
+        variables, and the certificate re-solves each follower at x and the others' y."""
+        index = {id(v): j for j, v in enumerate(self.model.y.values())}
+        try:
+            items = list(variables)
+        except TypeError:
+            items = [variables]
+        own = []
+        for v in items:
+            j = v if isinstance(v, int) and not isinstance(v, bool) else index.get(id(v))
+            if j is None or not 0 <= j < self.n_y:
+                raise BilevelInputError(f"add_follower: {v!r} is not one of this problem's y variables")
+            own.append(j)
+        if not own:
+            raise BilevelInputError("add_follower: a follower needs at least one variable")
+        taken = {j: fol.name for fol in self.followers for j in fol.y}
+        clash = [self.y_names[j] for j in own if j in taken]
+        if clash or len(set(own)) != len(own):
+            raise BilevelInputError(f"add_follower: {clash or own} already belong to a follower")
+        name = name or f"L{len(self.followers) + 1}"
+        if any(fol.name == name for fol in self.followers):
+            raise BilevelInputError(f"add_follower: a follower named {name!r} exists")
+        f, sense = self._objective(objective, sense, f"follower {name}")
+        g = self._constraints(constraints, f"{name}.g")
+        followers = self.followers + [Follower(name, tuple(own), f, tuple(g), sense)]
+        self.f, self.lower_sense = sum(fol.f for fol in followers), "min"  # the sum, min form
+        self.g = [c for fol in followers for c in fol.g]
+        self.followers = followers
+        self.coupled = any(_uses_others(self, fol) for fol in followers)
+        return self
+
+    def row_owners(self) -> dict[str, int]:
+        """Follower constraint name (y bounds included) -> index into ``followers``."""
+        owner_of_y = {j: k for k, fol in enumerate(self.followers) for j in fol.y}
+        out = {c.name: k for k, fol in enumerate(self.followers) for c in fol.g}
+        for c, j in self._y_bound_rows():
+            out[c.name] = owner_of_y.get(j, 0)
+        return out
+
+    def dual_of(self, constraint: str):
+        """A variable the leader may use in F and G that equals the follower's multiplier of
+        the follower constraint named ``constraint`` (BilevelJuMP's ``DualOf``): e.g.
+        ``"g[0]"`` for the first constraint given to ``set_lower`` (``"g[0].lo"`` /
+        ``"g[0].hi"`` for a ranged one) or ``"y[1] >= 0"`` for a bound on y.
+
+        The sign is the Lagrangian's ``f - Σ λ g`` with ``g >= 0`` (``f`` in minimisation
+        form): for an inequality λ >= 0 is how much the follower's objective worsens per
+        unit the constraint is tightened; for an equality ``lhs == rhs``, μ is how much it
+        worsens per unit ``rhs`` rises (the market price of a balance row). Where the
+        follower has several multipliers at its optimum, the leader gets the one it likes
+        best (the optimistic convention, as for y). Methods built on the follower's KKT
+        conditions or duality (``kkt``, ``strong_duality``; ``auto`` picks ``kkt``) solve
+        such problems, the others refuse them; the certificate checks the returned
+        multipliers against the follower's stationarity at the returned (x, y)."""
+        if self.f is None:
+            raise BilevelInputError("dual_of: set the follower (set_lower) before asking for its duals")
+        if not isinstance(constraint, str):
+            raise BilevelInputError(f"dual_of takes a follower constraint's name (e.g. 'g[0]'), got {constraint!r}")
+        found = self._follower_constraint(constraint)
+        self._dual_rows[constraint] = found
+        if constraint not in self.dual_links:
+            m = self.model
+            if not hasattr(m, "dual"):
+                m.dual = pyo.Var(pyo.Any, dense=False)
+            var = m.dual[constraint]
+            var.domain = pyo.NonNegativeReals if found.kind == "ge" else pyo.Reals
+            self.dual_links[constraint] = var
+        return self.dual_links[constraint]
+
+    def _follower_constraint(self, name: str) -> Constraint:
+        """The follower constraint (with y) or y bound named ``name``, else an error
+        listing the names there are."""
+        with_y, x_only = split_lower(self)
+        for c in with_y:
+            if c.name == name:
+                return c
+        if any(c.name == name for c in x_only):
+            raise BilevelInputError(
+                f"follower constraint {name!r} does not involve y: it restricts the leader and "
+                "has no follower multiplier")
+        raise BilevelInputError(f"no follower constraint named {name!r}; known: {[c.name for c in with_y]}")
+
+    def dual_values(self) -> dict[str, float | None]:
+        """The current values of the linked duals (``dual_of``), by constraint name."""
+        return {name: var.value for name, var in self.dual_links.items()}
+
+    def set_duals(self, duals: dict | None) -> None:
+        """Load values into the linked dual variables from ``duals`` (constraint name ->
+        value); names without a link are ignored."""
+        for name, var in self.dual_links.items():
+            if duals is not None and name in duals:
+                var.set_value(float(duals[name]), skip_validation=True)
+
     def _objective(self, expr, sense, level):
+        kind = f"{level}-level" if level in ("upper", "lower") else level
         if sense not in SENSES:
-            raise BilevelInputError(f"{level}-level sense must be 'min' or 'max', got {sense!r}")
+            raise BilevelInputError(f"{kind} sense must be 'min' or 'max', got {sense!r}")
         if expr is None:
-            raise BilevelInputError(f"the {level}-level objective is missing")
-        where = f"{level}-level objective"
-        self._check_own_vars(expr, where)
+            raise BilevelInputError(f"the {kind} objective is missing")
+        where = f"{kind} objective"
+        self._check_own_vars(expr, where, duals=level == "upper")
         check_finite(expr, where)
         return (-expr if sense == "max" else expr), sense
 
@@ -177,15 +302,20 @@ class BilevelProblem:
         out: list[Constraint] = []
         for k, c in enumerate(cons):
             for con in normalize_constraint(c, f"{prefix}[{k}]"):
-                self._check_own_vars(con.body, con.name)
+                self._check_own_vars(con.body, con.name, duals=prefix == "G")
                 check_finite(con.body, con.name)
                 out.append(con)
         return out
 
-    def _check_own_vars(self, expr, where):
+    def _check_own_vars(self, expr, where, duals: bool = False):
         own = {id(v) for v in self.model.x.values()} | {id(v) for v in self.model.y.values()}
+        linked = {id(v) for v in self.dual_links.values()}
         for v in identify_variables(expr, include_fixed=True):
-            if id(v) not in own:
+            if id(v) in linked and not duals:
+                raise BilevelInputError(
+                    f"{where} uses the follower dual {v.name!r}: a follower multiplier may appear "
+                    "in the leader's objective and constraints only")
+            if id(v) not in own and id(v) not in linked:
                 raise BilevelInputError(
                     f"{where} uses variable {v.name!r}, which is not one of this problem's x or y"
                 )
@@ -207,6 +337,18 @@ class BilevelProblem:
             raise BilevelInputError(f"problem {self.name!r}: the upper-level objective F is missing")
         if self.f is None:
             raise BilevelInputError(f"problem {self.name!r}: the lower-level objective f is missing")
+        if self.followers:
+            owned = {j for fol in self.followers for j in fol.y}
+            orphans = [self.y_names[j] for j in range(self.n_y) if j not in owned]
+            if orphans:
+                raise BilevelInputError(f"problem {self.name!r}: {orphans} belong to no follower "
+                                        "(add_follower)")
+        for name in self.dual_links:  # set_lower may have been called again since dual_of
+            row = self._follower_constraint(name)  # a y bound's name holds its value
+            if row is not self._dual_rows[name] and any(c is row for c in self.g):
+                raise BilevelInputError(
+                    f"the follower constraint {name!r} changed (set_lower was called again) after "
+                    f"dual_of({name!r}): call dual_of({name!r}) again to link the new one")
 
     @property
     def sense_sign(self) -> float:
@@ -222,26 +364,32 @@ class BilevelProblem:
 
     def y_bound_constraints(self) -> list[Constraint]:
         """The follower's variable bounds written as lower-level constraints."""
+        return [c for c, _ in self._y_bound_rows()]
+
+    def _y_bound_rows(self) -> list[tuple[Constraint, int]]:
         out = []
         for j in range(self.n_y):
             v = self.model.y[j]
             if v.lb is not None:
-                out.append(Constraint(f"{self.y_names[j]} >= {v.lb:g}", v - v.lb, "ge"))
+                out.append((Constraint(f"{self.y_names[j]} >= {v.lb:g}", v - v.lb, "ge"), j))
             if v.ub is not None:
-                out.append(Constraint(f"{self.y_names[j]} <= {v.ub:g}", v.ub - v, "ge"))
+                out.append((Constraint(f"{self.y_names[j]} <= {v.ub:g}", v.ub - v, "ge"), j))
         return out
 
-    def set_point(self, x=None, y=None) -> None:
-        """Load values into ``problem.x`` / ``problem.y`` (for evaluation)."""
+    def set_point(self, x=None, y=None, duals: dict | None = None) -> None:
+        """Load values into ``problem.x`` / ``problem.y`` and the linked duals (for
+        evaluation)."""
+        self.set_duals(duals)
         for var, vals, label in ((self.model.x, x, "x"), (self.model.y, y, "y")):
             if vals is None:
                 continue
             for i, v in enumerate(_entries(vals, len(var), label)):
                 var[i].set_value(float(v), skip_validation=True)
 
-    def evaluate(self, x, y) -> dict:
-        """F, f in the user's senses, and the worst violations of G and g at (x, y)."""
-        self.set_point(x, y)
+    def evaluate(self, x, y, duals: dict | None = None) -> dict:
+        """F, f in the user's senses, and the worst violations of G and g at (x, y) (with
+        the linked duals at ``duals`` where given, else at their current values)."""
+        self.set_point(x, y, duals)
         F = float(pyo.value(self.F))
         f = float(pyo.value(self.f))
         return {
@@ -268,6 +416,32 @@ def involves(expr, var) -> bool:
     return any(id(v) in ids for v in identify_variables(expr, include_fixed=True))
 
 
+def _uses_others(problem: BilevelProblem, follower: Follower) -> bool:
+    """The follower's objective or rows involve y it does not own."""
+    own = set(follower.y)
+    others = {id(v) for j, v in enumerate(problem.model.y.values()) if j not in own}
+    return any(id(v) in others for e in [follower.f] + [c.body for c in follower.g]
+               if not isinstance(e, (int, float)) for v in identify_variables(e, include_fixed=True))
+
+
+def refuse_coupled_followers(problem: BilevelProblem, method: str) -> None:
+    """Methods that treat the followers as one optimiser cannot solve a coupled game."""
+    if problem.coupled:
+        raise UnsupportedStructureError(
+            f"the followers ({', '.join(f.name for f in problem.followers)}) play a coupled game (an "
+            f"objective or row uses another follower's variables): method {method!r} treats them as "
+            "one optimiser; use method='kkt' (the default 'auto' picks it)")
+
+
+def refuse_linked_duals(problem: BilevelProblem, method: str) -> None:
+    """Methods without the follower's multipliers in their model cannot serve ``dual_of``."""
+    if problem.dual_links:
+        raise UnsupportedStructureError(
+            f"the leader uses follower duals ({', '.join(problem.dual_links)}): method {method!r} "
+            "has no follower multipliers in its model; use method='kkt' or 'strong_duality' "
+            "(the default 'auto' picks kkt)")
+
+
 def split_lower(problem: BilevelProblem) -> tuple[list[Constraint], list[Constraint]]:
     """Lower-level constraints that involve y (plus y bounds), and those that do not:
     a follower constraint on x alone restricts the leader, so it joins G."""
@@ -275,137 +449,3 @@ def split_lower(problem: BilevelProblem) -> tuple[list[Constraint], list[Constra
     for c in problem.g:
         (with_y if involves(c.body, problem.y) else x_only).append(c)
     return with_y + problem.y_bound_constraints(), x_only
-
-
-class Variables:
-    """One level's variables as a sequence of Pyomo variables.
-
-    ``v[i]`` (negative ``i`` counts from the end, a slice gives a list), ``len(v)``, and
-    iteration over the variables themselves, so ``sum(p.y)``, ``zip(c, p.x)`` and
-    ``numpy.dot(c, list(p.x))`` build the expressions they read as. (Iterating the Pyomo
-    ``IndexedVar`` underneath yields its indices, so ``sum`` over it silently adds
-    0 + 1 + ...). Arithmetic or comparison on the whole vector raises
-    ``BilevelInputError``: a bilevel objective or constraint is a scalar. ``values()``,
-    ``items()``, ``keys()`` and ``component`` reach the ``IndexedVar``."""
-
-    __slots__ = ("component", "_label")
-
-    def __init__(self, component, label: str):
-        self.component = component
-        self._label = label
-
-    def __len__(self) -> int:
-        return len(self.component)
-
-    def __iter__(self):
-        return iter(self.component.values())
-
-    def __getitem__(self, i):
-        if type(i) is int and i >= 0:  # the common case, kept fast
-            try:
-                return self.component[i]
-            except KeyError:
-                pass
-        n = len(self.component)
-        if isinstance(i, slice):
-            return [self.component[k] for k in range(n)[i]]
-        if isinstance(i, bool) or not hasattr(i, "__index__"):
-            raise BilevelInputError(f"{self._label}[{i!r}]: an index must be an integer")
-        k = i.__index__()
-        if not -n <= k < n:
-            raise BilevelInputError(f"{self._label}[{k}] is out of range: {self._label} has {n} entries")
-        return self.component[k % n]
-
-    def values(self):
-        return self.component.values()
-
-    def items(self):
-        return self.component.items()
-
-    def keys(self):
-        return self.component.keys()
-
-    def __repr__(self) -> str:
-        return f"<{len(self)} {self._label} variables>"
-
-    def _whole(self, *_):
-        raise BilevelInputError(
-            f"arithmetic or comparison on the whole vector {self._label} ({len(self)} variables): "
-            f"use its entries, e.g. {self._label}[0], sum({self._label}) or "
-            f"sum(c * v for c, v in zip(coefficients, {self._label}))"
-        )
-
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _whole
-    __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __matmul__ = __rmatmul__ = _whole
-    __neg__ = __pos__ = __abs__ = __le__ = __ge__ = __lt__ = __gt__ = _whole
-    __float__ = __int__ = _whole
-
-
-def check_finite(expr, where: str) -> None:
-    """Raise ``BilevelInputError`` naming ``where`` if ``expr`` holds a NaN or infinite
-    number (a coefficient, constant or exponent); such a model has no meaningful answer."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (int, float)) and not isinstance(node, bool):
-            if not math.isfinite(node):
-                raise BilevelInputError(f"{where} contains the number {node!r}: "
-                                        "every coefficient and constant must be finite")
-        elif getattr(node, "is_expression_type", lambda: False)():
-            stack.extend(node.args)
-
-
-def _bound_pair(pair, where: str) -> tuple[float | None, float | None]:
-    """(lo, hi) as floats or None for no bound; NaN, an infinite bound on the wrong
-    side, or a non-number raise ``BilevelInputError``."""
-    try:
-        lo, hi = pair
-    except (TypeError, ValueError):
-        raise BilevelInputError(f"{where} must be a pair (lower, upper), got {pair!r}") from None
-    out = []
-    for value, side, none_at in ((lo, "lower", -math.inf), (hi, "upper", math.inf)):
-        if value is None:
-            out.append(None)
-            continue
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise BilevelInputError(f"{where}: {side} bound {value!r} is not a number") from None
-        if math.isnan(v) or v == -none_at:
-            raise BilevelInputError(f"{where}: {side} bound {value!r} is not allowed "
-                                    "(use None or an infinity of the bound's own sign for no bound)")
-        out.append(None if v == none_at else v)
-    return out[0], out[1]
-
-
-def _entries(values, n: int, label: str) -> list:
-    """``values`` as a list of exactly ``n`` entries, else ``BilevelInputError``."""
-    try:
-        values = list(values)
-    except TypeError:
-        raise BilevelInputError(f"{label} must be a list of {n} entries, got {values!r}") from None
-    if len(values) != n:
-        raise BilevelInputError(f"{label} has {len(values)} entries, expected {n}")
-    return values
-
-
-def _names(names, n, prefix):
-    if names is None:
-        return [f"{prefix}[{i}]" for i in range(n)]
-    names = [str(s) for s in names]
-    if len(names) != n:
-        raise BilevelInputError(f"{prefix}_names has {len(names)} entries, expected {n}")
-    return names
-
-
-def _bound_violation(var) -> float:
-    worst = 0.0
-    for v in var.values():
-        val = v.value
-        if val is None:
-            continue
-        if v.lb is not None:
-            worst = max(worst, v.lb - val)
-        if v.ub is not None:
-            worst = max(worst, val - v.ub)
-    return worst

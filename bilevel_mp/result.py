@@ -52,6 +52,8 @@ class Certificate:
     message: str = ""
     y_best: list | None = None  # the follower's optimal response from the re-solve
     duals: dict = field(default_factory=dict)  # follower constraint name -> multiplier (LP)
+    dual_residual: float | None = None  # the linked duals' KKT violation (``core.dual_check``)
+    follower_gaps: dict = field(default_factory=dict)  # several followers in a game: name -> gap
 
 
 @dataclass

@@ -31,6 +31,8 @@ class Structure:
     leader_y: str = "general"  # y_free | minus_follower | general (see ``leader_use_of_y``)
     lower_rows_x_free: bool = False  # the follower's rows with y do not involve x
     lower_rows_x_binary: bool = False  # the only x in the follower's rows with y are binary
+    dual_links: int = 0  # follower multipliers the leader uses (``BilevelProblem.dual_of``)
+    nash: bool = False  # several followers in a coupled game (``BilevelProblem.add_follower``)
 
     @property
     def is_continuous_lplp(self) -> bool:
@@ -61,18 +63,19 @@ class Structure:
 
 @contextmanager
 def fixed(var):
-    """Temporarily fix every component of an indexed Var, for degree analysis.
+    """Temporarily fix every component of an indexed Var (or a list of variables), for
+    degree analysis.
 
     They are fixed at a generic nonzero value (Pyomo folds products with a fixed zero,
     which would hide a term such as x*y**2); values and fixed flags are restored."""
-    saved = {i: (v.fixed, v.value) for i, v in var.items()}
-    for k, v in enumerate(var.values()):
+    items = list(var.values()) if hasattr(var, "values") else list(var)  # or a list of them
+    saved = [(v.fixed, v.value) for v in items]
+    for k, v in enumerate(items):
         v.fix(0.6180339887 + 0.1 * k, skip_validation=True)
     try:
         yield
     finally:
-        for i, v in var.items():
-            was_fixed, value = saved[i]
+        for v, (was_fixed, value) in zip(items, saved):
             v.set_value(value, skip_validation=True)
             if not was_fixed:
                 v.unfix()
@@ -162,6 +165,9 @@ def detect(problem: BilevelProblem) -> Structure:
     else:
         lower, convex = "nonlinear", False
 
+    if problem.coupled:  # each follower convex in its own variables, the others' as data
+        convex = all(_follower_convex(problem, fol) for fol in problem.followers)
+
     if joint_upper is not None and joint_upper <= 1:
         upper = "linear"
     elif joint_upper is not None and joint_upper <= 2:
@@ -182,7 +188,31 @@ def detect(problem: BilevelProblem) -> Structure:
         leader_y=leader_use_of_y(problem, lower),
         lower_rows_x_free=_rows_free_of_x(problem),
         lower_rows_x_binary=_rows_free_of_x(problem, but_binary=True),
+        dual_links=len(problem.dual_links),
+        nash=problem.coupled,
     )
+
+
+def _follower_convex(problem: BilevelProblem, fol) -> bool:
+    """One follower of a game proven convex in its own y with x and the other followers'
+    y fixed: linear, or quadratic (jointly) with a PSD Hessian block of its objective and
+    concave quadratic inequality rows."""
+    own = list(fol.y)
+    others = [v for j, v in enumerate(problem.model.y.values()) if j not in set(own)]
+    exprs = [fol.f] + [c.body for c in fol.g]
+    with fixed(problem.x), fixed(others):
+        degrees = [degree(e) for e in exprs]
+    if any(d is None for d in degrees):
+        return False
+    if max(degrees) <= 1:
+        return True
+    if any(d is None or d > 2 for d in (degree(e) for e in exprs)):
+        return False
+    block = np.ix_(own, own)
+    if not _is_psd(y_hessian(fol.f, problem)[block]):
+        return False
+    return all(d <= 1 or (c.kind == "ge" and _is_psd(-y_hessian(c.body, problem)[block]))
+               for c, d in zip(fol.g, degrees[1:]))
 
 
 def is_binary(var) -> bool:

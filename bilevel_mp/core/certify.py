@@ -7,7 +7,9 @@ certify (or fail to) soundly. A point is certified when
 
     f(x, y) - min_y' f(x, y')  <=  gap_tol * max(1, |f(x, y)|)        (min form)
 
-and G, g and the variable bounds hold to ``feas_tol * max(1, ‖(x, y)‖_∞)``.
+and G, g and the variable bounds hold to ``feas_tol * max(1, ‖(x, y)‖_∞)``. Where the
+leader uses follower duals (``BilevelProblem.dual_of``), their values must also be
+follower multipliers at (x, y) to ``feas_tol`` (``dual_check``).
 
 ``Certificate.ll_status`` says how the re-solve ended in the package's words
 (``result.LL_STATUSES``, see ``follower_status``); the back end's own status is kept in
@@ -26,7 +28,9 @@ from ..backends import nlp, scip, solve_single_level
 from ..backends.single_level import SOLVER_INFINITY, SingleLevelModel, SolveOutcome, substitute
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem, involves
+from pyomo.core.expr.visitor import identify_variables
 from ..result import LL_STATUSES, Certificate
+from .dual_check import check_linked_duals
 
 GAP_TOL = 1e-4
 FEAS_TOL = 1e-6
@@ -50,41 +54,57 @@ def follower_status(out: SolveOutcome) -> str:
     return out.status if out.status in LL_STATUSES else "error"
 
 
-def follower_model(problem: BilevelProblem, x, relax: float = 0.0) -> tuple[SingleLevelModel, list]:
+def follower_model(problem: BilevelProblem, x, relax: float = 0.0, follower: int | None = None,
+                   y=None) -> tuple[SingleLevelModel, list]:
     """The follower's problem with x fixed at ``x``, inequalities loosened by ``relax``
     (tightened when negative; equalities are loosened only); returns the model and its
-    (constraint name, Pyomo constraint) rows."""
+    (constraint name, Pyomo constraint) rows. With ``follower`` (an index into
+    ``problem.followers``) that follower's problem alone, the other followers' variables
+    fixed at their entries of ``y``; its model's ``m.y`` is still indexed by all of y."""
     x = np.asarray(x, dtype=float).ravel()
     if x.shape != (problem.n_x,):
         raise BilevelInputError(f"x has {x.size} entries, expected n_x = {problem.n_x}")
     slm = SingleLevelModel(f"{problem.name}:follower")
     m = slm.m
-    m.y = pyo.Var(range(problem.n_y), dense=True)
+    own = range(problem.n_y) if follower is None else problem.followers[follower].y
+    m.y = pyo.Var(list(own), dense=True)
     mapping = {id(problem.x[i]): float(x[i]) for i in range(problem.n_x)}
     for j, v in problem.y.items():
+        if j not in m.y:
+            mapping[id(v)] = float(y[j])
+            continue
         m.y[j].setlb(v.lb)
         m.y[j].setub(v.ub)
         m.y[j].domain = v.domain
         mapping[id(v)] = m.y[j]
     rows = []
-    for c in problem.g:
+    own_vars = [m.y[j] for j in m.y]
+    own_ids = {id(problem.y[j]) for j in own}
+    for c in (problem.g if follower is None else problem.followers[follower].g):
         if not involves(c.body, problem.y):
             continue
+        if follower is not None and not any(id(v) in own_ids for v in identify_variables(c.body)):
+            continue  # a row on the others' variables only: data here, checked as g's violation
         body = substitute(c.body, mapping)
         if c.kind == "eq":
             con = slm.add(body == 0) if relax <= 0 else slm.add((-relax, body, relax))
         else:
             con = slm.add(body >= -relax)
         rows.append((c.name, con))
-    slm.minimize(substitute(problem.f, mapping))
+    if follower is None:
+        slm.minimize(substitute(problem.f, mapping))
+    else:  # + 0·y: an objective that the others' values made constant stays an expression
+        slm.minimize(substitute(problem.followers[follower].f, mapping) + 0.0 * own_vars[0])
     return slm, rows
 
 
 def solve_follower(problem: BilevelProblem, x, time_limit: float | None = 60.0,
-                   relax: float = 0.0, feastol: float | None = None) -> tuple[SolveOutcome, list, SingleLevelModel]:
+                   relax: float = 0.0, feastol: float | None = None, follower: int | None = None,
+                   y=None) -> tuple[SolveOutcome, list, SingleLevelModel]:
     """Solve the follower's problem at ``x`` exactly (HiGHS for LPs, SCIP otherwise, at
-    feasibility tolerance ``feastol``; None: SCIP's default)."""
-    slm, rows = follower_model(problem, x, relax)
+    feasibility tolerance ``feastol``; None: SCIP's default); ``follower``, ``y``: one
+    follower of a game (``follower_model``)."""
+    slm, rows = follower_model(problem, x, relax, follower, y)
     return solve_single_level(slm, time_limit=time_limit, feastol=feastol), rows, slm
 
 
@@ -95,6 +115,11 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
     y = np.asarray(y, dtype=float).ravel()
     if y.shape != (problem.n_y,):
         raise BilevelInputError(f"y has {y.size} entries, expected n_y = {problem.n_y}")
+    unset = [name for name, v in problem.dual_values().items() if v is None]
+    if unset:
+        return Certificate(message=f"no value for the linked duals {unset}")
+    if problem.coupled:
+        return certify_game(problem, x, y, time_limit, gap_tol, feas_tol)
     ev = problem.evaluate(x, y)
     scale = max(1.0, float(np.abs(np.concatenate([x, y])).max(initial=0.0)))
     cert = Certificate(
@@ -147,6 +172,56 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
                         f"exceeds {feas_tol * scale:.3g}")
     elif not gap_ok:
         cert.message = f"y is not follower-optimal: gap {f_here - lower:.4g}"
+    if cert.certified and problem.dual_links:
+        cert.dual_residual, why = check_linked_duals(problem, x, y, feas_tol)
+        if why:
+            cert.certified, cert.message = False, why
+    return cert
+
+
+def certify_game(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
+                 gap_tol: float = GAP_TOL, feas_tol: float = FEAS_TOL) -> Certificate:
+    """Followers in a coupled game: each one re-solved at x with the others' y fixed, each
+    gap within ``gap_tol`` of its own objective (a Nash equilibrium at x). The
+    certificate's values are sums over the followers (``ll_value`` is f, the sum), its
+    ``follower_gaps`` the gaps one by one."""
+    ev = problem.evaluate(x, y)
+    scale = max(1.0, float(np.abs(np.concatenate([x, y])).max(initial=0.0)))
+    cert = Certificate(upper_violation=max(ev["G_violation"], ev["x_bound_violation"]),
+                       lower_violation=max(ev["g_violation"], ev["y_bound_violation"]), exact=True)
+    problem.set_point(x, y)
+    cert.ll_value, cert.ll_optimal_value, cert.ll_gap = float(pyo.value(problem.f)) + 0.0, 0.0, 0.0
+    late = []
+    for k, fol in enumerate(problem.followers):
+        out, _, slm = solve_follower(problem, x, time_limit, feastol=scip.TIGHT_FEASTOL, follower=k, y=y)
+        status = follower_status(out)
+        cert.solver, cert.solver_status = out.solver, out.message
+        if status not in ("optimal", "time_limit") or (out.bound is None and status != "optimal"):
+            cert.ll_status = status
+            cert.message = f"follower {fol.name}'s problem at this x and the others' y: {status} ({out.message})"
+            return cert
+        problem.set_point(x, y)
+        f_here = float(pyo.value(fol.f))
+        lower = out.objective if status == "optimal" else out.bound
+        gap = f_here - lower + 0.0
+        cert.follower_gaps[fol.name] = gap
+        cert.exact = cert.exact and status == "optimal"
+        cert.ll_optimal_value += float(out.objective if out.objective is not None else lower)
+        cert.ll_gap += gap
+        if gap > gap_tol * max(1.0, abs(f_here)):
+            late.append(f"{fol.name} (gap {gap:.4g})")
+    cert.ll_status = "optimal" if cert.exact else "time_limit"
+    feasible = max(cert.upper_violation, cert.lower_violation) <= feas_tol * scale
+    cert.certified = feasible and not late
+    if not feasible:
+        cert.message = (f"constraint violation {max(cert.upper_violation, cert.lower_violation):.3g} "
+                        f"exceeds {feas_tol * scale:.3g}")
+    elif late:
+        cert.message = f"not an equilibrium: a better response exists for {', '.join(late)}"
+    if cert.certified and problem.dual_links:
+        cert.dual_residual, why = check_linked_duals(problem, x, y, feas_tol)
+        if why:
+            cert.certified, cert.message = False, why
     return cert
 
 
@@ -176,6 +251,7 @@ def optimistic_response(problem: BilevelProblem, x, f_star: float, time_limit: f
     x = np.asarray(x, dtype=float).ravel()
     mapping = {id(problem.x[i]): float(x[i]) for i in range(problem.n_x)}
     mapping.update({id(problem.y[j]): slm.m.y[j] for j in range(problem.n_y)})
+    mapping.update({id(v): float(v.value) for v in problem.dual_links.values()})  # held fixed
     cap = slm.add(substitute(problem.f, mapping) <= f_star + slack * max(1.0, abs(f_star)))
     slm.m.del_component(slm.m.obj)
     slm.minimize(substitute(problem.F, mapping))
@@ -253,6 +329,8 @@ def certify_and_polish(problem: BilevelProblem, x, y, time_limit=60.0, cert=None
     seconds = per_solve(time_limit)
     if cert is None:
         cert = certify(problem, x, y, time_limit=seconds())
+    if problem.coupled:  # a game: the leader's pick among equilibria is no single re-solve
+        return y, cert, False
     # a y outside the follower's set by the solver's tolerance can beat its optimum: polish too
     loose = not is_tight(cert) or cert.lower_violation > TIGHT_FEAS
     if (not cert.certified or loose) and cert.ll_optimal_value is not None:

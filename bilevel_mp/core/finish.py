@@ -71,7 +71,7 @@ class Claim:
         """F at the (settled) point in minimisation form, None without a point."""
         if self.x is None:
             return None
-        return problem.sense_sign * problem.evaluate(self.x, self.y)["F"]
+        return problem.sense_sign * problem.evaluate(self.x, self.y, self.duals)["F"]
 
     @property
     def certified(self) -> bool:
@@ -91,6 +91,12 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit) -> Claim:
     if any(ints):
         x = np.where(ints, np.round(x), x)
     y = np.asarray(claim.y, dtype=float).ravel()
+    if problem.dual_links:  # F and G read the linked duals; the certificate checks them
+        missing = [name for name in problem.dual_links if name not in claim.duals]
+        if missing:
+            claim.note(f"the method returned no value for the linked duals {missing}")
+            claim.proven = False
+        problem.set_duals(claim.duals)
     cert = claim.certificate
     if cert is not None and (x != np.asarray(claim.x, float)).any():
         cert = None  # rounding moved x: the method's certificate no longer applies
@@ -101,7 +107,7 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit) -> Claim:
             # the method's proof is about (x, y): with the exact response F is higher
             claim.proven = False
             claim.note("the exact response raises F: the method's proof does not cover it")
-    if cert.certified and cert.solver == "scip":
+    if cert.certified and cert.solver == "scip" and not problem.coupled:
         y_new, cert = _exact_response(problem, claim, x, y_new, cert, certify_time_limit)
     if claim.proven and claim.bound is not None:
         F = problem.sense_sign * problem.evaluate(x, y_new)["F"]
@@ -117,8 +123,9 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit) -> Claim:
         claim.note(f"y is follower-optimal only to a gap of {cert.ll_gap:.3g} and no tighter response "
                    "was found at x: the method's proof does not cover it")
     claim.x, claim.y, claim.certificate, claim.settled = x, y_new, cert, True
-    if cert.duals:
-        claim.duals = {**claim.duals, **cert.duals}
+    if cert.duals:  # the re-solve's LP duals, except the linked ones F was evaluated with
+        linked = {name: claim.duals[name] for name in problem.dual_links if name in claim.duals}
+        claim.duals = {**claim.duals, **cert.duals, **linked}
     return claim
 
 
@@ -186,7 +193,7 @@ def finish(problem: BilevelProblem, structure: Structure, method: str, claim: Cl
     if claim.bound is not None:
         res.bound = problem.sense_sign * claim.bound + 0.0  # + 0.0: no -0 in the result
     if claim.x is not None:
-        ev = problem.evaluate(claim.x, claim.y)
+        ev = problem.evaluate(claim.x, claim.y, claim.duals)
         res.x, res.y = np.asarray(claim.x, float) + 0.0, np.asarray(claim.y, float) + 0.0
         res.F, res.f = ev["F"] + 0.0, ev["f"] + 0.0
         res.duals = {k: float(v) + 0.0 for k, v in claim.duals.items()}

@@ -30,6 +30,8 @@ class Lifted:
     lower: list[Constraint]  # lower-level constraints with y (incl. y bounds), problem vars
     mapping: dict  # id(problem var) -> model var
     duals: dict = field(default_factory=dict)  # lower constraint name -> model dual var
+    # the leader's linked duals (``BilevelProblem.dual_of``) are model variables
+    # ``m.dual_link[name]`` in F and G; ``kkt.add_stationarity`` equates them to ``duals``
     exact: bool = True  # optimum of the model is the bilevel optimum (no guessed bounds)
     assumptions: list[str] = field(default_factory=list)
     hpr: dict = field(default_factory=dict)  # bound tightening: infeasible, unbounded vars, point
@@ -102,6 +104,11 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
             if v.value is not None:
                 dst[i].set_value(v.value, skip_validation=True)
             mapping[id(v)] = dst[i]
+    if problem.dual_links:  # tied to the multipliers by kkt.add_stationarity
+        m.dual_link = pyo.Var(list(problem.dual_links), dense=True)
+        for name, v in problem.dual_links.items():
+            m.dual_link[name].domain = v.domain
+            mapping[id(v)] = m.dual_link[name]
     lower, x_only = split_lower(problem)
     lifted = Lifted(slm, problem, method, lower, mapping, cache=cache)
     for c in list(problem.G) + x_only:

@@ -17,6 +17,8 @@ Stages by structure:
 * nonconvex followers: ``value_function``;
 * followers with integer variables: ``value_function`` alone, with the whole budget (its
   integer cuts and branch-and-cut are exact; the local stage needs a continuous follower);
+* a leader that uses follower multipliers (``BilevelProblem.dual_of``) or followers in a
+  coupled game (``BilevelProblem.add_follower``): ``kkt`` alone;
 
 the first two followed by ``kkt`` if they end early without a verdict; then, while no
 stage has a proof and time is left, the local ``regularized`` multi-start.
@@ -39,7 +41,7 @@ from dataclasses import dataclass
 
 from .. import progress
 from ..backends import nlp
-from ..errors import BilevelInputError
+from ..errors import BilevelInputError, UnsupportedStructureError
 from ..core.context import Context
 from ..core.certify import is_tight
 from ..core.finish import Claim, settle
@@ -51,6 +53,8 @@ from . import complementarity_bb, follower_dual, kkt, regularized, strong_dualit
 
 NAME = "auto"
 LOCAL = False
+LINKED_DUALS = True  # serves BilevelProblem.dual_of: its model holds the follower multipliers
+NASH = True  # serves coupled followers (add_follower): each follower's KKT system in its own y
 GLOBAL_SHARE = 0.7  # share of the time limit for a global stage other than the B&B
 TIE = 1e-6  # a later stage must beat the incumbent by this (relative) to replace it
 BELOW_BOUND = 1e-6  # F this far (relative) below a proven lower bound: inconsistent, not a proof
@@ -82,6 +86,14 @@ def accepts(problem: BilevelProblem, structure: Structure, settings: Settings) -
             f"auto solves {problem.name} ({structure.label}, {why}) by "
             "value_function, which has no KKT model: mode, modes, dual_bound and solver apply to "
             "method='kkt' only")
+    if structure.y_integer and structure.dual_links:
+        raise UnsupportedStructureError(
+            f"the leader uses follower duals ({', '.join(problem.dual_links)}) but the follower has "
+            "integer variables: an integer follower has no multipliers")
+    if structure.y_integer and structure.nash:
+        raise UnsupportedStructureError(
+            "a coupled game among followers with integer variables: the KKT model of the game "
+            "needs continuous followers, and no other method solves games")
     if not structure.y_integer:
         kkt.accepts(problem, structure, settings)
 
@@ -90,6 +102,8 @@ def plan(structure: Structure, settings: Settings) -> list[str]:
     """The stages, in order."""
     if structure.y_integer:
         return ["value_function"]  # the local stage needs a continuous follower
+    if structure.dual_links or structure.nash:
+        return ["kkt"]  # follower multipliers in the leader's model, or a game: KKT alone
     linear = structure.lower == "linear" and not settings.customised
     if not settings.customised and FollowerDual().accepts(structure):
         first = ["follower_dual", "kkt"]

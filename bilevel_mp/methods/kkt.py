@@ -21,6 +21,8 @@ from .settings import flag
 
 NAME = "kkt"
 LOCAL = False
+LINKED_DUALS = True  # serves BilevelProblem.dual_of: its model holds the follower multipliers
+NASH = True  # serves coupled followers (add_follower): each follower's KKT system in its own y
 
 
 @dataclass

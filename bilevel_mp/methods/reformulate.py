@@ -78,7 +78,7 @@ def follower_unbounded(ctx: Context, lifted: Lifted) -> str | None:
     solve: the answer is kept on the HPR cache for the later stages."""
     problem = ctx.problem
     x0 = lifted.hpr.get("point")
-    if x0 is None:
+    if x0 is None or problem.coupled:  # a game's followers are not one problem to re-solve
         return None
     done = ctx.hpr.follower_check
     if done is not None and np.array_equal(done[0], x0):

@@ -18,6 +18,7 @@ from .settings import flag, one_of
 
 NAME = "strong_duality"
 LOCAL = False
+LINKED_DUALS = True  # serves BilevelProblem.dual_of: its model holds the follower multipliers
 
 
 @dataclass

@@ -140,25 +140,41 @@ class KKT:
 
 
 def add_stationarity(lifted: Lifted):
-    """Multipliers (``m.lam`` >= 0 for inequalities, free ``m.mu`` for equalities) and
-    the stationarity rows of the follower's Lagrangian. Returns (inequalities, equalities)."""
+    """Multipliers (``m.lam`` >= 0 for inequalities, free ``m.mu`` for equalities), the
+    stationarity rows of the follower's Lagrangian, and the rows tying the leader's linked
+    duals (``m.dual_link``) to them. Returns (inequalities, equalities)."""
     problem, m = lifted.problem, lifted.slm.m
     ge = [c for c in lifted.lower if c.kind == "ge"]
     eq = [c for c in lifted.lower if c.kind == "eq"]
     m.lam = pyo.Var(range(len(ge)), domain=pyo.NonNegativeReals)
     m.mu = pyo.Var(range(len(eq)), domain=pyo.Reals)
     index = {id(v): j for j, v in enumerate(problem.y)}
-    grad = [lifted.sub(d) for d in y_gradient(problem.f, problem, index)]
+    if problem.coupled:  # a Nash game: each follower's Lagrangian in its own variables
+        owner_of_y = {j: k for k, fol in enumerate(problem.followers) for j in fol.y}
+        row_owner = problem.row_owners()
+        grad = [0.0] * problem.n_y
+        for fol in problem.followers:
+            own = y_gradient(fol.f, problem, index)
+            for j in fol.y:
+                grad[j] = lifted.sub(own[j])
+    else:
+        grad = [lifted.sub(d) for d in y_gradient(problem.f, problem, index)]
     terms = [[g] if not _is_zero(g) else [] for g in grad]
     for mult, cons in ((m.lam, ge), (m.mu, eq)):
         for k, c in enumerate(cons):
             lifted.duals[c.name] = mult[k]
             for j, d in y_gradient_nonzeros(c.body, problem, index).items():
+                if problem.coupled and owner_of_y[j] != row_owner[c.name]:
+                    continue  # another follower's row: data for the owner of y_j
                 terms[j].append(-mult[k] * lifted.sub(d))
     m.stationarity = pyo.ConstraintList()
     for t in terms:
         if t:
             m.stationarity.add(sum(t) == 0)
+    if problem.dual_links:  # the leader's DualOf variables are these multipliers
+        m.dual_link_rows = pyo.ConstraintList()
+        for name in problem.dual_links:
+            m.dual_link_rows.add(m.dual_link[name] == lifted.duals[name])
     return ge, eq
 
 
