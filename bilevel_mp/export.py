@@ -27,7 +27,7 @@ import pyomo.environ as pyo
 from .core.lifted import HPR
 from .errors import BilevelInputError, UnsupportedStructureError
 from .frontends import as_problem
-from .methods import get_method, settings_for
+from .methods import check_accepts, get_method, settings_for
 from .structure import detect
 
 EXPORTABLE = ("kkt", "strong_duality", "follower_dual")
@@ -91,7 +91,7 @@ def export(problem, path, method: str = "kkt", **settings) -> ExportInfo:
     module = get_method(method)
     chosen = settings_for(method, settings)
     structure = detect(problem)
-    module.accepts(problem, structure, chosen)
+    check_accepts(method, problem, structure, chosen)
     lifted = module.reduction(chosen).apply(problem, structure, time_limit=None, cache=HPR())
     if lifted.hpr.get("infeasible"):
         raise UnsupportedStructureError(f"{problem.name}: the high-point relaxation is infeasible, "

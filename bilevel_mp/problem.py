@@ -25,7 +25,7 @@ from pyomo.core.expr.relational_expr import (
 from pyomo.core.expr.visitor import identify_variables
 
 from .errors import BilevelInputError, UnsupportedStructureError
-from .variables import Variables, _bound_pair, _bound_violation, _entries, _names, check_finite
+from .variables import Variables, bound_pair, bound_violation, check_finite, entries, level_names
 
 SENSES = ("min", "max")
 
@@ -121,8 +121,8 @@ class BilevelProblem:
         m.x = pyo.Var(range(n_x), dense=True)
         m.y = pyo.Var(range(n_y), dense=True)
         self._x, self._y = Variables(m.x, "x"), Variables(m.y, "y")
-        self.x_names = _names(x_names, n_x, "x")
-        self.y_names = _names(y_names, n_y, "y")
+        self.x_names = level_names(x_names, n_x, "x")
+        self.y_names = level_names(y_names, n_y, "y")
         self._set_bounds(m.x, x_bounds, "x_bounds")
         self._set_bounds(m.y, y_bounds, "y_bounds")
         for var, flags, n, label in ((m.x, x_integer, n_x, "x_integer"), (m.y, y_integer, n_y, "y_integer")):
@@ -323,8 +323,8 @@ class BilevelProblem:
     def _set_bounds(self, var, bounds, label):
         if bounds is None:
             return
-        for i, pair in enumerate(_entries(bounds, len(var), label)):
-            lo, hi = _bound_pair(pair, f"{label}[{i}]")
+        for i, pair in enumerate(entries(bounds, len(var), label)):
+            lo, hi = bound_pair(pair, f"{label}[{i}]")
             if lo is not None and hi is not None and lo > hi:
                 raise BilevelInputError(f"{label}[{i}]: lower bound {lo} exceeds upper bound {hi}")
             var[i].setlb(lo)
@@ -383,7 +383,7 @@ class BilevelProblem:
         for var, vals, label in ((self.model.x, x, "x"), (self.model.y, y, "y")):
             if vals is None:
                 continue
-            for i, v in enumerate(_entries(vals, len(var), label)):
+            for i, v in enumerate(entries(vals, len(var), label)):
                 var[i].set_value(float(v), skip_validation=True)
 
     def evaluate(self, x, y, duals: dict | None = None) -> dict:
@@ -397,8 +397,8 @@ class BilevelProblem:
             "f": -f if self.lower_sense == "max" else f,
             "G_violation": max((c.violation() for c in self.G), default=0.0),
             "g_violation": max((c.violation() for c in self.g), default=0.0),
-            "x_bound_violation": _bound_violation(self.model.x),
-            "y_bound_violation": _bound_violation(self.model.y),
+            "x_bound_violation": bound_violation(self.model.x),
+            "y_bound_violation": bound_violation(self.model.y),
         }
 
     def __repr__(self) -> str:

@@ -10,9 +10,8 @@ from .core.context import CERTIFY_TIME_LIMIT, Context
 from .core.finish import finish
 from .errors import BilevelInputError
 from .frontends import as_problem
-from .methods import METHODS, get_method, settings_for
+from .methods import METHODS, check_accepts, get_method, settings_for
 from .methods.settings import flag, positive, setting_names
-from .problem import refuse_coupled_followers, refuse_linked_duals
 from .result import BilevelResult
 from .structure import detect
 
@@ -89,11 +88,7 @@ def solve(problem, method: str = "auto", *, time_limit: float | None = None,
         settings = {**settings, "verbose": True}
     chosen = settings_for(method, settings)
     structure = detect(problem)
-    if not getattr(module, "LINKED_DUALS", False):
-        refuse_linked_duals(problem, method)
-    if not getattr(module, "NASH", False):
-        refuse_coupled_followers(problem, method)
-    module.accepts(problem, structure, chosen)
+    check_accepts(method, problem, structure, chosen)
     ctx = Context(problem, structure, time_limit, float(certify_time_limit), t0=t0)
     reporter = progress.Live() if verbose else progress.Progress()
     with catch_interrupt(), progress.reporting(reporter):

@@ -86,7 +86,7 @@ def check_finite(expr, where: str) -> None:
             stack.extend(node.args)
 
 
-def _bound_pair(pair, where: str) -> tuple[float | None, float | None]:
+def bound_pair(pair, where: str) -> tuple[float | None, float | None]:
     """(lo, hi) as floats or None for no bound; NaN, an infinite bound on the wrong
     side, or a non-number raise ``BilevelInputError``."""
     try:
@@ -109,7 +109,7 @@ def _bound_pair(pair, where: str) -> tuple[float | None, float | None]:
     return out[0], out[1]
 
 
-def _entries(values, n: int, label: str) -> list:
+def entries(values, n: int, label: str) -> list:
     """``values`` as a list of exactly ``n`` entries, else ``BilevelInputError``."""
     try:
         values = list(values)
@@ -120,7 +120,8 @@ def _entries(values, n: int, label: str) -> list:
     return values
 
 
-def _names(names, n, prefix):
+def level_names(names, n, prefix):
+    """``names`` as ``n`` strings (default ``prefix[i]``), else ``BilevelInputError``."""
     if names is None:
         return [f"{prefix}[{i}]" for i in range(n)]
     names = [str(s) for s in names]
@@ -129,7 +130,8 @@ def _names(names, n, prefix):
     return names
 
 
-def _bound_violation(var) -> float:
+def bound_violation(var) -> float:
+    """The largest amount by which a value of the indexed Var ``var`` leaves its bounds."""
     worst = 0.0
     for v in var.values():
         val = v.value

@@ -173,3 +173,30 @@ def test_assignment_interdiction_example(_run):
         best = value if best is None else max(best, value)
     status, F = _solve_line(_run("assignment_interdiction.py"))
     assert status == "optimal" and F == pytest.approx(best, abs=1e-6)
+
+
+def test_strategic_bidding_example(_run):
+    out = _run("strategic_bidding.py")
+    bid, profit, *prices = [float(v) for v in re.search(
+        rf"^bid {NUM}, profit {NUM}, prices {NUM} {NUM} {NUM}", out, flags=re.M).groups()]
+    # derived in the example's docstring: the leader bids up to the peaker's offer 15 and
+    # earns (15 - 2) on the 1 + 3 + 5 MW it runs
+    assert bid == pytest.approx(15.0, abs=1e-4)
+    assert profit == pytest.approx(13 * 9, abs=1e-4)
+    assert prices == pytest.approx([15.0] * 3, abs=1e-4)
+    assert "status optimal" in out
+
+
+def test_stackelberg_cournot_example(_run):
+    out = _run("stackelberg_cournot.py")
+    x, y1, y2, F = [float(v) for v in re.search(
+        rf"^Cournot followers: status optimal, x {NUM}, y1 {NUM}, y2 {NUM}, profit {NUM}",
+        out, flags=re.M).groups()]
+    # costs 1, 1, 2: x = 5, y = (5/3, 2/3), profit 25/3 (closed form, tests/test_followers.py)
+    assert (x, y1, y2) == pytest.approx((5.0, 5 / 3, 2 / 3), abs=1e-3)
+    assert F == pytest.approx(25 / 3, abs=1e-4)
+    # one firm with costs 1 and 2 runs only the cheaper plant: y1 = (9 - x) / 2, x = 4.5
+    one = [float(v) for v in re.search(
+        rf"^one firm instead: status optimal, x {NUM}, y1 {NUM}, y2 {NUM}, profit {NUM}",
+        out, flags=re.M).groups()]
+    assert one == pytest.approx([4.5, 2.25, 0.0, 10.125], abs=2e-3)

@@ -194,3 +194,10 @@ def test_pyomo_blocks_are_followers_of_one_game():
     m.C.obj = pyo.Objective(expr=m.x)
     with pytest.raises(BilevelInputError, match="declares no follower variables"):
         bmp.solve(m)
+
+
+def test_export_refuses_a_game_where_solve_does(tmp_path):
+    with pytest.raises(UnsupportedStructureError, match="coupled game"):
+        bmp.export(stackelberg_cournot(), tmp_path / "game.lp", method="strong_duality")
+    info = bmp.export(stackelberg_cournot(), tmp_path / "game.lp", method="kkt")
+    assert info.exact and (tmp_path / "game.lp").exists()

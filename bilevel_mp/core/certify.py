@@ -166,12 +166,21 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
     cert.ll_gap = f_here - (cert.ll_optimal_value if cert.exact else lower) + 0.0
     feasible = max(cert.upper_violation, cert.lower_violation) <= feas_tol * scale
     gap_ok = f_here - lower <= gap_tol * max(1.0, abs(f_here))
-    cert.certified = bool(feasible and gap_ok)
+    return _conclude(cert, problem, x, y, feasible, scale, feas_tol,
+                     "" if gap_ok else f"y is not follower-optimal: gap {f_here - lower:.4g}")
+
+
+def _conclude(cert: Certificate, problem: BilevelProblem, x, y, feasible: bool, scale: float,
+              feas_tol: float, not_optimal: str) -> Certificate:
+    """Set ``certified`` and the message from feasibility and the optimality verdict
+    (``not_optimal``: why y is not the follower's response, empty if it is), then check
+    the linked duals."""
+    cert.certified = bool(feasible and not not_optimal)
     if not feasible:
         cert.message = (f"constraint violation {max(cert.upper_violation, cert.lower_violation):.3g} "
                         f"exceeds {feas_tol * scale:.3g}")
-    elif not gap_ok:
-        cert.message = f"y is not follower-optimal: gap {f_here - lower:.4g}"
+    elif not_optimal:
+        cert.message = not_optimal
     if cert.certified and problem.dual_links:
         cert.dual_residual, why = check_linked_duals(problem, x, y, feas_tol)
         if why:
@@ -212,17 +221,8 @@ def certify_game(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
             late.append(f"{fol.name} (gap {gap:.4g})")
     cert.ll_status = "optimal" if cert.exact else "time_limit"
     feasible = max(cert.upper_violation, cert.lower_violation) <= feas_tol * scale
-    cert.certified = feasible and not late
-    if not feasible:
-        cert.message = (f"constraint violation {max(cert.upper_violation, cert.lower_violation):.3g} "
-                        f"exceeds {feas_tol * scale:.3g}")
-    elif late:
-        cert.message = f"not an equilibrium: a better response exists for {', '.join(late)}"
-    if cert.certified and problem.dual_links:
-        cert.dual_residual, why = check_linked_duals(problem, x, y, feas_tol)
-        if why:
-            cert.certified, cert.message = False, why
-    return cert
+    return _conclude(cert, problem, x, y, feasible, scale, feas_tol,
+                     f"not an equilibrium: a better response exists for {', '.join(late)}" if late else "")
 
 
 def _feasible_or_not(problem: BilevelProblem, x, time_limit, relax: float) -> str:

@@ -3,7 +3,9 @@
 Every module exports ``NAME``, ``LOCAL`` (a local method: no global claim), ``Settings``
 (a dataclass of its declared, validated options), ``accepts(problem, structure,
 settings)`` (raises ``UnsupportedStructureError`` naming why not) and ``run(context,
-settings) -> Claim``; ``core.finish`` turns the claim into the result.
+settings) -> Claim``; ``core.finish`` turns the claim into the result. A module that
+serves follower duals in the leader's model (``BilevelProblem.dual_of``) sets
+``LINKED_DUALS = True``, one that serves a coupled game of followers ``NASH = True``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..errors import BilevelInputError
+from ..problem import refuse_coupled_followers, refuse_linked_duals
 from . import (auto, complementarity_bb, descent, follower_dual, kkt, penalty, regularized,
                strong_duality, trust_region, value_function)
 from .settings import make_settings, setting_names
@@ -28,9 +31,20 @@ def get_method(name: str) -> ModuleType:
     return METHODS[name]
 
 
+def check_accepts(name: str, problem, structure, settings) -> None:
+    """``accepts`` of method ``name``, after the checks every method shares: follower duals
+    in the leader's model and coupled games only for the modules that declare them."""
+    module = get_method(name)
+    if not getattr(module, "LINKED_DUALS", False):
+        refuse_linked_duals(problem, name)
+    if not getattr(module, "NASH", False):
+        refuse_coupled_followers(problem, name)
+    module.accepts(problem, structure, settings)
+
+
 def settings_for(name: str, options: dict):
     """The validated ``Settings`` of method ``name`` from keyword options."""
     return make_settings(name, get_method(name).Settings, options)
 
 
-__all__ = ["METHODS", "LOCAL_METHODS", "get_method", "settings_for", "setting_names"]
+__all__ = ["METHODS", "LOCAL_METHODS", "check_accepts", "get_method", "settings_for", "setting_names"]
