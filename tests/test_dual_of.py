@@ -165,3 +165,31 @@ def test_an_integer_follower_has_no_duals_to_link():
     p.set_upper(x - lam)
     with pytest.raises(UnsupportedStructureError, match="integer"):
         bmp.solve(p)
+
+
+def random_priced_lp(seed):
+    """A random LP follower whose first row's multiplier the leader is paid for."""
+    rng = np.random.default_rng(seed)
+    nx, ny, m = 2, 3, 3
+    A, B = rng.uniform(0.5, 2, (m, ny)), rng.uniform(-1, 1, (m, nx))
+    b, c = rng.uniform(2, 5, m), -rng.uniform(0.5, 2, ny)
+    d, e = rng.normal(size=nx), rng.normal(size=ny)
+    p = BilevelProblem(n_x=nx, n_y=ny, x_bounds=[(0, 2)] * nx, y_bounds=[(0, 10)] * ny)
+    x, y = list(p.x), list(p.y)
+    p.set_lower(sum(c[j] * y[j] for j in range(ny)),
+                [sum(A[i, j] * y[j] for j in range(ny)) <= b[i] + sum(B[i, k] * x[k] for k in range(nx))
+                 for i in range(m)])
+    lam = p.dual_of("g[0]")
+    p.set_upper(sum(d[k] * x[k] for k in range(nx)) + sum(e[j] * y[j] for j in range(ny))
+                - 0.7 * lam + 0.3 * lam * x[0])
+    return p
+
+
+@pytest.mark.parametrize("seed", [300, 301, 303, 305, 310])
+def test_kkt_and_strong_duality_agree_on_random_priced_followers(seed):
+    # two independent single-level models of the same problem (complementarity against
+    # the duality gap row) must reach the same proven optimum
+    r_kkt = bmp.solve(random_priced_lp(seed))
+    r_sd = bmp.solve(random_priced_lp(seed), method="strong_duality")
+    assert r_kkt.status == r_sd.status == "optimal"
+    assert r_kkt.F == pytest.approx(r_sd.F, abs=1e-6)
