@@ -188,8 +188,9 @@ class BilevelProblem:
         their indices) to minimise (``sense="max"``: maximise) ``objective`` subject to
         ``constraints``, with x and the other followers' variables as data. The followers
         play a Nash game: the leader gets the equilibrium it likes best (optimistic).
-        Every y belongs to exactly one follower. Constraints are named ``"<name>.g[k]"``
-        (name default ``"L1"``, ``"L2"``, ...).
+        Every y belongs to exactly one follower; every row and y has its own name (rows are
+        named ``"<name>.g[k]"``, name default ``"L1"``, ``"L2"``, ...). A problem whose
+        follower came from ``set_lower`` refuses ``add_follower``.
 
         When no follower's objective or constraints use another follower's variables the
         game is separable: its equilibria are the optima of one follower minimising the
@@ -213,12 +214,20 @@ class BilevelProblem:
         clash = [self.y_names[j] for j in own if j in taken]
         if clash or len(set(own)) != len(own):
             raise BilevelInputError(f"add_follower: {clash or own} already belong to a follower")
+        if self.f is not None and not self.followers:
+            raise BilevelInputError("add_follower: this problem's follower was set by set_lower; build "
+                                    "every follower with add_follower (set_lower replaces them all)")
         name = name or f"L{len(self.followers) + 1}"
         if any(fol.name == name for fol in self.followers):
             raise BilevelInputError(f"add_follower: a follower named {name!r} exists")
         f, sense = self._objective(objective, sense, f"follower {name}")
         g = self._constraints(constraints, f"{name}.g")
         followers = self.followers + [Follower(name, tuple(own), f, tuple(g), sense)]
+        rows = [c.name for fol in followers for c in fol.g] + [c.name for c in self.y_bound_constraints()]
+        twice = sorted({r for r in rows if rows.count(r) > 1})
+        if twice:  # each row's owner and multiplier are found by its name
+            raise BilevelInputError(f"add_follower: the names {twice} are used by more than one follower "
+                                    "row or y bound; give every row (and every y) its own name")
         self.f, self.lower_sense = sum(fol.f for fol in followers), "min"  # the sum, min form
         self.g = [c for fol in followers for c in fol.g]
         self.followers = followers
@@ -267,9 +276,12 @@ class BilevelProblem:
         """The follower constraint (with y) or y bound named ``name``, else an error
         listing the names there are."""
         with_y, x_only = split_lower(self)
-        for c in with_y:
-            if c.name == name:
-                return c
+        found = [c for c in with_y if c.name == name]
+        if len(found) > 1:
+            raise BilevelInputError(f"{len(found)} follower constraints are named {name!r}: give them "
+                                    "distinct names to link one's dual")
+        if found:
+            return found[0]
         if any(c.name == name for c in x_only):
             raise BilevelInputError(
                 f"follower constraint {name!r} does not involve y: it restricts the leader and "
@@ -395,7 +407,8 @@ class BilevelProblem:
         return {
             "F": self.sense_sign * F,
             "f": -f if self.lower_sense == "max" else f,
-            "G_violation": max((c.violation() for c in self.G), default=0.0),
+            "G_violation": max([c.violation() for c in self.G]
+                               + ([bound_violation(self.model.dual)] if self.dual_links else []), default=0.0),
             "g_violation": max((c.violation() for c in self.g), default=0.0),
             "x_bound_violation": bound_violation(self.model.x),
             "y_bound_violation": bound_violation(self.model.y),

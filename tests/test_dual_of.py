@@ -193,3 +193,47 @@ def test_kkt_and_strong_duality_agree_on_random_priced_followers(seed):
     r_sd = bmp.solve(random_priced_lp(seed), method="strong_duality")
     assert r_kkt.status == r_sd.status == "optimal"
     assert r_kkt.F == pytest.approx(r_sd.F, abs=1e-6)
+
+
+def test_a_bound_on_the_dual_variable_is_a_price_cap():
+    # the cap written as a bound must act as the cap written as a leader row (F = 30)
+    p, price = bidding()
+    price.setub(12)
+    r = bmp.solve(p)
+    assert r.status == "optimal" and r.F == pytest.approx(30.0, abs=1e-6)
+    assert r.duals["g[0]"] <= 12 + 1e-9
+    m = pyo.ConcreteModel()
+    m.bid = pyo.Var(bounds=(0, 20))
+    m.L = LowerLevel()
+    m.L.q1 = pyo.Var(bounds=(0, 6))
+    m.L.q2 = pyo.Var(bounds=(0, 7))
+    m.L.obj = pyo.Objective(expr=m.bid * m.L.q1 + 5 * m.L.q2)
+    m.L.balance = pyo.Constraint(expr=m.L.q1 + m.L.q2 == 10)
+    m.price = DualOf(m.L.balance)
+    m.price.setub(12)
+    m.obj = pyo.Objective(expr=(m.price - 2) * m.L.q1, sense=pyo.maximize)
+    assert bmp.solve(m).F == pytest.approx(30.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_the_reported_duals_are_one_multiplier_vector(k):
+    # at x = 1 rows y >= x, y >= 1, 2y >= x + 1 all bind: every multiplier vector has
+    # λ0 + λ1 + 2 λ2 = 1; the leader paid λk takes λk as large as it can (1, 1, 1/2)
+    p = BilevelProblem(n_x=1, n_y=1, x_bounds=[(0, 2)])
+    x, y = p.x[0], p.y[0]
+    p.set_lower(y, [y >= x, y >= 1, 2 * y >= x + 1])
+    lam = p.dual_of(f"g[{k}]")
+    p.set_upper((x - 1) ** 2 - lam)
+    r = bmp.solve(p)
+    d = r.duals
+    assert r.status == "optimal" and r.F == pytest.approx(-1.0 if k < 2 else -0.5, abs=1e-6)
+    assert d["g[0]"] + d["g[1]"] + 2 * d["g[2]"] == pytest.approx(1.0, abs=1e-6)
+    assert min(d["g[0]"], d["g[1]"], d["g[2]"]) >= -1e-9
+
+
+def test_linking_a_name_two_rows_share_is_refused():
+    p = BilevelProblem(n_x=1, n_y=1, x_bounds=[(0, 2)])
+    x, y = p.x[0], p.y[0]
+    p.set_lower(y, [bmp.Constraint("row", y - x), bmp.Constraint("row", y - 1)])
+    with pytest.raises(BilevelInputError, match="named 'row'"):
+        p.dual_of("row")

@@ -201,3 +201,18 @@ def test_export_refuses_a_game_where_solve_does(tmp_path):
         bmp.export(stackelberg_cournot(), tmp_path / "game.lp", method="strong_duality")
     info = bmp.export(stackelberg_cournot(), tmp_path / "game.lp", method="kkt")
     assert info.exact and (tmp_path / "game.lp").exists()
+
+
+def test_rows_shared_by_name_and_set_lower_mixes_are_refused():
+    # each row's owner is found by its name: one Constraint object given to two followers
+    # would lose its owner, so the names must be unique
+    p = BilevelProblem(n_x=1, n_y=2, x_bounds=[(0, 2)], y_bounds=[(0, 2), (0, 2)])
+    x, (y1, y2) = p.x[0], p.y
+    cap = bmp.Constraint("cap", 2 + x - y1 - y2)
+    p.add_follower([y1], y1, [cap], sense="max")
+    with pytest.raises(BilevelInputError, match="more than one follower row"):
+        p.add_follower([y2], y2, [cap], sense="max")
+    q = BilevelProblem(n_x=1, n_y=2)
+    q.set_lower(q.y[0] + q.y[1], [q.y[0] + q.y[1] <= q.x[0]])
+    with pytest.raises(BilevelInputError, match="set_lower"):
+        q.add_follower([q.y[0]], -q.y[0])

@@ -182,9 +182,11 @@ def _conclude(cert: Certificate, problem: BilevelProblem, x, y, feasible: bool, 
     elif not_optimal:
         cert.message = not_optimal
     if cert.certified and problem.dual_links:
-        cert.dual_residual, why = check_linked_duals(problem, x, y, feas_tol)
+        cert.dual_residual, why, vector = check_linked_duals(problem, x, y, feas_tol)
         if why:
             cert.certified, cert.message = False, why
+        # one multiplier vector holding the linked values, not the re-solve's own vertex
+        cert.duals = vector
     return cert
 
 

@@ -31,13 +31,15 @@ def _gradient(expr, ys) -> np.ndarray:
     return np.array([float(d) for d in differentiate(expr, wrt_list=ys, mode=Modes.reverse_numeric)])
 
 
-def check_linked_duals(problem: BilevelProblem, x, y, tol: float) -> tuple[float, str]:
-    """(worst violation relative to scale, message); the message is empty when the worst
-    violation is within ``tol``. The linked values are those held by ``problem.dual_links``."""
+def check_linked_duals(problem: BilevelProblem, x, y, tol: float) -> tuple[float, str, dict]:
+    """(worst violation relative to scale, message, multipliers); the message is empty when
+    the worst violation is within ``tol``, and the multipliers (constraint name -> value,
+    the linked ones included) are then one vector of the follower's KKT system at (x, y).
+    The linked values are those held by ``problem.dual_links``."""
     values = problem.dual_values()
     unset = [name for name, v in values.items() if v is None]
     if unset:
-        return float("inf"), f"no value for the linked duals {unset}"
+        return float("inf"), f"no value for the linked duals {unset}", {}
     problem.set_point(x, y)
     ys = list(problem.y)
     lower, _ = split_lower(problem)
@@ -79,13 +81,13 @@ def check_linked_duals(problem: BilevelProblem, x, y, tol: float) -> tuple[float
     cost = np.concatenate([np.zeros(m), np.ones(2 * n)])
     out = linprog(cost, A_eq=A_eq, b_eq=grad_f, bounds=bounds + [(0.0, None)] * (2 * n), method="highs")
     if out.status != 0:
-        return float("inf"), f"the stationarity check of the linked duals failed ({out.message})"
+        return float("inf"), f"the stationarity check of the linked duals failed ({out.message})", {}
     residual = float(np.abs(A @ out.x[:m] - grad_f).max(initial=0.0)) / scale
     worst = max(residual, compl)
     if worst <= tol:
-        return worst, ""
+        return worst, "", {c.name: float(v) + 0.0 for c, v in zip(lower, out.x[:m])}
     if compl > residual:
         return worst, (f"the linked duals violate the follower's complementarity or sign by {compl:.3g}: "
-                       "they are not the follower's multipliers at this (x, y)")
+                       "they are not the follower's multipliers at this (x, y)"), {}
     return worst, (f"no follower multiplier vector holds the linked duals: stationarity residual "
-                   f"{residual:.3g} (relative)")
+                   f"{residual:.3g} (relative)"), {}

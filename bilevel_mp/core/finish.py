@@ -123,9 +123,8 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit) -> Claim:
         claim.note(f"y is follower-optimal only to a gap of {cert.ll_gap:.3g} and no tighter response "
                    "was found at x: the method's proof does not cover it")
     claim.x, claim.y, claim.certificate, claim.settled = x, y_new, cert, True
-    if cert.duals:  # the re-solve's LP duals, except the linked ones F was evaluated with
-        linked = {name: claim.duals[name] for name in problem.dual_links if name in claim.duals}
-        claim.duals = {**claim.duals, **cert.duals, **linked}
+    if cert.duals:  # the re-solve's LP duals; with linked duals, the vector that holds them
+        claim.duals = {**claim.duals, **cert.duals}
     return claim
 
 

@@ -108,6 +108,8 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
         m.dual_link = pyo.Var(list(problem.dual_links), dense=True)
         for name, v in problem.dual_links.items():
             m.dual_link[name].domain = v.domain
+            m.dual_link[name].setlb(v.lb)  # a bound the user put on the dual (a price cap)
+            m.dual_link[name].setub(v.ub)
             mapping[id(v)] = m.dual_link[name]
     lower, x_only = split_lower(problem)
     lifted = Lifted(slm, problem, method, lower, mapping, cache=cache)

@@ -246,7 +246,9 @@ def from_pyomo(model) -> PyomoBilevel:
                            substitute(obj.expr, mapping), g, sense(obj), name=b.name)
         start += len(own)
     for v in linked:
-        mapping[id(v)] = p.dual_of(_dual_name(getattr(v, _DUAL), parts, v.name))
+        d = mapping[id(v)] = p.dual_of(_dual_name(getattr(v, _DUAL), parts, v.name))
+        d.setlb(v.lb)  # the user's bounds on the price (a cap), within the dual's own sign
+        d.setub(v.ub)
     G, _ = _constraints(upper_cons, mapping, "G")
     p.set_upper(substitute(upper_obj.expr, mapping), G, sense(upper_obj))
     return PyomoBilevel(p, model, blocks, x_vars, y_vars, parts, linked)
