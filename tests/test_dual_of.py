@@ -88,7 +88,8 @@ def test_the_certificate_rejects_a_negative_or_slack_inequality_dual():
     assert bmp.solve(p).F == pytest.approx(0.0, abs=1e-6)
 
 
-def test_pyomo_dualof_writes_the_price_back():
+def pyomo_bidding(cap_as_bound: bool):
+    """``bidding`` in Pyomo with the price capped at 12, by a leader row or by a bound."""
     m = pyo.ConcreteModel()
     m.bid = pyo.Var(bounds=(0, 20))
     m.L = LowerLevel()
@@ -97,8 +98,16 @@ def test_pyomo_dualof_writes_the_price_back():
     m.L.obj = pyo.Objective(expr=m.bid * m.L.q1 + 5 * m.L.q2)
     m.L.balance = pyo.Constraint(expr=m.L.q1 + m.L.q2 == 10)
     m.price = DualOf(m.L.balance)
-    m.cap = pyo.Constraint(expr=m.price <= 12)
+    if cap_as_bound:
+        m.price.setub(12)
+    else:
+        m.cap = pyo.Constraint(expr=m.price <= 12)
     m.obj = pyo.Objective(expr=(m.price - 2) * m.L.q1, sense=pyo.maximize)
+    return m
+
+
+def test_pyomo_dualof_writes_the_price_back():
+    m = pyomo_bidding(cap_as_bound=False)
     r = bmp.solve(m)
     assert r.status == "optimal"
     assert r.F == pytest.approx(30.0, abs=1e-6)
@@ -202,17 +211,9 @@ def test_a_bound_on_the_dual_variable_is_a_price_cap():
     r = bmp.solve(p)
     assert r.status == "optimal" and r.F == pytest.approx(30.0, abs=1e-6)
     assert r.duals["g[0]"] <= 12 + 1e-9
-    m = pyo.ConcreteModel()
-    m.bid = pyo.Var(bounds=(0, 20))
-    m.L = LowerLevel()
-    m.L.q1 = pyo.Var(bounds=(0, 6))
-    m.L.q2 = pyo.Var(bounds=(0, 7))
-    m.L.obj = pyo.Objective(expr=m.bid * m.L.q1 + 5 * m.L.q2)
-    m.L.balance = pyo.Constraint(expr=m.L.q1 + m.L.q2 == 10)
-    m.price = DualOf(m.L.balance)
-    m.price.setub(12)
-    m.obj = pyo.Objective(expr=(m.price - 2) * m.L.q1, sense=pyo.maximize)
+    m = pyomo_bidding(cap_as_bound=True)
     assert bmp.solve(m).F == pytest.approx(30.0, abs=1e-6)
+    assert m.price.value == pytest.approx(12.0, abs=1e-6)
 
 
 @pytest.mark.parametrize("k", [0, 1, 2])
