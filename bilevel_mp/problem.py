@@ -13,6 +13,7 @@ reformulations; bounds on x belong to the leader.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -224,7 +225,7 @@ class BilevelProblem:
         g = self._constraints(constraints, f"{name}.g")
         followers = self.followers + [Follower(name, tuple(own), f, tuple(g), sense)]
         rows = [c.name for fol in followers for c in fol.g] + [c.name for c in self.y_bound_constraints()]
-        twice = sorted({r for r in rows if rows.count(r) > 1})
+        twice = sorted(r for r, n in Counter(rows).items() if n > 1)
         if twice:  # each row's owner and multiplier are found by its name
             raise BilevelInputError(f"add_follower: the names {twice} are used by more than one follower "
                                     "row or y bound; give every row (and every y) its own name")
@@ -234,12 +235,21 @@ class BilevelProblem:
         self.coupled = any(_uses_others(self, fol) for fol in followers)
         return self
 
+    def y_owners(self) -> list[int]:
+        """For each y, the index into ``followers`` of the follower that chooses it (0 for a
+        y no follower has claimed yet, and for every y of a single follower)."""
+        owner = [0] * self.n_y
+        for k, fol in enumerate(self.followers):
+            for j in fol.y:
+                owner[j] = k
+        return owner
+
     def row_owners(self) -> dict[str, int]:
         """Follower constraint name (y bounds included) -> index into ``followers``."""
-        owner_of_y = {j: k for k, fol in enumerate(self.followers) for j in fol.y}
+        owner_of_y = self.y_owners()
         out = {c.name: k for k, fol in enumerate(self.followers) for c in fol.g}
         for c, j in self._y_bound_rows():
-            out[c.name] = owner_of_y.get(j, 0)
+            out[c.name] = owner_of_y[j]
         return out
 
     def dual_of(self, constraint: str):

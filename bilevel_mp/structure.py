@@ -198,7 +198,7 @@ def _follower_convex(problem: BilevelProblem, fol) -> bool:
     y fixed: linear, or quadratic (jointly) with a PSD Hessian block of its objective and
     concave quadratic inequality rows."""
     own = list(fol.y)
-    others = [v for j, v in enumerate(problem.model.y.values()) if j not in set(own)]
+    others = [v for j, v in enumerate(problem.model.y.values()) if j not in fol.y]
     exprs = [fol.f] + [c.body for c in fol.g]
     with fixed(problem.x), fixed(others):
         degrees = [degree(e) for e in exprs]

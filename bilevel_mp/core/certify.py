@@ -23,12 +23,12 @@ import math
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.expr.visitor import identify_variables
 
 from ..backends import nlp, scip, solve_single_level
 from ..backends.single_level import SOLVER_INFINITY, SingleLevelModel, SolveOutcome, substitute
 from ..errors import BilevelInputError
-from ..problem import BilevelProblem, involves
-from pyomo.core.expr.visitor import identify_variables
+from ..problem import BilevelProblem
 from ..result import LL_STATUSES, Certificate
 from .dual_check import check_linked_duals
 
@@ -78,13 +78,10 @@ def follower_model(problem: BilevelProblem, x, relax: float = 0.0, follower: int
         m.y[j].domain = v.domain
         mapping[id(v)] = m.y[j]
     rows = []
-    own_vars = [m.y[j] for j in m.y]
     own_ids = {id(problem.y[j]) for j in own}
     for c in (problem.g if follower is None else problem.followers[follower].g):
-        if not involves(c.body, problem.y):
-            continue
-        if follower is not None and not any(id(v) in own_ids for v in identify_variables(c.body)):
-            continue  # a row on the others' variables only: data here, checked as g's violation
+        if not any(id(v) in own_ids for v in identify_variables(c.body, include_fixed=True)):
+            continue  # no own y: a leader row, or (in a game) data checked as g's violation
         body = substitute(c.body, mapping)
         if c.kind == "eq":
             con = slm.add(body == 0) if relax <= 0 else slm.add((-relax, body, relax))
@@ -94,7 +91,7 @@ def follower_model(problem: BilevelProblem, x, relax: float = 0.0, follower: int
     if follower is None:
         slm.minimize(substitute(problem.f, mapping))
     else:  # + 0·y: an objective that the others' values made constant stays an expression
-        slm.minimize(substitute(problem.followers[follower].f, mapping) + 0.0 * own_vars[0])
+        slm.minimize(substitute(problem.followers[follower].f, mapping) + 0.0 * m.y[own[0]])
     return slm, rows
 
 
@@ -120,13 +117,7 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
         return Certificate(message=f"no value for the linked duals {unset}")
     if problem.coupled:
         return certify_game(problem, x, y, time_limit, gap_tol, feas_tol)
-    ev = problem.evaluate(x, y)
-    scale = max(1.0, float(np.abs(np.concatenate([x, y])).max(initial=0.0)))
-    cert = Certificate(
-        upper_violation=max(ev["G_violation"], ev["x_bound_violation"]),
-        lower_violation=max(ev["g_violation"], ev["y_bound_violation"]),
-    )
-    problem.set_point(x, y)
+    cert, scale = _violations(problem, x, y)
     f_here = float(pyo.value(problem.f)) + 0.0  # min form; + 0.0: no -0 in certificates
     cert.ll_value = f_here
     # If x sits on the edge of the follower's feasible set (empty up to rounding), the
@@ -170,6 +161,15 @@ def certify(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
                      "" if gap_ok else f"y is not follower-optimal: gap {f_here - lower:.4g}")
 
 
+def _violations(problem: BilevelProblem, x, y) -> tuple[Certificate, float]:
+    """A certificate holding the leader's and the follower's worst violations at (x, y)
+    (left loaded into the problem's variables), and the scale ``max(1, ‖(x, y)‖∞)``."""
+    ev = problem.evaluate(x, y)
+    scale = max(1.0, float(np.abs(np.concatenate([x, y])).max(initial=0.0)))
+    return Certificate(upper_violation=max(ev["G_violation"], ev["x_bound_violation"]),
+                       lower_violation=max(ev["g_violation"], ev["y_bound_violation"])), scale
+
+
 def _conclude(cert: Certificate, problem: BilevelProblem, x, y, feasible: bool, scale: float,
               feas_tol: float, not_optimal: str) -> Certificate:
     """Set ``certified`` and the message from feasibility and the optimality verdict
@@ -196,11 +196,8 @@ def certify_game(problem: BilevelProblem, x, y, time_limit: float | None = 60.0,
     gap within ``gap_tol`` of its own objective (a Nash equilibrium at x). The
     certificate's values are sums over the followers (``ll_value`` is f, the sum), its
     ``follower_gaps`` the gaps one by one."""
-    ev = problem.evaluate(x, y)
-    scale = max(1.0, float(np.abs(np.concatenate([x, y])).max(initial=0.0)))
-    cert = Certificate(upper_violation=max(ev["G_violation"], ev["x_bound_violation"]),
-                       lower_violation=max(ev["g_violation"], ev["y_bound_violation"]), exact=True)
-    problem.set_point(x, y)
+    cert, scale = _violations(problem, x, y)
+    cert.exact = True
     cert.ll_value, cert.ll_optimal_value, cert.ll_gap = float(pyo.value(problem.f)) + 0.0, 0.0, 0.0
     late = []
     for k, fol in enumerate(problem.followers):

@@ -35,23 +35,19 @@ def check_linked_duals(problem: BilevelProblem, x, y, tol: float) -> tuple[float
     """(worst violation relative to scale, message, multipliers); the message is empty when
     the worst violation is within ``tol``, and the multipliers (constraint name -> value,
     the linked ones included) are then one vector of the follower's KKT system at (x, y).
-    The linked values are those held by ``problem.dual_links``."""
+    The linked values are those held by ``problem.dual_links``, every one set (``certify``
+    refuses a point before that)."""
     values = problem.dual_values()
-    unset = [name for name, v in values.items() if v is None]
-    if unset:
-        return float("inf"), f"no value for the linked duals {unset}", {}
     problem.set_point(x, y)
     ys = list(problem.y)
     lower, _ = split_lower(problem)
     grad_f = _gradient(problem.f, ys)
     owner_of_y = row_owner = None
     if problem.coupled:  # a game: each follower's stationarity in its own variables
-        owner_of_y = np.zeros(len(ys), dtype=int)
-        for k, fol in enumerate(problem.followers):
+        owner_of_y, row_owner = np.array(problem.y_owners()), problem.row_owners()
+        for fol in problem.followers:
             own = list(fol.y)
-            owner_of_y[own] = k
             grad_f[own] = _gradient(fol.f, ys)[own]
-        row_owner = problem.row_owners()
     rows, bounds, compl = [], [], 0.0
     xy_scale = max(1.0, float(np.abs(np.concatenate([np.ravel(x), np.ravel(y)])).max(initial=0.0)))
     scale = max(1.0, float(np.abs(grad_f).max(initial=0.0)))

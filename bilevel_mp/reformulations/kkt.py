@@ -150,8 +150,7 @@ def add_stationarity(lifted: Lifted):
     m.mu = pyo.Var(range(len(eq)), domain=pyo.Reals)
     index = {id(v): j for j, v in enumerate(problem.y)}
     if problem.coupled:  # a Nash game: each follower's Lagrangian in its own variables
-        owner_of_y = {j: k for k, fol in enumerate(problem.followers) for j in fol.y}
-        row_owner = problem.row_owners()
+        owner_of_y, row_owner = problem.y_owners(), problem.row_owners()
         grad = [0.0] * problem.n_y
         for fol in problem.followers:
             own = y_gradient(fol.f, problem, index)
