@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from pyomo.repn import generate_standard_repn
 
+from .cones import follower_cones
 from .problem import BilevelProblem, Constraint
 
 
@@ -33,6 +34,8 @@ class Structure:
     lower_rows_x_binary: bool = False  # the only x in the follower's rows with y are binary
     dual_links: int = 0  # follower multipliers the leader uses (``BilevelProblem.dual_of``)
     nash: bool = False  # several followers in a coupled game (``BilevelProblem.add_follower``)
+    lower_cones: int = 0  # follower rows that are second-order cones (``cones.follower_cones``)
+    lower_rows_curved: int = 0  # follower inequality rows not affine in y (KKT needs Slater there)
 
     @property
     def is_continuous_lplp(self) -> bool:
@@ -54,7 +57,7 @@ class Structure:
             "nonlinear": "NLP",
         }[self.lower]
         if self.lower == "nonlinear" and self.lower_convex:
-            low = "CNLP"
+            low = "SOCP" if self.lower_cones else "CNLP"
         return f"{up}-{low_int}{low}"
 
     def as_dict(self) -> dict:
@@ -116,6 +119,21 @@ def y_hessian(expr, problem: BilevelProblem) -> np.ndarray:
     return H
 
 
+def joint_hessian(expr, problem: BilevelProblem) -> np.ndarray:
+    """Constant Hessian over (x, y) of an expression of joint degree <= 2."""
+    n = problem.n_x + problem.n_y
+    index = {id(v): k for k, v in enumerate(list(problem.model.x.values()) + list(problem.model.y.values()))}
+    H = np.zeros((n, n))
+    repn = generate_standard_repn(expr, quadratic=True)
+    for (a, b), coef in zip(repn.quadratic_vars, repn.quadratic_coefs):
+        i, j = index.get(id(a)), index.get(id(b))
+        if i is None or j is None:
+            continue
+        H[i, j] += coef
+        H[j, i] += coef
+    return H
+
+
 def _is_psd(H: np.ndarray, tol: float = 1e-9) -> bool:
     if H.size == 0:
         return True
@@ -164,6 +182,9 @@ def detect(problem: BilevelProblem) -> Structure:
         lower = "convex_quadratic" if convex else "nonconvex_quadratic"
     else:
         lower, convex = "nonlinear", False
+    cones = follower_cones(problem) if lower == "nonlinear" else {}
+    if cones:
+        convex = _convex_with_cones(problem, cones)
 
     if problem.coupled:  # each follower convex in its own variables, the others' as data
         convex = all(_follower_convex(problem, fol) for fol in problem.followers)
@@ -190,7 +211,26 @@ def detect(problem: BilevelProblem) -> Structure:
         lower_rows_x_binary=_rows_free_of_x(problem, but_binary=True),
         dual_links=len(problem.dual_links),
         nash=problem.coupled,
+        lower_cones=len(cones),
+        lower_rows_curved=sum(1 for c in lower_cons if c.kind == "ge" and _deg_in_y(c.body, problem) > 1),
     )
+
+
+def _convex_with_cones(problem: BilevelProblem, cones: dict) -> bool:
+    """A follower with second-order cone rows proven convex in y: objective quadratic
+    (jointly) with a PSD Hessian in y; every row affine in y, concave quadratic, or a cone
+    whose t is affine in y (its u are affine by construction)."""
+    f_joint = degree(problem.f)
+    if f_joint is None or f_joint > 2 or not _is_psd(y_hessian(problem.f, problem)):
+        return False
+    for c in problem.g:
+        if c.name in cones:
+            if _deg_in_y(cones[c.name].t, problem) > 1:
+                return False
+        elif _deg_in_y(c.body, problem) > 1:
+            if c.kind == "eq" or degree(c.body) != 2 or not _is_psd(-y_hessian(c.body, problem)):
+                return False
+    return True
 
 
 def _follower_convex(problem: BilevelProblem, fol) -> bool:

@@ -200,3 +200,18 @@ def test_stackelberg_cournot_example(_run):
         rf"^one firm instead: status optimal, x {NUM}, y1 {NUM}, y2 {NUM}, profit {NUM}",
         out, flags=re.M).groups()]
     assert one == pytest.approx([4.5, 2.25, 0.0, 10.125], abs=2e-3)
+
+
+def test_conic_follower_example(_run):
+    out = _run("conic_follower.py")
+    x, F = [float(v) for v in re.search(
+        rf"^disk follower \(QP-SOCP\): status optimal, x {NUM}, F {NUM}", out, flags=re.M).groups()]
+    # derived in the example's docstring: x = 1/(2√2), F = 2(1 − x)²
+    xs = 1 / (2 * 2 ** 0.5)
+    assert x == pytest.approx(xs, abs=1e-3)
+    assert F == pytest.approx(2 * (1 - xs) ** 2, abs=1e-6)
+    x, d, F = [float(v) for v in re.search(
+        rf"^Chi et al. 3.1 \(LP-SOCP\): status optimal, x {NUM}, y1 - y2 {NUM}, F {NUM}",
+        out, flags=re.M).groups()]
+    # published optimum (Chi, Wan & Hao 2014; BilevelJuMP's example): x = 6, y1 − y2 = 2, F = 12
+    assert (x, d, F) == pytest.approx((6.0, 2.0, 12.0), abs=1e-5)

@@ -26,6 +26,7 @@ import pyomo.environ as pyo
 from pyomo.core.expr.visitor import identify_variables
 
 from ..backends import nlp, scip, solve_single_level
+from ..cones import add_cone, follower_cones
 from ..backends.single_level import SOLVER_INFINITY, SingleLevelModel, SolveOutcome, substitute
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
@@ -79,9 +80,16 @@ def follower_model(problem: BilevelProblem, x, relax: float = 0.0, follower: int
         mapping[id(v)] = m.y[j]
     rows = []
     own_ids = {id(problem.y[j]) for j in own}
+    cones = follower_cones(problem)
     for c in (problem.g if follower is None else problem.followers[follower].g):
         if not any(id(v) in own_ids for v in identify_variables(c.body, include_fixed=True)):
             continue  # no own y: a leader row, or (in a game) data checked as g's violation
+        if c.name in cones:  # as a cone on variables: SCIP's cone handler then takes it
+            cone = cones[c.name]
+            _, _, row = add_cone(slm, substitute(cone.t, mapping) + relax / cone.scale,
+                                 [substitute(e, mapping) for e in cone.u])
+            rows.append((c.name, row))
+            continue
         body = substitute(c.body, mapping)
         if c.kind == "eq":
             con = slm.add(body == 0) if relax <= 0 else slm.add((-relax, body, relax))

@@ -31,8 +31,11 @@ class Lifted:
     mapping: dict  # id(problem var) -> model var
     duals: dict = field(default_factory=dict)  # lower constraint name -> model dual var
     # the leader's linked duals (``BilevelProblem.dual_of``) are model variables
-    # ``m.dual_link[name]`` in F and G; ``kkt.add_stationarity`` equates them to ``duals``
+    # ``m.dual_link[name]`` in F and G; ``stationarity.add_stationarity`` equates them to ``duals``
     exact: bool = True  # optimum of the model is the bilevel optimum (no guessed bounds)
+    # every follower optimum has a point in the model: its infeasibility proves the bilevel
+    # problem's (a KKT model without a constraint qualification may lose points)
+    complete: bool = True
     assumptions: list[str] = field(default_factory=list)
     hpr: dict = field(default_factory=dict)  # bound tightening: infeasible, unbounded vars, point
     cache: HPR | None = None  # shared with the other models lifted in the same solve
@@ -104,7 +107,7 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
             if v.value is not None:
                 dst[i].set_value(v.value, skip_validation=True)
             mapping[id(v)] = dst[i]
-    if problem.dual_links:  # tied to the multipliers by kkt.add_stationarity
+    if problem.dual_links:  # tied to the multipliers by stationarity.add_stationarity
         m.dual_link = pyo.Var(list(problem.dual_links), dense=True)
         for name, v in problem.dual_links.items():
             m.dual_link[name].domain = v.domain

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from ..errors import BilevelInputError
+from ..cones import follower_cones
+from ..errors import BilevelInputError, UnsupportedStructureError
 from ..problem import refuse_coupled_followers, refuse_linked_duals
 from . import (auto, complementarity_bb, descent, follower_dual, kkt, penalty, regularized,
                strong_duality, trust_region, value_function)
@@ -37,6 +38,12 @@ def check_accepts(name: str, problem, structure, settings) -> None:
     module = get_method(name)
     if not getattr(module, "LINKED_DUALS", False):
         refuse_linked_duals(problem, name)
+    elif problem.dual_links and structure.lower_cones:
+        linked = sorted(set(problem.dual_links) & set(follower_cones(problem)))
+        if linked:  # its multiplier is a vector; the certificate's dual check is row by row
+            raise UnsupportedStructureError(
+                f"dual_of names second-order cone rows ({', '.join(linked)}): a cone's multiplier is a "
+                "vector, and linking it to the leader is not supported; link an affine row instead")
     if not getattr(module, "NASH", False):
         refuse_coupled_followers(problem, name)
     module.accepts(problem, structure, settings)

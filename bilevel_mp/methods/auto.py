@@ -13,7 +13,9 @@ Stages by structure:
   at 8×8, on its pricing instances KKT proves 128 products in 3 s where strong duality
   times out;
 * other followers proven convex: ``kkt`` (SOS1 unless ``mode``/``modes``/``dual_bound``
-  say otherwise);
+  say otherwise); with curved rows (cones, concave quadratics) then ``value_function``,
+  which needs no constraint qualification, if KKT ends without a proof (Slater's condition
+  unproven, ``reformulations.slater``);
 * nonconvex followers: ``value_function``;
 * followers with integer variables: ``value_function`` alone, with the whole budget (its
   integer cuts and branch-and-cut are exact; the local stage needs a continuous follower);
@@ -111,6 +113,8 @@ def plan(structure: Structure, settings: Settings) -> list[str]:
         first = ["complementarity_bb", "kkt"]
     elif linear and structure.lower_rows_x_free and not structure.lower_linear_in_xy:
         first = ["kkt", "strong_duality"]
+    elif structure.lower_convex and structure.lower_rows_curved:
+        first = ["kkt", "value_function"]  # KKT is exact only where Slater holds; VF needs no CQ
     elif structure.lower_convex:
         first = ["kkt"]
     else:

@@ -52,11 +52,14 @@ def solve_reduction(ctx: Context, reduction, solver: str | None = None,
             abs(v) < SOLVER_INFINITY for v in outcome.values.values()):
         outcome.values = {}  # a point at the solver's infinity (SCIP's 1e20) is no point
     if not outcome.has_solution:
-        if outcome.status == "infeasible":
+        if outcome.status == "infeasible" and lifted.complete:
             claim.verdict = "infeasible"
             if not lifted.exact:
                 claim.message = ("the single-level model is infeasible (method not exact: no proof "
                                  "of bilevel infeasibility; see the assumptions)")
+        elif outcome.status == "infeasible":  # no verdict: the model may have lost feasible points
+            claim.message = ("the single-level model is infeasible, but it may have lost follower optima "
+                             "(see the assumptions): no proof that the bilevel problem is infeasible")
         elif outcome.status == "unbounded":
             claim.verdict = "unbounded"
             claim.message = UNBOUNDED

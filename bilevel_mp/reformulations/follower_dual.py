@@ -37,7 +37,7 @@ from ..core.lifted import HPR, Lifted, lift
 from ..errors import UnsupportedStructureError
 from ..problem import BilevelProblem
 from ..structure import Structure, is_binary
-from .kkt import add_stationarity
+from .stationarity import add_stationarity
 
 STRUCTURES = ("y_free", "minus_follower")
 

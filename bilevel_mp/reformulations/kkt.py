@@ -14,55 +14,18 @@ from __future__ import annotations
 
 import math
 
-import pyomo.environ as pyo
-from pyomo.core.expr.calculus.derivatives import Modes, differentiate
-from pyomo.repn import generate_standard_repn
 
+from ..backends import scip
+from ..core.bounds import share
 from ..core.lifted import HPR, Lifted, lift
 from ..errors import BilevelInputError, UnsupportedStructureError
+from ..cones import follower_cones
 from ..problem import BilevelProblem
 from ..structure import Structure
 from .complementarity import get_mode
-
-
-def y_gradient(expr, problem: BilevelProblem, index: dict | None = None) -> list:
-    """Gradient of a problem expression with respect to y: read off the linear
-    representation when ``expr`` is linear, symbolic otherwise. ``index``: ``{id(y_j): j}``
-    (pass it when calling for many expressions)."""
-    ys = list(problem.y)
-    if isinstance(expr, (int, float)):
-        return [0.0] * len(ys)
-    repn = generate_standard_repn(expr, compute_values=False, quadratic=False)
-    if repn.is_linear():
-        index = index if index is not None else {id(v): j for j, v in enumerate(ys)}
-        grad = [0.0] * len(ys)
-        for v, c in zip(repn.linear_vars, repn.linear_coefs):
-            j = index.get(id(v))
-            if j is not None:
-                grad[j] = grad[j] + c
-        return grad
-    return differentiate(expr, wrt_list=ys, mode=Modes.reverse_symbolic)
-
-
-def y_gradient_nonzeros(expr, problem: BilevelProblem, index: dict) -> dict:
-    """``{j: ∂expr/∂y_j}`` for the entries that are not a literal zero: a row's few nonzeros
-    without a dense list over all of y (``index``: ``{id(y_j): j}``)."""
-    if isinstance(expr, (int, float)):
-        return {}
-    repn = generate_standard_repn(expr, compute_values=False, quadratic=False)
-    if repn.is_linear():
-        grad: dict = {}
-        for v, c in zip(repn.linear_vars, repn.linear_coefs):
-            j = index.get(id(v))
-            if j is not None:
-                grad[j] = grad.get(j, 0.0) + c
-        return {j: d for j, d in grad.items() if not _is_zero(d)}
-    dense = differentiate(expr, wrt_list=list(problem.y), mode=Modes.reverse_symbolic)
-    return {j: d for j, d in enumerate(dense) if not _is_zero(d)}
-
-
-def _is_zero(e) -> bool:
-    return isinstance(e, (int, float)) and e == 0
+from .slater import multiplier_bound, slater_margin
+from .stationarity import add_stationarity
+from .strong_duality import StrongDuality
 
 
 class KKT:
@@ -77,15 +40,20 @@ class KKT:
     dual_bound : float or dict, optional
         Bound on the follower's multipliers for big-M pairs. It is the user's claim:
         a big-M result is then reported as resting on it, never as proven optimal.
+    check_slater : bool
+        Prove Slater's condition for curved follower rows first (``slater``); without
+        the proof the model is not exact. Off only for the check's own model.
     """
 
     name = "kkt"
     feastol = None  # SCIP's default feasibility tolerance for the single-level model
 
-    def __init__(self, mode="sos1", modes: dict | None = None, dual_bound=None):
+    def __init__(self, mode="sos1", modes: dict | None = None, dual_bound=None,
+                 check_slater: bool = True):
         self.mode = get_mode(mode)
         self.modes = {k: get_mode(v) for k, v in (modes or {}).items()}
         self.dual_bound = dual_bound
+        self.check_slater = check_slater
 
     def accepts(self, structure: Structure) -> bool:
         return structure.lower in ("linear", "convex_quadratic", "nonconvex_quadratic", "nonlinear")
@@ -104,14 +72,27 @@ class KKT:
                 f"modes names follower constraints that do not exist: {sorted(unknown)}; "
                 f"known: {[c.name for c in lifted.lower]}"
             )
+        margin = None
         if not structure.lower_convex:
             lifted.exact = False
+            lifted.complete = not structure.lower_rows_curved  # curved rows: no CQ either
             lifted.assumptions.append(
                 "follower problem not proven convex in y: KKT points may not be follower-optimal"
             )
+        elif self.check_slater:
+            margin, unproven = slater_margin(problem, time_limit, exact_check, x_box(lifted))
+            if unproven:
+                lifted.exact = lifted.complete = False
+                lifted.assumptions.append(unproven)
         tightened = lifted.hpr
         slack_ub = lifted.slack_bounds(time_limit)
-        ge, eq = add_stationarity(lifted)
+        cones = follower_cones(problem) if structure.lower_cones and not problem.coupled else {}
+        # a strongly convex follower's y is off by √(the tolerance of its optimality): with
+        # SCIP's default 1e-6 on the conic conditions, y drifts by ~1e-5 and buys F as much
+        self.feastol = scip.TIGHT_FEASTOL if cones else None
+        ge, eq = add_stationarity(lifted, cones)
+        if cones and margin is not None:
+            _bound_cone_multipliers(lifted, list(cones.values()), margin, time_limit)
         slm, m = lifted.slm, lifted.slm.m
         for k, c in enumerate(ge):
             mode = self.modes.get(c.name, self.mode)
@@ -139,42 +120,37 @@ class KKT:
         return self.dual_bound
 
 
-def add_stationarity(lifted: Lifted):
-    """Multipliers (``m.lam`` >= 0 for inequalities, free ``m.mu`` for equalities), the
-    stationarity rows of the follower's Lagrangian, and the rows tying the leader's linked
-    duals (``m.dual_link``) to them. Returns (inequalities, equalities)."""
-    problem, m = lifted.problem, lifted.slm.m
-    ge = [c for c in lifted.lower if c.kind == "ge"]
-    eq = [c for c in lifted.lower if c.kind == "eq"]
-    m.lam = pyo.Var(range(len(ge)), domain=pyo.NonNegativeReals)
-    m.mu = pyo.Var(range(len(eq)), domain=pyo.Reals)
-    index = {id(v): j for j, v in enumerate(problem.y)}
-    if problem.coupled:  # a Nash game: each follower's Lagrangian in its own variables
-        owner_of_y, row_owner = problem.y_owners(), problem.row_owners()
-        grad = [0.0] * problem.n_y
-        for fol in problem.followers:
-            own = y_gradient(fol.f, problem, index)
-            for j in fol.y:
-                grad[j] = lifted.sub(own[j])
-    else:
-        grad = [lifted.sub(d) for d in y_gradient(problem.f, problem, index)]
-    terms = [[g] if not _is_zero(g) else [] for g in grad]
-    for mult, cons in ((m.lam, ge), (m.mu, eq)):
-        for k, c in enumerate(cons):
-            lifted.duals[c.name] = mult[k]
-            for j, d in y_gradient_nonzeros(c.body, problem, index).items():
-                if problem.coupled and owner_of_y[j] != row_owner[c.name]:
-                    continue  # another follower's row: data for the owner of y_j
-                terms[j].append(-mult[k] * lifted.sub(d))
-    m.stationarity = pyo.ConstraintList()
-    for t in terms:
-        if t:
-            m.stationarity.add(sum(t) == 0)
-    if problem.dual_links:  # the leader's DualOf variables are these multipliers
-        m.dual_link_rows = pyo.ConstraintList()
-        for name in problem.dual_links:
-            m.dual_link_rows.add(m.dual_link[name] == lifted.duals[name])
-    return ge, eq
+def x_box(lifted: Lifted) -> list:
+    """The bounds on x of a lifted model (the high-point relaxation's, once tightened)."""
+    return [(v.lb, v.ub) for v in lifted.slm.m.x.values()]
+
+
+def exact_check(structure: Structure):
+    """The exact reduction that solves a Slater check (``slater.margin_problem``): strong
+    duality for cones (its products are with x only), else KKT."""
+    if structure.lower_cones and StrongDuality().accepts(structure):
+        return StrongDuality(check_slater=False)
+    return KKT(check_slater=False)
+
+
+def _bound_cone_multipliers(lifted: Lifted, cones: list, margin: float, time_limit) -> None:
+    """Bounds from Slater's margin (``slater.multiplier_bound``) on the cone multipliers
+    and the follower's box on y: without them SCIP's relaxations of the complementarity
+    products σ·t and w·u are unbounded and its bound does not move."""
+    bound, box = multiplier_bound(lifted.problem, margin, time_limit and share(time_limit))
+    m = lifted.slm.m
+    if box is not None:
+        for j, (lo, hi) in enumerate(box):
+            v = m.y[j]
+            v.setlb(lo if v.lb is None else max(v.lb, lo))
+            v.setub(hi if v.ub is None else min(v.ub, hi))
+    if bound is None:
+        return
+    for k, cone in enumerate(cones):
+        m.cone_lam[k].setub(bound)
+        for i in range(len(cone.u)):
+            m.cone_w[k, i].setlb(-cone.scale * bound)
+            m.cone_w[k, i].setub(cone.scale * bound)
 
 
 def reject_integer_follower(problem: BilevelProblem, method: str) -> None:

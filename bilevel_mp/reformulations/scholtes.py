@@ -1,7 +1,7 @@
 """The regularised MPEC model (Scholtes relaxation of the KKT reformulation), its
 continuation and its start points; ``methods.regularized`` drives it.
 
-The follower is replaced by its KKT conditions (``kkt.add_stationarity`` on the lifted
+The follower is replaced by its KKT conditions (``stationarity.add_stationarity`` on the lifted
 high-point relaxation of ``base.lift``, whose bound tightening it keeps) and each
 complementarity pair is relaxed to
 
@@ -43,7 +43,7 @@ from ..backends.single_level import SolveOutcome, substitute
 from ..core.certify import solve_follower
 from ..core.lifted import HPR, Lifted, lift
 from ..problem import BilevelProblem, involves
-from .kkt import add_stationarity
+from .stationarity import add_stationarity
 
 T0 = 1.0  # first relaxation parameter
 T_FACTOR = 0.1  # t <- t * T_FACTOR per stage
@@ -240,8 +240,8 @@ def _box(var, center: float, scale: float = 1.0) -> tuple[float, float]:
     around the start value c where unbounded."""
     w = max(scale, abs(center))
     lo, hi = var.lb, var.ub
-    if lo is not None and hi is not None:
-        return float(lo), float(hi)
+    if lo is not None and hi is not None:  # tightened bounds may cross by a tolerance
+        return min(float(lo), float(hi)), max(float(lo), float(hi))
     if lo is not None:
         return float(lo), max(float(lo), center) + w
     if hi is not None:

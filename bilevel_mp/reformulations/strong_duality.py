@@ -1,4 +1,4 @@
-"""Strong-duality reformulation for LP and convex-QP followers.
+"""Strong-duality reformulation for LP, convex-QP and second-order cone followers.
 
 For a follower  min ½ yᵀQy + c(x)ᵀy + d(x)  s.t.  g(x, y) = A(x) y + r(x) >= 0 (or = 0),
 primal feasibility, dual feasibility (the stationarity rows Qy + c(x) = A(x)ᵀλ, λ >= 0
@@ -28,12 +28,14 @@ import math
 import pyomo.environ as pyo
 
 from ..core.lifted import HPR, Lifted, lift
+from ..cones import follower_cones
 from ..errors import UnsupportedStructureError
 from ..problem import BilevelProblem
 from ..backends import scip
 from ..backends.single_level import substitute
 from ..structure import Structure, degree, fixed, y_hessian
-from .kkt import add_stationarity
+from .slater import slater_margin
+from .stationarity import add_stationarity
 
 
 class StrongDuality:
@@ -41,6 +43,8 @@ class StrongDuality:
 
     form : "dual_objective" (default) or "gap" (see module docstring)
     sos1 : also state the complementarity as SOS1 sets (default True, see numerics note)
+    check_slater : prove Slater's condition for second-order cone rows first (``slater``);
+        without the proof the model is not exact. Off only for the check's own model.
     """
 
     name = "strong_duality"
@@ -48,13 +52,16 @@ class StrongDuality:
     # duality row of a QP follower lets (x, y) sit ~1e-5 off the optimum while "optimal"
     feastol = scip.TIGHT_FEASTOL
 
-    def __init__(self, form: str = "dual_objective", sos1: bool = True):
+    def __init__(self, form: str = "dual_objective", sos1: bool = True, check_slater: bool = True):
         if form not in ("gap", "dual_objective"):
             raise ValueError(f"form must be 'gap' or 'dual_objective', got {form!r}")
         self.form = form
         self.sos1 = sos1
+        self.check_slater = check_slater
 
     def accepts(self, structure: Structure) -> bool:
+        if structure.lower_cones:  # a conic follower: its only curved rows are the cones
+            return structure.lower_convex and structure.lower_rows_curved == structure.lower_cones
         return structure.lower in ("linear", "convex_quadratic")
 
     mode_label = None
@@ -66,9 +73,10 @@ class StrongDuality:
                 f"strong duality needs an LP or convex-QP follower; this one is {structure.lower}"
             )
         lifted = lift(problem, "strong_duality", "strong_duality", time_limit=time_limit, cache=cache)
+        cones = follower_cones(problem) if structure.lower_cones else {}
         with fixed(problem.x):
             for c in lifted.lower:
-                if degree(c.body) is None or degree(c.body) > 1:
+                if c.name not in cones and (degree(c.body) is None or degree(c.body) > 1):
                     raise UnsupportedStructureError(
                         f"strong duality needs follower constraints linear in y; {c.name} is not"
                     )
@@ -76,8 +84,15 @@ class StrongDuality:
             raise UnsupportedStructureError(
                 "strong duality needs a follower objective whose Hessian in y is constant"
             )
+        if cones and self.check_slater:
+            _, unproven = slater_margin(problem, time_limit, lambda _s: StrongDuality(check_slater=False),
+                                        [(v.lb, v.ub) for v in lifted.slm.m.x.values()])
+            if unproven:
+                lifted.exact = lifted.complete = False
+                lifted.assumptions.append(unproven)
         slack_ub = lifted.slack_bounds(time_limit)
-        ge, eq = add_stationarity(lifted)
+        ge, eq = add_stationarity(lifted, cones, cone_complementarity=False)
+        cone_list = list(cones.values())
         m = lifted.slm.m
         if self.form == "dual_objective":
             zero_y = {id(problem.y[j]): 0.0 for j in range(problem.n_y)}
@@ -86,12 +101,15 @@ class StrongDuality:
             quad = 0.5 * sum(Q[i, j] * ys[i] * ys[j] for i in range(len(ys)) for j in range(len(ys)) if Q[i, j])
             dual_terms = [m.lam[k] * lifted.sub(substitute(c.body, zero_y)) for k, c in enumerate(ge)]
             dual_terms += [m.mu[k] * lifted.sub(substitute(c.body, zero_y)) for k, c in enumerate(eq)]
+            for k, cone in enumerate(cone_list):  # (scale·σ, w) against (t, u) at y = 0
+                dual_terms.append(cone.scale * m.cone_lam[k] * lifted.sub(substitute(cone.t, zero_y)))
+                dual_terms += [m.cone_w[k, i] * lifted.sub(substitute(e, zero_y)) for i, e in enumerate(cone.u)]
             gap = lifted.sub(problem.f) - lifted.sub(substitute(problem.f, zero_y)) + quad + sum(dual_terms)
             m.strong_duality = pyo.Constraint(expr=gap <= 0)
             if self.sos1:
                 self._add_sos1(lifted, ge, slack_ub)
             return lifted
-        return self._gap_form(lifted, ge, slack_ub)
+        return self._gap_form(lifted, ge, slack_ub, cone_list)
 
     def _add_sos1(self, lifted, ge, slack_ub):
         m = lifted.slm.m
@@ -99,14 +117,18 @@ class StrongDuality:
         for k in range(len(ge)):
             lifted.slm.sos1.append([m.sd_slack[k], m.lam[k]])
 
-    def _gap_form(self, lifted, ge, slack_ub):
+    def _gap_form(self, lifted, ge, slack_ub, cones=()):
         m = lifted.slm.m
         # gap form: with stationarity, primal value - dual value = sum_k lam_k g_k(x, y)
         # (equality rows contribute mu_e h_e = 0); written over slack variables s_k =
         # g_k(x, y) in [0, proven bound], so every product is lam_k * s_k with s_k bounded
         _bounded_slacks(lifted, ge, slack_ub)
-        if ge:
-            m.strong_duality = pyo.Constraint(expr=sum(m.lam[k] * m.sd_slack[k] for k in range(len(ge))) <= 0)
+        products = [m.lam[k] * m.sd_slack[k] for k in range(len(ge))]
+        for k, cone in enumerate(cones):  # each cone's term of the gap: (scale·σ, w)·(t, u)
+            products.append(cone.scale * m.cone_lam[k] * lifted.sub(cone.t))
+            products += [m.cone_w[k, i] * lifted.sub(e) for i, e in enumerate(cone.u)]
+        if products:
+            m.strong_duality = pyo.Constraint(expr=sum(products) <= 0)
             if self.sos1:
                 for k in range(len(ge)):
                     lifted.slm.sos1.append([m.sd_slack[k], m.lam[k]])

@@ -26,11 +26,12 @@ d, A, b affine in x. The affine maps are read with ``apply_parameters`` at x = 0
 each unit vector (and checked at a random x). Terms such as ``x @ y`` in the follower's
 objective, or ``x[0] * y <= 1`` in its constraints, are therefore accepted: they are
 affine in the parameter. The follower must be DCP (hence convex in y) and DPP in x,
-with zero-cone rows (equalities) and nonnegative-cone rows (linear or piecewise-linear
-inequalities: ``abs``, ``maximum``, ``norm1``, ... are fine); its objective must be
-linear, convex quadratic or piecewise linear. Second-order, PSD, exponential and power
-cones are refused with ``UnsupportedStructureError`` naming the constraint, as are
-nonconvex (non-DCP) followers. Auxiliary variables of the canonical form become extra
+with zero-cone rows (equalities), nonnegative-cone rows (linear or piecewise-linear
+inequalities: ``abs``, ``maximum``, ``norm1``, ... are fine) and second-order cones
+(``cp.norm(u) <= t``, ``cp.SOC``, ``sum_squares(y) <= x``...: each cone becomes a row
+``t − sqrt(u·u) >= 0``, read back by ``bilevel_mp.cones``, named ``follower[i]`` or
+``follower[i][j]``, CVXPY's own cones ``follower.soc[k]``). PSD, exponential and power cones
+are refused with ``UnsupportedStructureError``, as are nonconvex (non-DCP) followers. Auxiliary variables of the canonical form become extra
 (continuous) follower variables (named ``follower.t[k]``, at the end of ``problem.y``);
 the projection of the follower's optimal set onto its own variables is unchanged.
 
@@ -257,33 +258,24 @@ class CvxpyBilevel:
         cons = []
         for i, c in enumerate(self.follower.constraints):
             where = f"follower constraint {i} ({short(c)})"
-            if not isinstance(c, linear_types(cp)):
+            if not isinstance(c, linear_types(cp) + (cp.constraints.SOC,)):
                 raise UnsupportedStructureError(
-                    f"{where} is a {type(c).__name__} constraint: the follower may only have "
-                    "equalities and linear or piecewise-linear inequalities (zero and nonnegative "
-                    "cones); second-order, PSD, exponential and power cones are not supported")
+                    f"{where} is a {type(c).__name__} constraint: the follower may have equalities, "
+                    "inequalities and second-order cones (cp.SOC, cp.norm(...) <= t); PSD, "
+                    "exponential and power cones are not supported")
             cc = sub.constraint(c)
             check_dcp(cc, where, "follower")
-            if not all(a.is_pwl() for a in cc.args):
-                raise UnsupportedStructureError(
-                    f"{where} is not linear or piecewise linear in the follower's variables: it "
-                    "would need a second-order (or other nonlinear) cone, which the follower may "
-                    "not have")
             cons.append(cc)
         obj = sub.objective(self.follower.objective)
         where = f"follower objective ({short(self.follower.objective)})"
         check_dcp(obj, where, "follower")
-        if not obj.args[0].is_qpwa():
-            raise UnsupportedStructureError(
-                f"{where} is not linear, convex quadratic or piecewise linear: the follower must "
-                "be an LP or convex QP")
         prob = cp.Problem(obj, cons)
         params = [(self._x_param[b.var.id], b) for b in self.x_blocks
                   if self._x_param[b.var.id].id in {p.id for p in prob.parameters()}]
         self._fparam_blocks = [b for _par, b in params]  # order of x entries in the data
         return canonicalize(self.cp, prob, "follower", cons, params,
                             {self._y_clone[b.var.id].id: ("y", b.start) for b in self.y_blocks},
-                            aux_level="y", aux_start=sum(b.size for b in self.y_blocks))
+                            aux_level="y", aux_start=sum(b.size for b in self.y_blocks), soc=True)
 
     # ------------------------------------------------------------ leader
     def _read_leader(self):
@@ -415,16 +407,17 @@ class CvxpyBilevel:
                     np.array(b.var.value, float)
         duals = dict(result.duals or {})
         kinds = dict(self._follower_canon.rows)
+        cones = {name for name, _t, _u in self._follower_canon.cones}
         for i, names in self.follower_rows.items():
-            if not all(n in duals for n in names):
-                continue
+            if not all(n in duals for n in names) or any(n in cones for n in names):
+                continue  # a cone's multiplier is a vector in CVXPY: only its row dual is kept
             con = self.follower.constraints[i]
             # bilevel_mp: min f - lam*g (g >= 0) - mu*h (h = 0); CVXPY: lam >= 0, -mu
             vals = np.array([duals[n] if kinds[n] == "ge" else -duals[n] for n in names], float) + 0.0
             if con.size != len(vals):
                 continue
             con.save_dual_value(float(vals[0]) if con.shape == () else vals.reshape(con.shape, order="F"))
-        aux_rows = {n for n, _kind in self._follower_canon.rows} - \
+        aux_rows = ({n for n, _kind in self._follower_canon.rows} | cones) - \
             {n for names in self.follower_rows.values() for n in names}
         restrict(result, x, y, values, duals, aux_rows)
 

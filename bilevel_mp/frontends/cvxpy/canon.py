@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+import pyomo.environ as pyo
+
 from ...errors import BilevelInputError, SolverUnavailableError, UnsupportedStructureError
 from ...problem import Constraint
 
@@ -27,16 +29,18 @@ class Canon:
     b: list
     cols: dict  # canonical column -> ("x" | "y", index)
     n_aux: int
-    rows: list = field(default_factory=list)  # (name, kind) per canonical row
+    rows: list = field(default_factory=list)  # (name, kind) per canonical row ("soc": in a cone)
     row_owner: dict = field(default_factory=dict)  # user constraint index -> list of row names
+    cones: list = field(default_factory=list)  # (name, t row, [u rows]) per second-order cone
 
 
 def canonicalize(cp, prob, level, user_cons, params, var_cols, aux_level, aux_start,
-                 user_index=None) -> Canon:
+                 user_index=None, soc: bool = False) -> Canon:
     """Read ``prob`` (a DCP, DPP ``cvxpy.Problem`` over clone Variables, with the leader's
     entries ``params`` as Parameters) into a ``Canon``: CVXPY's conic data up to the
     matrix stuffing, its rows named after ``user_cons`` and its columns mapped by
-    ``var_cols`` (auxiliary columns go to ``aux_level`` from ``aux_start``)."""
+    ``var_cols`` (auxiliary columns go to ``aux_level`` from ``aux_start``). With ``soc``
+    second-order cones are read too (``Canon.cones``); any other cone is refused."""
     solver = _canon_solver(cp)
     try:
         data, chain, inv = prob.get_problem_data(solver, enforce_dpp=True)
@@ -72,15 +76,24 @@ def canonicalize(cp, prob, level, user_cons, params, var_cols, aux_level, aux_st
     for k, c in enumerate(user_cons):
         owner[idmap[c.id]] = (user_index[k], c)
     Zero, NonNeg = cp.constraints.Zero, cp.constraints.NonNeg
-    rows, row_owner, n_aux_rows = [], {}, 0
+    rows, row_owner, n_aux_rows, cones = [], {}, 0, []
     for con in pp.constraints:
+        if soc and isinstance(con, cp.constraints.SOC):
+            who = owner.get(con.id)
+            base = f"{level}[{who[0]}]" if who else f"{level}.soc[{len(cones)}]"
+            names = _soc_rows(con, base, len(rows), cones)
+            if who:
+                row_owner[who[0]] = names
+            rows += [(f"{base}.row[{j}]", "soc") for j in range(con.size)]
+            continue
         if not isinstance(con, (Zero, NonNeg)):
             who = owner.get(con.id)
             what = (f"{level} constraint {who[0]} ({short(who[1])})" if who
                     else f"an auxiliary constraint CVXPY built for the {level}'s objective or atoms")
             raise UnsupportedStructureError(
                 f"{what} canonicalises to a {type(con).__name__} cone: only zero and "
-                "nonnegative cones (linear equalities and inequalities) are supported")
+                "nonnegative cones (linear equalities and inequalities)"
+                + (" and second-order cones" if soc else "") + " are supported")
         kind = "eq" if isinstance(con, Zero) else "ge"
         if con.id in owner:
             i = owner[con.id][0]
@@ -112,7 +125,23 @@ def canonicalize(cp, prob, level, user_cons, params, var_cols, aux_level, aux_st
     if A[0].shape[0] != len(rows):
         raise UnsupportedStructureError(
             f"the {level}'s canonical data has {A[0].shape[0]} rows, expected {len(rows)}")
-    return Canon(P, q, d, A, b, cols, n_aux, rows, row_owner)
+    return Canon(P, q, d, A, b, cols, n_aux, rows, row_owner, cones)
+
+
+def _soc_rows(con, base: str, start: int, cones: list) -> list[str]:
+    """Append the cones of a ``cvxpy.SOC`` constraint to ``cones`` (its rows begin at
+    ``start``: t, then X column-major); return their names. Axis 0: X's columns are the
+    cones; axis 1: its rows."""
+    t_size = int(con.args[0].size)
+    m = int(con.cone_sizes()[0]) - 1
+    names = [base] if t_size == 1 else [f"{base}[{i}]" for i in range(t_size)]
+    for i in range(t_size):
+        if con.axis == 0:
+            u = [start + t_size + i * m + r for r in range(m)]
+        else:
+            u = [start + t_size + r * t_size + i for r in range(m)]
+        cones.append((names[i], start + i, u))
+    return names
 
 
 def short(obj, n: int = 60) -> str:
@@ -314,7 +343,12 @@ def row_constraints(c: Canon, var, params, level) -> list[Constraint]:
             else:
                 per_row[r].append(scale * poly_sum(contrib[r]))
     out = []
+    for name, t_row, u_rows in c.cones:  # t − sqrt(Σ u²) >= 0: ``bilevel_mp.cones`` reads it back
+        t, u = poly_sum(per_row[t_row]), [poly_sum(per_row[r]) for r in u_rows]
+        out.append(Constraint(name, t - pyo.sqrt(sum(e * e for e in u)), "ge"))
     for r, (name, kind) in enumerate(c.rows):
+        if kind == "soc":
+            continue
         body = poly_sum(per_row[r])
         if isinstance(body, (int, float)):
             ok = body == 0 if kind == "eq" else body >= -1e-9
