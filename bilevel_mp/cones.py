@@ -39,8 +39,9 @@ class Cone:
 
 
 def follower_cones(problem: BilevelProblem) -> dict[str, Cone]:
-    """The follower's rows (involving y) that are second-order cones, by row name (read
-    once per set of rows: the answer is kept on the problem until its rows change)."""
+    """The follower's rows that are second-order cones in y, by row name: a cone whose u
+    has no y (``‖u(x)‖ <= t``) is affine in y and stays an ordinary row (read once per
+    set of rows: the answer is kept on the problem until its rows change)."""
     key = tuple(id(c) for c in problem.g)
     cached = getattr(problem, "_cones", None)
     if cached is not None and cached[0] == key:
@@ -49,7 +50,7 @@ def follower_cones(problem: BilevelProblem) -> dict[str, Cone]:
     for c in problem.g:
         if c.kind == "ge" and involves(c.body, problem.y):
             cone = soc_row(c)
-            if cone is not None:
+            if cone is not None and any(involves(e, problem.y) for e in cone.u):
                 out[c.name] = cone
     problem._cones = (key, out)
     return dict(out)

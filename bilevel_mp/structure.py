@@ -134,7 +134,7 @@ def joint_hessian(expr, problem: BilevelProblem) -> np.ndarray:
     return H
 
 
-def _is_psd(H: np.ndarray, tol: float = 1e-9) -> bool:
+def is_psd(H: np.ndarray, tol: float = 1e-9) -> bool:
     if H.size == 0:
         return True
     return bool(np.linalg.eigvalsh((H + H.T) / 2).min() >= -tol * max(1.0, np.abs(H).max()))
@@ -169,8 +169,8 @@ def detect(problem: BilevelProblem) -> Structure:
         and f_joint <= 2
         and (g_joint is not None and g_joint <= 2)
     ):
-        convex = _is_psd(y_hessian(problem.f, problem)) and all(
-            c.kind == "ge" and _is_psd(-y_hessian(c.body, problem))
+        convex = is_psd(y_hessian(problem.f, problem)) and all(
+            c.kind == "ge" and is_psd(-y_hessian(c.body, problem))
             if degree(c.body) == 2
             else True
             for c in lower_cons
@@ -221,14 +221,14 @@ def _convex_with_cones(problem: BilevelProblem, cones: dict) -> bool:
     (jointly) with a PSD Hessian in y; every row affine in y, concave quadratic, or a cone
     whose t is affine in y (its u are affine by construction)."""
     f_joint = degree(problem.f)
-    if f_joint is None or f_joint > 2 or not _is_psd(y_hessian(problem.f, problem)):
+    if f_joint is None or f_joint > 2 or not is_psd(y_hessian(problem.f, problem)):
         return False
     for c in problem.g:
         if c.name in cones:
             if _deg_in_y(cones[c.name].t, problem) > 1:
                 return False
         elif _deg_in_y(c.body, problem) > 1:
-            if c.kind == "eq" or degree(c.body) != 2 or not _is_psd(-y_hessian(c.body, problem)):
+            if c.kind == "eq" or degree(c.body) != 2 or not is_psd(-y_hessian(c.body, problem)):
                 return False
     return True
 
@@ -249,9 +249,9 @@ def _follower_convex(problem: BilevelProblem, fol) -> bool:
     if any(d is None or d > 2 for d in (degree(e) for e in exprs)):
         return False
     block = np.ix_(own, own)
-    if not _is_psd(y_hessian(fol.f, problem)[block]):
+    if not is_psd(y_hessian(fol.f, problem)[block]):
         return False
-    return all(d <= 1 or (c.kind == "ge" and _is_psd(-y_hessian(c.body, problem)[block]))
+    return all(d <= 1 or (c.kind == "ge" and is_psd(-y_hessian(c.body, problem)[block]))
                for c, d in zip(fol.g, degrees[1:]))
 
 

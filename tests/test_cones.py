@@ -13,6 +13,7 @@ import pytest
 import bilevel_mp as bmp
 from bilevel_mp.cones import follower_cones, soc_row
 from bilevel_mp.errors import UnsupportedStructureError
+from bilevel_mp.library.random_soc import random_soc
 from bilevel_mp.problem import Constraint
 from bilevel_mp.reformulations.slater import curved_rows, margin_problem
 from bilevel_mp.structure import detect
@@ -174,39 +175,15 @@ def test_dual_of_a_cone_row_is_refused():
 
 
 # ---------------------------------------------------------------- random instances
-def _random_soc(seed):
-    """x in [−1, 1]; follower min ½‖y‖² + c·y + x·(d·y) over y in [−3, 3]³ and two cones
-    ‖A_k y + b_k x + e_k‖ <= 1 + h_k·y, strictly feasible at y = 0 for every x (Slater);
-    leader min (x − x0)² + a·y. The follower is strongly convex: y(x) is unique. (The
-    box gives the multipliers a bound; without it SCIP's bound may not close.)"""
-    rng = np.random.default_rng(seed)
-    n = 3
-    p = bmp.BilevelProblem(n_x=1, n_y=n, x_bounds=[(-1, 1)], y_bounds=[(-3, 3)] * n, name=f"soc{seed}")
-    x, y = p.x[0], [p.y[j] for j in range(n)]
-    c, d, a = rng.normal(size=n), rng.normal(size=n), rng.normal(size=n)
-    x0 = float(rng.uniform(-1, 1))
-    data, rows = [], []
-    for _ in range(2):
-        A = rng.normal(size=(2, n))
-        b = rng.uniform(-0.25, 0.25, 2)
-        e = rng.uniform(-0.2, 0.2, 2)
-        h = 0.3 * rng.normal(size=n)
-        data.append((A, b, e, h))
-        u = [sum(float(A[i, j]) * y[j] for j in range(n)) + float(b[i]) * x + float(e[i]) for i in range(2)]
-        t = 1 + sum(float(h[j]) * y[j] for j in range(n))
-        rows.append(pyo.sqrt(u[0] ** 2 + u[1] ** 2) <= t)
-    p.set_upper((x - x0) ** 2 + sum(float(a[j]) * y[j] for j in range(n)))
-    p.set_lower(0.5 * sum(v * v for v in y) + sum(float(c[j]) * y[j] for j in range(n))
-                + x * sum(float(d[j]) * y[j] for j in range(n)), rows)
-    return p, (c, d, a, x0, data)
-
-
-def _F_by_clarabel(params, xv):
+def _F_by_scs(p, xv):
+    """F(x, y(x)) with the follower solved by SCS (CVXPY), from the instance's data."""
     import cvxpy as cp
 
-    c, d, a, x0, data = params
+    data, box = p.meta["data"], p.meta["box"]
+    c, d, a, x0 = data["c"], data["d"], data["a"], data["x0"]
     y = cp.Variable(len(c))
-    cons = [cp.norm(A @ y + b * xv + e) <= 1 + h @ y for A, b, e, h in data] + [cp.abs(y) <= 3]
+    cons = [cp.norm(A @ y + b * xv + e) <= 1 + h @ y for A, b, e, h in data["cones"]]
+    cons += [] if box is None else [cp.abs(y) <= box]
     # SCS at 1e-10: Clarabel at tight tolerances was seen "optimal_inaccurate" (1e-5 off) here
     cp.Problem(cp.Minimize(0.5 * cp.sum_squares(y) + (c + xv * d) @ y), cons).solve(
         solver="SCS", eps=1e-10, max_iters=200000)
@@ -220,18 +197,18 @@ def test_random_cone_followers_match_a_grid_over_x(seed):
     optimal, as good as the grid's best, and its F the independent value at its x."""
     from scipy.optimize import minimize_scalar
 
-    p, params = _random_soc(seed)
+    p = random_soc(seed)
     r = bmp.solve(p, time_limit=120)
     assert r.status == "optimal", r.message
     grid = np.linspace(-1, 1, 41)
-    vals = [_F_by_clarabel(params, xv) for xv in grid]
+    vals = [_F_by_scs(p, xv) for xv in grid]
     k = int(np.argmin(vals))
     lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-    ref = minimize_scalar(lambda xv: _F_by_clarabel(params, xv), bounds=(lo, hi), method="bounded",
+    ref = minimize_scalar(lambda xv: _F_by_scs(p, xv), bounds=(lo, hi), method="bounded",
                           options={"xatol": 1e-7})
     best = min(min(vals), float(ref.fun))
     assert r.F <= best + 1e-5
-    assert r.F == pytest.approx(_F_by_clarabel(params, float(r.x[0])), abs=1e-5)
+    assert r.F == pytest.approx(_F_by_scs(p, float(r.x[0])), abs=1e-5)
 
 
 # ---------------------------------------------------------------- front ends
@@ -292,3 +269,45 @@ def test_cvxpy_vector_soc_reads_each_cone():
         # follower: max y_j with (y_j − x)² + (y_j + x)² <= 4: y_j = sqrt(2 − x²); F = 2√(2 − x²) − x
         assert r.status == "optimal"
         assert r.F == pytest.approx(2 * math.sqrt(2 - 1) - 1, abs=1e-5)
+
+
+def test_blvpy_parameter_dependent_socp_example():
+    """blvpy's test ``parameter_dependent_socp_with_active_upper_constraint``: follower
+    min t + x·y0 s.t. (t, y) in K³, y0 = 1, x·y0 + y1 = 1 (so t = √(1 + (1−x)²)); leader
+    min (x−2)² + ‖y − (1, 0)‖² + (t−1)² with x <= 1, decreasing up to the bound: by hand
+    x = 1, y = (1, 0), t = 1, F = 1 (blvpy's value)."""
+    import cvxpy as cp
+    from bilevel_mp.frontends.cvxpy import from_cvxpy
+
+    x = cp.Variable(name="x", bounds=[0.25, 1.5])
+    y, t = cp.Variable(2, name="y"), cp.Variable(name="t")
+    follower = cp.Problem(cp.Minimize(t + x * y[0]), [cp.SOC(t, y), y[0] == 1.0, x * y[0] + y[1] == 1.0])
+    leader = cp.Problem(cp.Minimize(cp.square(x - 2.0) + cp.sum_squares(y - np.array([1.0, 0.0]))
+                                    + cp.square(t - 1.0)), [x <= 1.0])
+    r = bmp.solve(from_cvxpy(leader, follower, [y, t]), time_limit=60)
+    assert r.status == "optimal" and r.F == pytest.approx(1.0, abs=1e-6)
+    assert float(x.value) == pytest.approx(1.0, abs=1e-6)
+    assert y.value == pytest.approx([1.0, 0.0], abs=1e-6) and float(t.value) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_cone_whose_u_has_no_y_is_an_ordinary_row():
+    """sqrt(x² + 1) <= y0 is affine in y: no conic multiplier, no Slater-based bound on
+    it (a bound from the curved rows' margin cut its multiplier 1 to 0.5 and made KKT
+    call this feasible problem infeasible). By hand: y0 = √(x²+1), the follower is
+    indifferent in y1, so the leader takes y1 = −5 and x = 0: F = −4."""
+    p = bmp.BilevelProblem(n_x=1, n_y=2, x_bounds=[(0, 1)], y_bounds=[(0, 1.5), (-10, 10)])
+    x, y = p.x, p.y
+    p.set_upper(x[0] + y[0] + y[1])
+    p.set_lower(y[0], [pyo.sqrt(x[0] ** 2 + 1) <= y[0], pyo.sqrt(y[1] ** 2) <= 5])
+    assert list(follower_cones(p)) == ["g[1]"]
+    for method in ("kkt", "auto"):
+        r = bmp.solve(p, method=method, time_limit=60)
+        assert r.status == "optimal" and r.F == pytest.approx(-4.0, abs=1e-6)
+
+
+def test_methods_that_cannot_serve_a_cone_follower_say_so():
+    p = disk_follower()
+    with pytest.raises(UnsupportedStructureError, match="strong duality"):
+        bmp.solve(p, method="strong_duality")
+    with pytest.raises(bmp.BilevelInputError, match="cone"):
+        bmp.solve(p, method="kkt", modes={"g[0]": "bigm"})

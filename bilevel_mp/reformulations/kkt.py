@@ -87,6 +87,12 @@ class KKT:
         tightened = lifted.hpr
         slack_ub = lifted.slack_bounds(time_limit)
         cones = follower_cones(problem) if structure.lower_cones and not problem.coupled else {}
+        named = sorted((set(self.modes) | set(self.dual_bound if isinstance(self.dual_bound, dict) else ()))
+                       & set(cones))
+        if named:
+            raise BilevelInputError(
+                f"modes / dual_bound name second-order cone rows {named}: a cone's complementarity is "
+                "conic (its Jordan product), not a scalar pair; name scalar rows only")
         # a strongly convex follower's y is off by √(the tolerance of its optimality): with
         # SCIP's default 1e-6 on the conic conditions, y drifts by ~1e-5 and buys F as much
         self.feastol = scip.TIGHT_FEASTOL if cones else None
@@ -128,8 +134,8 @@ def x_box(lifted: Lifted) -> list:
 def exact_check(structure: Structure):
     """The exact reduction that solves a Slater check (``slater.margin_problem``): strong
     duality for cones (its products are with x only), else KKT."""
-    if structure.lower_cones and StrongDuality().accepts(structure):
-        return StrongDuality(check_slater=False)
+    if structure.lower_cones and StrongDuality(cones=True).accepts(structure):
+        return StrongDuality(cones=True)
     return KKT(check_slater=False)
 
 

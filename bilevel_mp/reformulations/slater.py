@@ -36,7 +36,7 @@ from ..core.certify import solve_follower
 from ..backends.single_level import SOLVER_INFINITY, SingleLevelModel, substitute
 from ..core.bounds import share
 from ..problem import BilevelProblem, Constraint, split_lower
-from ..structure import _is_psd, degree, detect, fixed, joint_hessian
+from ..structure import is_psd, degree, detect, fixed, joint_hessian
 
 MARGIN = 1e-6  # the proven margin a curved row must have at every x
 
@@ -162,7 +162,7 @@ def _jointly_concave(c: Constraint, problem: BilevelProblem) -> bool:
         dt = degree(cone.t)
         return dt is not None and dt <= 1
     if d == 2:
-        return _is_psd(-joint_hessian(c.body, problem))
+        return is_psd(-joint_hessian(c.body, problem))
     return False
 BOX_SECONDS = 5.0  # at most this long for the follower's box (``follower_box``)
 
