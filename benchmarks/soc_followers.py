@@ -16,34 +16,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 import bilevel_mp as bmp
-from bilevel_mp.library.random_soc import random_soc
-
-
-def follower_F(p, xv: float) -> float:
-    import cvxpy as cp
-
-    data, box = p.meta["data"], p.meta["box"]
-    y = cp.Variable(len(data["c"]))
-    cons = [cp.norm(A @ y + b * xv + e) <= 1 + h @ y for A, b, e, h in data["cones"]]
-    cons += [] if box is None else [cp.abs(y) <= box]
-    cp.Problem(cp.Minimize(0.5 * cp.sum_squares(y) + (data["c"] + xv * data["d"]) @ y), cons).solve(
-        solver="SCS", eps=1e-10, max_iters=200000)
-    return float((xv - data["x0"]) ** 2 + data["a"] @ y.value)
-
-
-def reference(p) -> float:
-    from scipy.optimize import minimize_scalar
-
-    grid = np.linspace(-1, 1, 41)
-    vals = [follower_F(p, xv) for xv in grid]
-    k = int(np.argmin(vals))
-    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-    ref = minimize_scalar(lambda xv: follower_F(p, xv), bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-7})
-    return min(min(vals), float(ref.fun))
+from bilevel_mp.library.random_soc import grid_optimum, random_soc, scs_value
 
 
 def main() -> None:
@@ -60,8 +34,8 @@ def main() -> None:
         t0 = time.perf_counter()
         r = bmp.solve(p, time_limit=args.limit)
         secs = time.perf_counter() - t0
-        ref = reference(p)
-        off = r.F - follower_F(p, float(r.x[0])) if r.x is not None else float("nan")
+        ref = grid_optimum(p)
+        off = r.F - scs_value(p, float(r.x[0])) if r.x is not None else float("nan")
         F = "—" if r.F is None else f"{r.F:.7f}"
         print(f"| {seed} | {r.status} | {secs:.1f} | {F} | {ref:.7f} | {off:.1e} |", flush=True)
 

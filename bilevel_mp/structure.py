@@ -103,33 +103,24 @@ def _max_degree(exprs) -> int | None:
 
 def y_hessian(expr, problem: BilevelProblem) -> np.ndarray:
     """Constant Hessian in y of an expression of joint degree <= 2."""
-    n = problem.n_y
-    index = {id(problem.y[j]): j for j in range(n)}
-    H = np.zeros((n, n))
-    repn = generate_standard_repn(expr, quadratic=True)
-    for (a, b), coef in zip(repn.quadratic_vars, repn.quadratic_coefs):
-        i, j = index.get(id(a)), index.get(id(b))
-        if i is None or j is None:
-            continue
-        if i == j:
-            H[i, i] += 2 * coef
-        else:
-            H[i, j] += coef
-            H[j, i] += coef
-    return H
+    return _hessian(expr, list(problem.model.y.values()))
 
 
 def joint_hessian(expr, problem: BilevelProblem) -> np.ndarray:
     """Constant Hessian over (x, y) of an expression of joint degree <= 2."""
-    n = problem.n_x + problem.n_y
-    index = {id(v): k for k, v in enumerate(list(problem.model.x.values()) + list(problem.model.y.values()))}
-    H = np.zeros((n, n))
+    return _hessian(expr, list(problem.model.x.values()) + list(problem.model.y.values()))
+
+
+def _hessian(expr, variables: list) -> np.ndarray:
+    """Constant Hessian of ``expr`` over ``variables`` (others' terms are left out)."""
+    index = {id(v): k for k, v in enumerate(variables)}
+    H = np.zeros((len(variables), len(variables)))
     repn = generate_standard_repn(expr, quadratic=True)
     for (a, b), coef in zip(repn.quadratic_vars, repn.quadratic_coefs):
         i, j = index.get(id(a)), index.get(id(b))
         if i is None or j is None:
             continue
-        H[i, j] += coef
+        H[i, j] += coef  # both entries: 2·coef on the diagonal for a square
         H[j, i] += coef
     return H
 

@@ -13,7 +13,7 @@ import pytest
 import bilevel_mp as bmp
 from bilevel_mp.cones import follower_cones, soc_row
 from bilevel_mp.errors import UnsupportedStructureError
-from bilevel_mp.library.random_soc import random_soc
+from bilevel_mp.library.random_soc import grid_optimum, random_soc, scs_value
 from bilevel_mp.problem import Constraint
 from bilevel_mp.reformulations.slater import curved_rows, margin_problem
 from bilevel_mp.structure import detect
@@ -175,40 +175,17 @@ def test_dual_of_a_cone_row_is_refused():
 
 
 # ---------------------------------------------------------------- random instances
-def _F_by_scs(p, xv):
-    """F(x, y(x)) with the follower solved by SCS (CVXPY), from the instance's data."""
-    import cvxpy as cp
-
-    data, box = p.meta["data"], p.meta["box"]
-    c, d, a, x0 = data["c"], data["d"], data["a"], data["x0"]
-    y = cp.Variable(len(c))
-    cons = [cp.norm(A @ y + b * xv + e) <= 1 + h @ y for A, b, e, h in data["cones"]]
-    cons += [] if box is None else [cp.abs(y) <= box]
-    # SCS at 1e-10: Clarabel at tight tolerances was seen "optimal_inaccurate" (1e-5 off) here
-    cp.Problem(cp.Minimize(0.5 * cp.sum_squares(y) + (c + xv * d) @ y), cons).solve(
-        solver="SCS", eps=1e-10, max_iters=200000)
-    return (xv - x0) ** 2 + float(a @ y.value)
-
-
 @pytest.mark.parametrize("seed", [400, 401, 402, 403])
 def test_random_cone_followers_match_a_grid_over_x(seed):
     """Independent: F(x, y(x)) with y(x) solved by SCS on a grid of x, refined
-    around the best grid point by golden-section search; the solve must be certified
+    around the best grid point by a bounded scalar search; the solve must be certified
     optimal, as good as the grid's best, and its F the independent value at its x."""
-    from scipy.optimize import minimize_scalar
-
     p = random_soc(seed)
     r = bmp.solve(p, time_limit=120)
     assert r.status == "optimal", r.message
-    grid = np.linspace(-1, 1, 41)
-    vals = [_F_by_scs(p, xv) for xv in grid]
-    k = int(np.argmin(vals))
-    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-    ref = minimize_scalar(lambda xv: _F_by_scs(p, xv), bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-7})
-    best = min(min(vals), float(ref.fun))
+    best = grid_optimum(p)
     assert r.F <= best + 1e-5
-    assert r.F == pytest.approx(_F_by_scs(p, float(r.x[0])), abs=1e-5)
+    assert r.F == pytest.approx(scs_value(p, float(r.x[0])), abs=1e-5)
 
 
 # ---------------------------------------------------------------- front ends
@@ -311,3 +288,17 @@ def test_methods_that_cannot_serve_a_cone_follower_say_so():
         bmp.solve(p, method="strong_duality")
     with pytest.raises(bmp.BilevelInputError, match="cone"):
         bmp.solve(p, method="kkt", modes={"g[0]": "bigm"})
+
+
+def test_exported_cone_model_is_solved_by_scip_alone(tmp_path):
+    """The KKT model of a cone follower goes to MPS with the cone as a quadratic row over
+    its own variables (the square-root form is not written); SCIP reading only the file
+    finds the hand optimum 2(1 − 1/(2√2))²."""
+    pyscipopt = pytest.importorskip("pyscipopt")
+    info = bmp.export(disk_follower(), tmp_path / "disk.mps", method="kkt")
+    m = pyscipopt.Model()
+    m.hideOutput()
+    m.readProblem(str(info.path))
+    m.optimize()
+    assert m.getStatus() == "optimal"
+    assert m.getObjVal() == pytest.approx(2 * (1 - 1 / (2 * math.sqrt(2))) ** 2, abs=1e-6)

@@ -30,6 +30,7 @@ class Lifted:
     lower: list[Constraint]  # lower-level constraints with y (incl. y bounds), problem vars
     mapping: dict  # id(problem var) -> model var
     duals: dict = field(default_factory=dict)  # lower constraint name -> model dual var
+    rows: dict = field(default_factory=dict)  # follower row name -> its model constraint
     # the leader's linked duals (``BilevelProblem.dual_of``) are model variables
     # ``m.dual_link[name]`` in F and G; ``stationarity.add_stationarity`` equates them to ``duals``
     exact: bool = True  # optimum of the model is the bilevel optimum (no guessed bounds)
@@ -121,7 +122,7 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
     for c in problem.g:
         if c in x_only:
             continue
-        _add(slm, lifted.sub(c.body), c.kind)
+        lifted.rows[c.name] = _add(slm, lifted.sub(c.body), c.kind)
     if x_only:
         slm.notes.append(
             "follower constraints on x alone treated as leader constraints: "
@@ -166,7 +167,7 @@ def _hpr_point(lifted: Lifted):
     return np.array([out.values[id(slm.m.x[i])] for i in range(lifted.problem.n_x)])
 
 
-def _add(slm: SingleLevelModel, body, kind: str) -> None:
+def _add(slm: SingleLevelModel, body, kind: str):
     if isinstance(body, (int, float)):
-        return
-    slm.add(body == 0 if kind == "eq" else body >= 0)
+        return None
+    return slm.add(body == 0 if kind == "eq" else body >= 0)

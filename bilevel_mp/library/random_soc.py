@@ -6,8 +6,10 @@
 
 A_k: (2, n) normal; b_k, e_k: small (|·| <= 0.25, 0.2), so y = 0 meets every cone with
 margin at least 0.55 for every x (Slater); h_k: 0.3·normal. The follower is strongly
-convex: its response y(x) is unique and continuous, and F(x, y(x)) can be checked on a
-grid of x with any conic solver (``benchmarks/soc_followers.py``, ``tests/test_cones.py``).
+convex: its response y(x) is unique and continuous, so F(x, y(x)) can be checked on a
+grid of x with any conic solver: ``scs_value`` and ``grid_optimum`` do it with SCS through
+CVXPY, independently of this package's solve path (``benchmarks/soc_followers.py``,
+``tests/test_cones.py``).
 """
 
 from __future__ import annotations
@@ -50,3 +52,32 @@ def random_soc(seed: int, n: int = 3, cones: int = 2, box: float | None = 3.0) -
                 + x * sum(float(d[j]) * y[j] for j in range(n)), rows)
     p.meta = {"data": data, "box": box}
     return p
+
+
+def scs_value(p: BilevelProblem, x: float) -> float:
+    """F(x, y(x)) with the follower solved by SCS (CVXPY, eps 1e-10; Clarabel at tight
+    tolerances was seen "optimal_inaccurate", 1e-5 off, on these instances)."""
+    import cvxpy as cp
+
+    data, box = p.meta["data"], p.meta["box"]
+    y = cp.Variable(len(data["c"]))
+    cons = [cp.norm(A @ y + b * x + e) <= 1 + h @ y for A, b, e, h in data["cones"]]
+    cons += [] if box is None else [cp.abs(y) <= box]
+    cp.Problem(cp.Minimize(0.5 * cp.sum_squares(y) + (data["c"] + x * data["d"]) @ y), cons).solve(
+        solver="SCS", eps=1e-10, max_iters=200000)
+    return float((x - data["x0"]) ** 2 + data["a"] @ y.value)
+
+
+def grid_optimum(p: BilevelProblem, points: int = 41) -> float:
+    """min over x in [−1, 1] of ``scs_value``: a grid, refined by a bounded scalar search
+    between the best grid point's neighbours (an upper bound on the optimum, tight when
+    the best x lies in that bracket)."""
+    from scipy.optimize import minimize_scalar
+
+    grid = np.linspace(-1, 1, points)
+    vals = [scs_value(p, xv) for xv in grid]
+    k = int(np.argmin(vals))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, points - 1)]
+    ref = minimize_scalar(lambda xv: scs_value(p, xv), bounds=(lo, hi), method="bounded",
+                          options={"xatol": 1e-7})
+    return min(min(vals), float(ref.fun))

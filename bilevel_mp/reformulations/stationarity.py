@@ -106,9 +106,9 @@ def add_cone_conditions(lifted: Lifted, cones: list, terms: list, index: dict,
     ``scale·σ·t + w·u = 0`` and ``scale·σ·uᵢ + t·wᵢ = 0`` (with both vectors in the cone
     the first alone is equivalent, but its tolerance would let w and −u disagree in angle
     by √tol, and y drift along a curved boundary by as much; the second pins the angle to
-    tol), and the row itself as a cone over variables (``cones.add_cone``) beside its
-    square-root form (the same set; SCIP bounds the cone better). The complementarity is
-    written over those variables."""
+    tol), and the row itself as a cone over variables (``cones.add_cone``) in place of its
+    square-root form (the same set; SCIP bounds the cone better, and MPS/LP files hold it).
+    The complementarity is written over those variables."""
     problem, slm, m = lifted.problem, lifted.slm, lifted.slm.m
     m.cone_lam = pyo.Var(range(len(cones)), domain=pyo.NonNegativeReals)
     m.cone_w = pyo.Var([(k, i) for k, c in enumerate(cones) for i in range(len(c.u))], domain=pyo.Reals)
@@ -117,6 +117,8 @@ def add_cone_conditions(lifted: Lifted, cones: list, terms: list, index: dict,
         s = cone.scale * m.cone_lam[k]
         w = [m.cone_w[k, i] for i in range(len(cone.u))]
         t, u, _ = add_cone(slm, lifted.sub(cone.t), [lifted.sub(e) for e in cone.u])
+        if lifted.rows.get(cone.name) is not None:  # the same set: SCIP (and MPS/LP files) take the cone
+            lifted.rows[cone.name].deactivate()
         for j, d in y_gradient_nonzeros(cone.t, problem, index).items():
             terms[j].append(-s * lifted.sub(d))
         for i, ui in enumerate(cone.u):
