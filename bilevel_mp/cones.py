@@ -9,9 +9,9 @@ second-order cone constraint
 convex in y whenever t is affine in y for fixed x (``structure.detect`` checks that).
 ``q`` is read as a quadratic form over (x, y, 1): squares of affine terms are taken as
 written, any other PSD form is factored (eigen-decomposition). The KKT method writes
-such a row by its conic conditions (``reformulations.kkt``): a multiplier (s, w) in the
-same cone, stationarity with ``−s∇t − Σ wᵢ∇uᵢ``, and the complementarity
-``s·t + w·u = 0``, which hold at the cone's apex where the row's gradient does not exist.
+such a row by its conic conditions (``reformulations.stationarity``): a multiplier (s, w)
+in the same cone, stationarity with ``−s∇t − Σ wᵢ∇uᵢ``, and the complementarity
+(s, w)∘(t, u) = 0, which hold at the cone's apex where the row's gradient does not exist.
 """
 
 from __future__ import annotations

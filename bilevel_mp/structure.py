@@ -203,7 +203,7 @@ def detect(problem: BilevelProblem) -> Structure:
         dual_links=len(problem.dual_links),
         nash=problem.coupled,
         lower_cones=len(cones),
-        lower_rows_curved=sum(1 for c in lower_cons if c.kind == "ge" and _deg_in_y(c.body, problem) > 1),
+        lower_rows_curved=len(curved_rows(problem)),
     )
 
 
@@ -286,6 +286,12 @@ def _free_of(expr, ids, tol: float = 1e-12) -> bool:
         return False
     return not any((id(a) in ids or id(b) in ids) and abs(c) > tol
                    for (a, b), c in zip(repn.quadratic_vars, repn.quadratic_coefs))
+
+
+def curved_rows(problem: BilevelProblem) -> list[Constraint]:
+    """The follower's inequality rows that are not affine in y for fixed x (cones, concave
+    quadratics, ...): a KKT model needs Slater's condition on them."""
+    return [c for c in problem.g if c.kind == "ge" and _deg_in_y(c.body, problem) > 1]
 
 
 def _deg_in_y(expr, problem) -> int:

@@ -15,8 +15,8 @@ from bilevel_mp.cones import follower_cones, soc_row
 from bilevel_mp.errors import UnsupportedStructureError
 from bilevel_mp.library.random_soc import grid_optimum, random_soc, scs_value
 from bilevel_mp.problem import Constraint
-from bilevel_mp.reformulations.slater import curved_rows, margin_problem
-from bilevel_mp.structure import detect
+from bilevel_mp.reformulations.slater import margin_problem
+from bilevel_mp.structure import curved_rows, detect
 
 
 def chi_example():

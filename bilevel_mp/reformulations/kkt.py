@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 
-
 from ..backends import scip
 from ..core.bounds import share
 from ..core.lifted import HPR, Lifted, lift

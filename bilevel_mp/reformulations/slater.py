@@ -7,17 +7,22 @@ follower's optimum can have no multipliers — ``min −y s.t. y² <= x`` at x =
 KKT model silently drops that x: its optimum, or its "infeasible", is then not the
 bilevel problem's.
 
-The check is itself a bilevel problem, solved exactly by the KKT method: the margin
+The check is about the margin
 
     m(x) = max_{y, ε}  ε   s.t.  affine rows of g,  curved rows >= ε,  ε <= 1
 
-is concave in x, and its follower satisfies Slater at every x where it is feasible (ε
-can go down), so its KKT model is exact. ``margin_problem`` builds
+whose follower satisfies Slater at every x where it is feasible (ε can go down), so its
+optimality conditions are exact. Slater holds at every leader-feasible x when a proven
+lower bound on m over them is positive (``MARGIN``). When every follower row is jointly
+concave in (x, y), m is concave in x and its least value on the high-point relaxation's
+x box is at a vertex (``vertex_margin``: one convex solve per vertex). Otherwise
+``margin_problem`` builds the bilevel problem
 
-    min_x m(x)   over x's bounds and the leader's rows in x alone,
+    min_x m(x)   over that box and the leader's rows in x alone,
 
-and Slater holds at every leader-feasible x when its proven lower bound is positive
-(``MARGIN``). A bound that does not come (time limit, unbounded x) proves nothing.
+solved exactly by an exact reduction (``kkt.exact_check``). A bound that does not come
+(time limit, unbounded x) proves nothing. ``multiplier_bound`` turns the margin into a
+bound on the curved rows' multipliers.
 """
 
 from __future__ import annotations
@@ -31,26 +36,14 @@ from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr, fbbt
 from pyomo.core.expr.visitor import identify_variables
 
 from ..backends import solve_single_level
-from ..cones import soc_row
-from ..core.certify import solve_follower
 from ..backends.single_level import SOLVER_INFINITY, SingleLevelModel, substitute
+from ..cones import soc_row
 from ..core.bounds import share
+from ..core.certify import solve_follower
 from ..problem import BilevelProblem, Constraint, split_lower
-from ..structure import is_psd, degree, detect, fixed, joint_hessian
+from ..structure import curved_rows, degree, detect, is_psd, joint_hessian
 
 MARGIN = 1e-6  # the proven margin a curved row must have at every x
-
-
-def curved_rows(problem: BilevelProblem) -> list[Constraint]:
-    """The follower's inequality rows (with y) that are not affine in y for fixed x."""
-    lower, _ = split_lower(problem)
-    with fixed(problem.x):
-        return [c for c in lower if c.kind == "ge" and not _affine(c.body)]
-
-
-def _affine(expr) -> bool:
-    d = degree(expr)
-    return d is not None and d <= 1
 
 
 def margin_problem(problem: BilevelProblem, x_box: list | None = None) -> BilevelProblem:
@@ -69,23 +62,25 @@ def margin_problem(problem: BilevelProblem, x_box: list | None = None) -> Bileve
     mapping.update({id(v): check.y[j] for j, v in enumerate(ys.values())})
     eps = check.y[problem.n_y]
     _, x_only = split_lower(problem)
-    x_ids = {id(v) for v in xs.values()}
-    leader = [c for c in problem.G if all(id(v) in x_ids for v in identify_variables(c.body))] + x_only
     rows = []
     for c in problem.g:
         if c in x_only:
             continue
         body = substitute(c.body, mapping)
-        if c.name in curved:
-            body = body - eps
-        rows.append(body == 0 if c.kind == "eq" else body >= 0)
-    check.set_upper(eps, [_relation(substitute(c.body, mapping), c.kind) for c in leader])
+        rows.append(_relation(body - eps if c.name in curved else body, c.kind))
+    check.set_upper(eps, [_relation(substitute(c.body, mapping), c.kind) for c in _x_rows(problem) + x_only])
     check.set_lower(eps, rows, sense="max")
     return check
 
 
 def _relation(body, kind: str):
     return body == 0 if kind == "eq" else body >= 0
+
+
+def _x_rows(problem: BilevelProblem) -> list[Constraint]:
+    """The leader's rows in x alone (they bound the x the check must cover)."""
+    x_ids = {id(v) for v in problem.model.x.values()}
+    return [c for c in problem.G if all(id(v) in x_ids for v in identify_variables(c.body))]
 
 
 def slater_margin(problem: BilevelProblem, time_limit: float | None, reduction_for,
@@ -129,6 +124,7 @@ def slater_margin(problem: BilevelProblem, time_limit: float | None, reduction_f
 SLATER_SECONDS = 30.0  # the Slater check's budget without a time limit
 MAX_VERTICES = 64  # the most box vertices ``vertex_margin`` solves at
 VERTEX_SECONDS = 2.0  # per vertex
+BOX_SECONDS = 5.0  # at most this long for the follower's box (``follower_box``)
 
 
 def vertex_margin(problem: BilevelProblem, check: BilevelProblem, x_box: list | None) -> float | None:
@@ -164,7 +160,6 @@ def _jointly_concave(c: Constraint, problem: BilevelProblem) -> bool:
     if d == 2:
         return is_psd(-joint_hessian(c.body, problem))
     return False
-BOX_SECONDS = 5.0  # at most this long for the follower's box (``follower_box``)
 
 
 def multiplier_bound(problem: BilevelProblem, margin: float, time_limit: float | None):
@@ -175,10 +170,10 @@ def multiplier_bound(problem: BilevelProblem, margin: float, time_limit: float |
     Slater's point ȳ (every curved row >= ``margin``) gives, for any KKT multipliers at
     an optimum y*, ``margin·Σσ <= f(ȳ) − f(y*)`` (the Lagrangian is minimised at y*), and
     both points lie in the follower's feasible set: f's range over the box bounds it."""
-    box = follower_box(problem, time_limit)
+    slm, mapping = _follower_set(problem)
+    box = follower_box(problem, slm, time_limit)
     if box is None:
         return None, None
-    slm, mapping = _follower_set(problem)
     for j, (lo, hi) in enumerate(box):
         slm.m.y[j].setlb(lo)
         slm.m.y[j].setub(hi)
@@ -188,11 +183,10 @@ def multiplier_bound(problem: BilevelProblem, margin: float, time_limit: float |
     return (hi - lo) / margin * (1 + 1e-6) + 1e-9, box
 
 
-def follower_box(problem: BilevelProblem, time_limit: float | None) -> list | None:
-    """Per y, (lo, hi) over the union of the follower's feasible sets for x in its bounds
-    and the leader's rows in x alone (SCIP's proven bounds, widened by a hair), or None
-    when some y is unbounded there (or time runs out)."""
-    slm, _ = _follower_set(problem)
+def follower_box(problem: BilevelProblem, slm: SingleLevelModel, time_limit: float | None) -> list | None:
+    """Per y, (lo, hi) over ``slm`` (``_follower_set``: the union of the follower's feasible
+    sets for x in its bounds and the leader's rows in x alone; FBBT, then SCIP's proven
+    bounds widened by a hair), or None when some y is unbounded there (or time runs out)."""
     try:
         fbbt(slm.m, deactivate_satisfied_constraints=False)
     except Exception:  # FBBT refuses some models (e.g. infeasible bounds): SCIP decides below
@@ -233,10 +227,8 @@ def _follower_set(problem: BilevelProblem):
             dst[i].setlb(v.lb)
             dst[i].setub(v.ub)
             mapping[id(v)] = dst[i]
-    x_ids = {id(v) for v in problem.model.x.values()}
-    rows = [c for c in problem.G if all(id(v) in x_ids for v in identify_variables(c.body))] + list(problem.g)
-    for c in rows:
+    for c in _x_rows(problem) + list(problem.g):
         body = substitute(c.body, mapping)
         if not isinstance(body, (int, float)):
-            slm.add(body == 0 if c.kind == "eq" else body >= 0)
+            slm.add(_relation(body, c.kind))
     return slm, mapping

@@ -99,9 +99,7 @@ class StrongDuality:
             quad = 0.5 * sum(Q[i, j] * ys[i] * ys[j] for i in range(len(ys)) for j in range(len(ys)) if Q[i, j])
             dual_terms = [m.lam[k] * lifted.sub(substitute(c.body, zero_y)) for k, c in enumerate(ge)]
             dual_terms += [m.mu[k] * lifted.sub(substitute(c.body, zero_y)) for k, c in enumerate(eq)]
-            for k, cone in enumerate(cone_list):  # (scale·σ, w) against (t, u) at y = 0
-                dual_terms.append(cone.scale * m.cone_lam[k] * lifted.sub(substitute(cone.t, zero_y)))
-                dual_terms += [m.cone_w[k, i] * lifted.sub(substitute(e, zero_y)) for i, e in enumerate(cone.u)]
+            dual_terms += _cone_products(lifted, cone_list, lambda e: substitute(e, zero_y))  # at y = 0
             gap = lifted.sub(problem.f) - lifted.sub(substitute(problem.f, zero_y)) + quad + sum(dual_terms)
             m.strong_duality = pyo.Constraint(expr=gap <= 0)
             if self.sos1:
@@ -122,15 +120,24 @@ class StrongDuality:
         # g_k(x, y) in [0, proven bound], so every product is lam_k * s_k with s_k bounded
         _bounded_slacks(lifted, ge, slack_ub)
         products = [m.lam[k] * m.sd_slack[k] for k in range(len(ge))]
-        for k, cone in enumerate(cones):  # each cone's term of the gap: (scale·σ, w)·(t, u)
-            products.append(cone.scale * m.cone_lam[k] * lifted.sub(cone.t))
-            products += [m.cone_w[k, i] * lifted.sub(e) for i, e in enumerate(cone.u)]
+        products += _cone_products(lifted, cones, lambda e: e)  # each cone's term of the gap
         if products:
             m.strong_duality = pyo.Constraint(expr=sum(products) <= 0)
             if self.sos1:
                 for k in range(len(ge)):
                     lifted.slm.sos1.append([m.sd_slack[k], m.lam[k]])
         return lifted
+
+
+def _cone_products(lifted, cones, at) -> list:
+    """The terms (scale·σ, w)·(t, u) of the cones, with t and u rewritten by ``at`` (the
+    identity, or y set to 0) over the model's variables."""
+    m = lifted.slm.m
+    out = []
+    for k, cone in enumerate(cones):
+        out.append(cone.scale * m.cone_lam[k] * lifted.sub(at(cone.t)))
+        out += [m.cone_w[k, i] * lifted.sub(at(e)) for i, e in enumerate(cone.u)]
+    return out
 
 
 def _bounded_slacks(lifted, ge, slack_ub) -> None:
