@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 
 import numpy as np
 import pyomo.environ as pyo
@@ -101,10 +102,12 @@ def slater_margin(problem: BilevelProblem, time_limit: float | None, reduction_f
         return None, (f"Slater's condition is not checked for a game with curved follower rows ({names}): "
                       "the KKT model may miss follower optima")
     check = margin_problem(problem, x_box)
-    at_vertices = vertex_margin(problem, check, x_box)
+    budget = SLATER_SECONDS if time_limit is None else max(1.0, min(SLATER_SECONDS, share(time_limit)))
+    t0 = time.perf_counter()
+    at_vertices = vertex_margin(problem, check, x_box, budget)
     if at_vertices is not None and at_vertices > MARGIN:
         return min(at_vertices, 1.0), None
-    budget = SLATER_SECONDS if time_limit is None else max(1.0, min(SLATER_SECONDS, share(time_limit)))
+    budget = max(1.0, budget - (time.perf_counter() - t0))  # the bilevel check gets what is left
     structure = detect(check)
     reduction = reduction_for(structure)
     lifted = reduction.apply(check, structure, time_limit=budget)
@@ -127,19 +130,23 @@ VERTEX_SECONDS = 2.0  # per vertex
 BOX_SECONDS = 5.0  # at most this long for the follower's box (``follower_box``)
 
 
-def vertex_margin(problem: BilevelProblem, check: BilevelProblem, x_box: list | None) -> float | None:
+def vertex_margin(problem: BilevelProblem, check: BilevelProblem, x_box: list | None,
+                  budget: float = SLATER_SECONDS) -> float | None:
     """The least margin over the vertices of ``x_box`` (a lower bound on the margin at
     every x in the box), or None where that does not hold or is not known: a row not
     jointly concave in (x, y), an unbounded x, too many vertices, or a vertex where the
-    follower is infeasible (the bilevel check then decides)."""
+    follower is infeasible (the bilevel check then decides). All solves together take at
+    most ``budget`` seconds."""
     box = x_box or [(v.lb, v.ub) for v in problem.model.x.values()]
     if any(lo is None or hi is None for lo, hi in box) or 2 ** len(box) > MAX_VERTICES:
         return None
     if not all(_jointly_concave(c, problem) for c in problem.g):
         return None
+    vertices = list(itertools.product(*[sorted({float(lo), float(hi)}) for lo, hi in box]))
+    seconds = min(VERTEX_SECONDS, budget / len(vertices))
     least = math.inf
-    for vertex in itertools.product(*[sorted({float(lo), float(hi)}) for lo, hi in box]):
-        out, _, _ = solve_follower(check, np.array(vertex), time_limit=VERTEX_SECONDS)
+    for vertex in vertices:
+        out, _, _ = solve_follower(check, np.array(vertex), time_limit=seconds)
         if not out.has_solution or out.objective is None:
             return None  # any point found proves a margin: no proof of optimality is needed
         least = min(least, -out.objective - MARGIN)  # a Slater point found there, less a tolerance
