@@ -205,6 +205,31 @@ def test_mlp_regressor_and_classifier_lower_validation_loss():
         BilevelMLPRegressor(hidden_layer_sizes=(4, 0)).fit(X, y)
     with pytest.raises(ValueError, match="'activation' parameter"):
         BilevelMLPRegressor(activation="gelu").fit(X, y)
+    with pytest.raises(ValueError, match="needs guard=True"):
+        BilevelMLPRegressor(guard=False, n_iter_no_change=2).fit(X, y)
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed")
+def test_mlp_safeguards_hold_out_rows_and_decline_without_evidence():
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(160, 4))
+    y = X[:, 0] - 2 * X[:, 1] + 0.3 * rng.normal(size=160)
+    kw = dict(hidden_layer_sizes=(6,), lam0=0.3, max_iter=4, fit_steps=80, random_state=0)
+    free = BilevelMLPRegressor(confidence=None, **kw).fit(X, y)  # far too much weight decay
+    assert free.moved_ and np.all(free.lambda_ < 0.3)
+    acc = [r for r in free.history_ if r["accepted"]]
+    assert all(b["guard_loss"] <= a["guard_loss"] for a, b in zip(acc, acc[1:]))
+    assert len(free.problem_.Xv) == 40 - 16  # 40 validation rows, 16 held out (0.4)
+    start = BilevelMLPRegressor(**{**kw, "max_iter": 0}).fit(X, y)
+    strict = BilevelMLPRegressor(confidence=1e9, **kw).fit(X, y)
+    assert not strict.moved_ and strict.lambda_ == pytest.approx(strict.start_lambda_)
+    assert strict.stop_reason_.startswith("declined: the held-out loss fell by ")
+    assert np.allclose(strict.predict(X), start.predict(X), atol=1e-10)
+    capped = BilevelMLPRegressor(max_fits=1, **{**kw, "max_iter": 10}).fit(X, y)
+    assert capped.n_iter_ <= 10 and capped.n_fits_ <= 1 + 1 + 1
+    boxed = BilevelMLPRegressor(max_move=0.25, confidence=None, **kw).fit(X, y)
+    assert boxed.moved_ and np.all(np.abs(np.log10(boxed.lambda_ / 0.3)) <= 0.25 + 1e-9)
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -96,9 +96,54 @@ def test_guard_rejects_a_step_that_worsens_the_held_out_folds():
     assert all(not r["accepted"] for r in rejected)
     assert not est.moved_ and est.lambda_ == pytest.approx([1.0])
     assert "held-out validation loss would rise" in est.stop_reason_
-    # a looser tolerance lets the same steps through
-    loose = BilevelRidge(cv=folds, lam0=1.0, guard_tol=10.0, max_iter=10).fit(X, y)
+    # a looser tolerance lets the same steps through (the last safeguard off)
+    loose = BilevelRidge(cv=folds, lam0=1.0, guard_tol=10.0, confidence=None, max_iter=10).fit(X, y)
     assert loose.moved_
+
+
+def test_confidence_declines_a_move_the_held_out_folds_do_not_support():
+    X, y, folds = _conflict()
+    start = BilevelRidge(cv=folds, lam0=1.0, max_iter=0).fit(X, y)
+    # the steps pass the loose per-step guard, but the held-out folds end up worse than at
+    # the start: the default confidence returns the start, saying why
+    est = BilevelRidge(cv=folds, lam0=1.0, guard_tol=10.0, max_iter=10).fit(X, y)
+    assert not est.moved_ and est.lambda_ == pytest.approx([1.0])
+    assert est.stop_reason_.startswith("declined: the held-out loss fell by -")
+    assert "not above 1 x its standard error" in est.stop_reason_
+    assert np.allclose(est.predict(X), start.predict(X), atol=1e-10)
+    g0 = est.guard_problem_
+    assert g0.sample_losses(g0.fit_lower(np.log([1.0]))).size == 2 * 30  # the held-out rows
+
+
+def test_confidence_keeps_a_move_the_held_out_folds_support():
+    X, y = regression(4, n=300, p=8)
+    kept = BilevelRidge(cv=5, lam0=50.0, max_iter=10, random_state=0).fit(X, y)
+    free = BilevelRidge(cv=5, lam0=50.0, max_iter=10, random_state=0, confidence=None).fit(X, y)
+    assert kept.moved_ and kept.lambda_ == pytest.approx(free.lambda_, rel=1e-12)
+    # an evidence bar no fall can pass: the same search, declined
+    strict = BilevelRidge(cv=5, lam0=50.0, max_iter=10, random_state=0, confidence=1e9).fit(X, y)
+    assert not strict.moved_ and strict.stop_reason_.startswith("declined: the held-out loss fell by ")
+    assert "not above 1e+09 x" in strict.stop_reason_
+
+
+def test_a_start_at_a_bound_up_to_rounding_is_that_bound():
+    X, y = regression(3)
+    est = BilevelRidge(cv=3, lam0=1e-5 * (1 - 1e-15), max_iter=0).fit(X, y)  # RidgeCV's alpha / n
+    assert est.start_lambda_ == pytest.approx([1e-5], rel=1e-14)
+    with pytest.raises(ValueError, match="lam0 must lie within lam_bounds"):
+        BilevelRidge(cv=3, lam0=0.99e-5, max_iter=0).fit(X, y)
+
+
+def test_held_out_evidence_is_a_paired_mean_against_its_standard_error():
+    from nas_frontend.hpo.base import held_out_evidence
+
+    before = np.array([1.0, 1.0, 1.0, 1.0])
+    after = np.array([0.9, 1.1, 0.95, 1.02])
+    d = before - after
+    enough, gain, se, _ = held_out_evidence(before, after, 1.0)
+    assert gain == pytest.approx(d.mean()) and se == pytest.approx(d.std(ddof=1) / 2.0)
+    assert not enough and held_out_evidence(before, after, 0.0)[0]  # 0: any fall
+    assert held_out_evidence(before, before - 0.1 + 1e-3 * np.arange(4), 5.0)[0]
 
 
 def test_early_stopping_returns_the_best_held_out_iterate():
@@ -156,6 +201,7 @@ def test_clone_get_params_round_trip():
     (BilevelRidge(max_move=0.0), "'max_move' parameter of BilevelRidge"),
     (BilevelRidge(patience=0), "'patience' parameter of BilevelRidge"),
     (BilevelRidge(guard="yes"), "'guard' parameter of BilevelRidge"),
+    (BilevelRidge(confidence=-1.0), "'confidence' parameter of BilevelRidge"),
     (BilevelRidge(lam0=[0.1, 0.2]), r"lam0 has 2 values, expected 1 or one per group \(1\)"),
 ])
 def test_bad_new_inputs_raise_clear_errors(est, match):

@@ -16,9 +16,9 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from bilevel_mp.algorithms.descent import RadiusRule, trust_region_step
 
-__all__ = ["SHARED_CONSTRAINTS", "ClassTarget", "RegressionTarget", "TuneResult",
-           "check_lam_bounds", "check_predict_X", "initial_lambda", "scale_columns",
-           "splits", "tune"]
+__all__ = ["GUARD_CONSTRAINTS", "SHARED_CONSTRAINTS", "ClassTarget", "RegressionTarget", "TuneResult",
+           "check_lam_bounds", "check_predict_X", "held_out_evidence", "initial_lambda",
+           "hold_out_rows", "keep_if_evident", "scale_columns", "splits", "tune"]
 
 #: ``_parameter_constraints`` entries common to all estimators (scikit-learn's
 #: declarative validation, enforced by ``self._validate_params()`` at fit)
@@ -32,6 +32,18 @@ SHARED_CONSTRAINTS = {
     "lam_bounds": ["array-like"],  # a pair 0 < low < high: check_lam_bounds
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "random_state": ["random_state"],
+}
+
+#: the safeguards' parameters (``tune``'s guard, early stopping, box, budget, evidence)
+GUARD_CONSTRAINTS = {
+    "guard": ["boolean"],
+    "guard_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "guard_tol": [Interval(Real, 0, None, closed="left")],
+    "patience": [Interval(Integral, 1, None, closed="left")],
+    "confidence": [None, Interval(Real, 0, None, closed="left")],
+    "n_iter_no_change": [None, Interval(Integral, 1, None, closed="left")],
+    "max_move": [None, Interval(Real, 0, None, closed="neither")],
+    "max_fits": [None, Interval(Integral, 0, None, closed="left")],
 }
 
 
@@ -65,6 +77,9 @@ def initial_lambda(lam0, n_groups, lo, hi, what="group"):
         raise ValueError(f"lam0 has {lam.size} values, expected 1 or one per {what} ({n_groups})")
     if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
         raise ValueError(f"lam0 must be > 0 (penalties are parametrised as λ = exp(θ)), got {lam0!r}")
+    # a bound given back through another unit (RidgeCV's alpha / n) is still that bound
+    lam = np.where(np.isclose(lam, lo, rtol=1e-9, atol=0), lo, lam)
+    lam = np.where(np.isclose(lam, hi, rtol=1e-9, atol=0), hi, lam)
     if np.any(lam < lo) or np.any(lam > hi):
         raise ValueError(f"lam0 must lie within lam_bounds = ({lo:g}, {hi:g}), got {lam0!r}")
     return np.log(lam)
@@ -112,6 +127,43 @@ def splits(X, y, X_val, y_val, fraction, cv, random_state, stratify, encode_val)
     return [(Xt, yt, Xv, yv)]
 
 
+def held_out_evidence(before, after, confidence):
+    """Whether the held-out rows' losses fell from ``before`` to ``after`` (the same rows,
+    paired) by more than ``confidence`` standard errors of the mean fall: (enough, gain,
+    se, message). gain = mean(before − after); se = its standard error over the rows."""
+    d = np.asarray(before, dtype=float) - np.asarray(after, dtype=float)
+    gain = float(d.mean()) if d.size else 0.0
+    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.inf
+    enough = gain > confidence * se
+    verdict = "above" if enough else "not above"
+    return enough, gain, se, (f"the held-out loss fell by {gain:.3g} per row, {verdict} "
+                              f"{confidence:g} x its standard error {se:.3g}")
+
+
+def keep_if_evident(res, theta0, w0, before, after, confidence):
+    """``res`` when the held-out losses ``after`` beat ``before`` (at the start θ0, w0) by
+    more than ``confidence`` standard errors (``held_out_evidence``); otherwise a result at
+    the start whose reason says that fine-tuning declined, and why."""
+    enough, _, _, why = held_out_evidence(before, after, confidence)
+    if enough:
+        return res
+    return TuneResult(theta0, w0, res.history, f"declined: {why} (search: {res.reason})", res.n_iter)
+
+
+def hold_out_rows(pair, fraction, random_state):
+    """One (Xt, yt, Xv, yv) split into (search pair, guard pair): ``fraction`` of the
+    validation rows held out (same training rows); (pair, None) when either part would
+    have fewer than 2 rows."""
+    Xt, yt, Xv, yv = pair
+    n_g = int(round(fraction * len(yv)))
+    if n_g < 2 or len(yv) - n_g < 2:
+        return pair, None
+    perm = np.random.default_rng(
+        random_state if isinstance(random_state, (int, np.integer)) else 0).permutation(len(yv))
+    gi, si = np.sort(perm[:n_g]), np.sort(perm[n_g:])
+    return (Xt, yt, Xv[si], yv[si]), (Xt, yt, Xv[gi], yv[gi])
+
+
 # -- the trust-region loop, one for every model ------------------------------------------------
 
 @dataclass
@@ -148,8 +200,8 @@ def tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_ev
     by default, as the MLP estimators use them):
 
     guard
-        An object with ``value`` (its loss at the current θ) and ``trial(θ) -> (loss,
-        state)`` / ``commit(state)``: the loss of data the step never saw (held-out folds).
+        An object with ``value`` (its loss at the current θ) and ``trial(θ, w) -> (loss,
+        state)`` / ``commit(state)`` (w: the search's weights at θ): the loss of data the step never saw (held-out folds).
         A step the line search accepted is *rejected* when it raises the guard's loss above
         ``value·(1 + guard_tol)``; the radius is then divided by 4, and the search stops after
         ``patience`` rejections in a row.
@@ -202,8 +254,8 @@ def tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_ev
             break
         accepted, t_used = step.t > 0, step.t
         if accepted and guard is not None:
-            th_new = trial[step.t][0]
-            G_new, g_state = guard.trial(th_new)
+            th_new, w_new = trial[step.t]
+            G_new, g_state = guard.trial(th_new, w_new)
             if G_new > G * (1.0 + guard_tol):  # the held-out part got worse: reject
                 accepted, t_used = False, 0.0
                 rejected += 1

@@ -17,8 +17,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .linear_problem import LinearHPOProblem, LogLoss, SquaredLoss
-from .base import (SHARED_CONSTRAINTS, ClassTarget, RegressionTarget, check_lam_bounds,
-                   check_predict_X, initial_lambda, splits, tune)
+from .base import (GUARD_CONSTRAINTS, SHARED_CONSTRAINTS, ClassTarget, RegressionTarget,
+                   check_lam_bounds, check_predict_X, hold_out_rows, initial_lambda, keep_if_evident,
+                   splits, tune)
 
 __all__ = ["BilevelRidge", "BilevelLogisticRegression", "LinearHPOProblem"]
 
@@ -61,6 +62,12 @@ _LINEAR_DOC_PARAMS = """
         start is chosen on all the folds.
     guard_fraction, guard_tol, patience
         See ``guard``.
+    confidence : None or float, default 1.0
+        The last safeguard (needs ``guard``): the fine-tuned penalties are kept only if the
+        held-out rows' loss fell from the start by more than ``confidence`` standard
+        errors of the mean fall (paired over the held-out rows); otherwise fine-tuning
+        declines and returns the start (``moved_`` False, ``stop_reason_`` says why).
+        0: any fall; None: off (every guarded step is kept).
     n_iter_no_change : None or int
         Early stopping (needs ``guard``): stop after that many accepted steps without a
         new best held-out loss, and return the best one.
@@ -118,7 +125,7 @@ class _FoldGuard:
     def n_fits(self):
         return self.problem.n_fits
 
-    def trial(self, theta):
+    def trial(self, theta, w_search=None):
         w = self.problem.fit_lower(theta, self.state)
         return self.problem.val_loss(w), w
 
@@ -167,13 +174,7 @@ class _BilevelLinear(BaseEstimator):
         "start": [StrOptions({"cv", "path"})],
         "groups": [None, StrOptions({"feature"}), "array-like"],
         "cv": ["cv_object"],
-        "guard": ["boolean"],
-        "guard_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "guard_tol": [Interval(Real, 0, None, closed="left")],
-        "patience": [Interval(Integral, 1, None, closed="left")],
-        "n_iter_no_change": [None, Interval(Integral, 1, None, closed="left")],
-        "max_move": [None, Interval(Real, 0, None, closed="neither")],
-        "max_fits": [None, Interval(Integral, 0, None, closed="left")],
+        **GUARD_CONSTRAINTS,
         "hessian": [StrOptions({"exact", "sr1"})],
         "basis": [StrOptions({"auto", "full", "response"})],
         "refit_steps": [Interval(Integral, 0, None, closed="left")],
@@ -181,7 +182,7 @@ class _BilevelLinear(BaseEstimator):
     }
 
     def __init__(self, lam0=None, start="cv", groups=None, cv=None, guard=True,
-                 guard_fraction=0.4, guard_tol=0.0, patience=2, n_iter_no_change=None,
+                 guard_fraction=0.4, guard_tol=0.0, patience=2, confidence=1.0, n_iter_no_change=None,
                  max_move=None, max_fits=None, hessian="exact", basis="auto", max_iter=30,
                  radius=1.0, delta=1e-6, norm="inf", line_search="backtracking", tol=1e-5,
                  refit_steps=5, lam_bounds=(1e-5, 1e2), n_init=15, validation_fraction=0.25,
@@ -194,6 +195,7 @@ class _BilevelLinear(BaseEstimator):
         self.guard_fraction = guard_fraction
         self.guard_tol = guard_tol
         self.patience = patience
+        self.confidence = confidence
         self.n_iter_no_change = n_iter_no_change
         self.max_move = max_move
         self.max_fits = max_fits
@@ -218,15 +220,8 @@ class _BilevelLinear(BaseEstimator):
         if len(pairs) >= 2:
             n_g = min(len(pairs) - 1, max(1, round(self.guard_fraction * len(pairs))))
             return pairs[:-n_g], pairs[-n_g:]
-        Xt, yt, Xv, yv = pairs[0]
-        n_g = int(round(self.guard_fraction * len(yv)))
-        if n_g < 2 or len(yv) - n_g < 2:
-            return pairs, None  # too few validation rows to hold any out
-        perm = np.random.default_rng(
-            self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
-        ).permutation(len(yv))
-        gi, si = np.sort(perm[:n_g]), np.sort(perm[n_g:])
-        return [(Xt, yt, Xv[si], yv[si])], [(Xt, yt, Xv[gi], yv[gi])]
+        search, held = hold_out_rows(pairs[0], self.guard_fraction, self.random_state)
+        return [search], None if held is None else [held]
 
     def fit(self, X, y, X_val=None, y_val=None):
         """Start at the search's λ (``lam0``, or ``start``), fit w there, then fine-tune
@@ -296,12 +291,18 @@ class _BilevelLinear(BaseEstimator):
         guard = None
         if guard_pairs is not None:
             guard = _FoldGuard(make(guard_pairs), theta)
+        theta0, w0, g0 = theta, w, None if guard is None else guard.state
         res = tune(problem, theta, w, max_iter=self.max_iter, radius=self.radius, delta=self.delta,
                    norm=self.norm, method=self.line_search, tol=self.tol,
                    seconds_setup=time.perf_counter() - t_start, guard=guard,
                    guard_tol=self.guard_tol, patience=self.patience,
                    n_iter_no_change=self.n_iter_no_change, max_fits=self.max_fits)
         n_fits = start_fits + problem.n_fits + (guard.n_fits if guard is not None else 0)
+        moved = bool(np.any(np.abs(res.theta - theta0) > 1e-12))
+        if moved and guard is not None and self.confidence is not None:
+            gp = guard.problem  # evidence from data the steps did not see, or the start
+            res = keep_if_evident(res, theta0, w0, gp.sample_losses(g0), gp.sample_losses(guard.state),
+                                  self.confidence)
         if self.cv is None:
             final = res.w
         else:  # refit on all the data at the tuned λ (alpha = n_train·λ kept), from the
@@ -311,7 +312,7 @@ class _BilevelLinear(BaseEstimator):
                                     problem.blocks(res.w).mean(axis=0))
             n_fits += whole.n_fits
         self.theta_, self.w_, self.lambda_ = res.theta, res.w, np.exp(res.theta)
-        self.moved_ = bool(np.any(np.abs(res.theta - np.log(self.start_lambda_)) > 1e-12))
+        self.moved_ = bool(np.any(np.abs(res.theta - theta0) > 1e-12))
         self._set_coef(final.reshape(p + 1, K))
         self.history_, self.stop_reason_, self.problem_ = res.history, res.reason, problem
         self.guard_problem_ = None if guard is None else guard.problem

@@ -29,6 +29,11 @@ class SquaredLoss:
         n = r.size
         return self.factor * float(r @ r) / n, (2 * self.factor / n) * (self.Xa.T @ r)
 
+    def per_sample(self, w):
+        """factor · (x̃_iᵀw − y_i)² for every row i (their mean is the loss)."""
+        r = self.Xa @ w - self.y
+        return self.factor * r * r
+
     def hvp(self, w, v):
         return self.H @ v
 
@@ -69,6 +74,13 @@ class LogLoss:
             val = float(np.mean(lse[:, 0] - (Z * self.Y).sum(axis=1)))
             R = np.exp(Z - lse) - self.Y
         return val, (self.Xa.T @ R).ravel() / self.n
+
+    def per_sample(self, w):
+        """The log-loss of every row (their mean is the loss)."""
+        Z = self.Xa @ self._W(w)
+        if self.K == 1:
+            return np.logaddexp(0.0, Z[:, 0]) - self.y * Z[:, 0]
+        return logsumexp(Z, axis=1) - (Z * self.Y).sum(axis=1)
 
     def hvp(self, w, v):
         P = self.probs(w)
@@ -137,6 +149,10 @@ class LinearHPOProblem:
     def val_loss(self, w):
         """Mean validation loss over the folds."""
         return float(np.mean([val.value_grad(wk)[0] for (_, val), wk in zip(self.folds, self.blocks(w))]))
+
+    def sample_losses(self, w):
+        """Every validation row's loss, the folds' rows concatenated."""
+        return np.concatenate([val.per_sample(wk) for (_, val), wk in zip(self.folds, self.blocks(w))])
 
     # the follower's solver
     def fit_lower(self, theta, w0=None, max_steps=100, tol=None):

@@ -21,8 +21,9 @@ from bilevel_mp.algorithms.descent import DescentProgram
 from bilevel_mp.algorithms.krylov import krylov_basis
 from bilevel_mp.errors import MissingExtraError
 
-from .base import (SHARED_CONSTRAINTS, ClassTarget, RegressionTarget, check_lam_bounds,
-                   check_predict_X, initial_lambda, scale_columns, splits, tune)
+from .base import (GUARD_CONSTRAINTS, SHARED_CONSTRAINTS, ClassTarget, RegressionTarget,
+                   check_lam_bounds, check_predict_X, hold_out_rows, initial_lambda, keep_if_evident,
+                   scale_columns, splits, tune)
 
 try:
     import torch
@@ -84,11 +85,21 @@ class MLPHPOProblem:
         return torch.func.functional_call(self.model, self._params(w), (X,))
 
     def _data_loss(self, w, X, y, val=False):
+        return self._row_losses(w, X, y, val).mean()
+
+    def _row_losses(self, w, X, y, val):
         out = self.forward(w, X)
         if self.classify:
-            return torch.nn.functional.cross_entropy(out, y)
+            return torch.nn.functional.cross_entropy(out, y, reduction="none")
         r = out[:, 0] - y
-        return (self.val_factor if val else 0.5) * (r * r).mean()
+        return (self.val_factor if val else 0.5) * r * r
+
+    def row_losses(self, w, X, y):
+        """Validation loss of every row of (X, y) at w (numpy in, numpy out)."""
+        ydt = torch.long if self.classify else torch.float64
+        with torch.no_grad():
+            return self._row_losses(self.tensor(w), self.tensor(X),
+                                    torch.as_tensor(np.asarray(y), dtype=ydt), True).numpy()
 
     def _objective(self, w, theta):
         return self._data_loss(w, self.Xt, self.yt) + 0.5 * ((self.G @ torch.exp(theta)) * w * w).sum()
@@ -165,9 +176,32 @@ class MLPHPOProblem:
                               dx_ub=self.theta_hi - theta, basis=V, test=V)
 
 
+class _HeldOutRows:
+    """``tune``'s guard for one train/validation split: held-out validation rows scored
+    with the search's own weights (the training rows are the same), so a trial costs no
+    fit."""
+
+    n_fits = 0
+
+    def __init__(self, problem, X, y, w):
+        self.problem, self.X, self.y = problem, X, y
+        self.commit(w)
+
+    def losses(self, w):
+        return self.problem.row_losses(w, self.X, self.y)
+
+    def trial(self, theta, w):
+        return float(self.losses(w).mean()), w
+
+    def commit(self, state):
+        self.state = state
+        self.value = float(self.losses(state).mean())
+
+
 class _BilevelMLP(BaseEstimator):
     _parameter_constraints: dict = {
         **SHARED_CONSTRAINTS,
+        **GUARD_CONSTRAINTS,
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "lam0": [Interval(Real, 0, None, closed="neither"), "array-like"],
@@ -181,7 +215,9 @@ class _BilevelMLP(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(32,), activation="tanh", lam0=1e-3, hessian="exact",
                  max_iter=10, radius=0.5, delta=1e-6, norm="inf", line_search="backtracking",
                  tol=1e-6, krylov_depth=3, fit_steps=200, refit_steps=10, refresh_factor=2.0,
-                 lam_bounds=(1e-6, 10.0), validation_fraction=0.25, random_state=None):
+                 lam_bounds=(1e-6, 10.0), guard=True, guard_fraction=0.4, guard_tol=0.0,
+                 patience=2, confidence=1.0, n_iter_no_change=None, max_move=None,
+                 max_fits=None, validation_fraction=0.25, random_state=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.lam0 = lam0
@@ -197,15 +233,27 @@ class _BilevelMLP(BaseEstimator):
         self.refit_steps = refit_steps
         self.refresh_factor = refresh_factor
         self.lam_bounds = lam_bounds
+        self.guard = guard
+        self.guard_fraction = guard_fraction
+        self.guard_tol = guard_tol
+        self.patience = patience
+        self.confidence = confidence
+        self.n_iter_no_change = n_iter_no_change
+        self.max_move = max_move
+        self.max_fits = max_fits
         self.validation_fraction = validation_fraction
         self.random_state = random_state
 
     def fit(self, X, y, X_val=None, y_val=None):
         """Train the MLP at λ0 (``fit_steps`` L-BFGS iterations), then fine-tune the
-        per-layer weight decays and the weights jointly on the validation loss."""
+        per-layer weight decays and the weights jointly on the validation loss, guarded by
+        held-out validation rows (``guard``) as the linear estimators are."""
         t_start = time.perf_counter()
         self._validate_params()
         lo, hi = check_lam_bounds(self.lam_bounds)
+        if self.n_iter_no_change is not None and not self.guard:
+            raise ValueError("n_iter_no_change (early stopping) watches the held-out rows: "
+                             "it needs guard=True")
         sizes = np.atleast_1d(self.hidden_layer_sizes)
         if sizes.size == 0 or sizes.ndim != 1 or not all(
                 isinstance(h, Integral) and h >= 1 for h in sizes.tolist()):
@@ -214,19 +262,36 @@ class _BilevelMLP(BaseEstimator):
         hidden = tuple(int(h) for h in sizes)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=not self._is_classifier)
         y = self._encode_y(y)
-        [(Xt, yt, Xv, yv)] = splits(X, y, X_val, y_val, self.validation_fraction, None,
-                                    self.random_state, self._is_classifier, self._encode_val)
+        [pair] = splits(X, y, X_val, y_val, self.validation_fraction, None,
+                        self.random_state, self._is_classifier, self._encode_val)
+        held = None
+        if self.guard:
+            pair, held = hold_out_rows(pair, self.guard_fraction, self.random_state)
+        Xt, yt, Xv, yv = pair
         theta = initial_lambda(self.lam0, len(hidden) + 1, lo, hi, what="layer")
         n_out, yt, yv, vf = self._targets(yt, yv)
         seed = np.random.RandomState(self.random_state).randint(2**31 - 1)
         problem = MLPHPOProblem(X.shape[1], n_out, hidden, self.activation, Xt, yt, Xv, yv,
                                 self._is_classifier, vf, (math.log(lo), math.log(hi)), seed,
                                 self.krylov_depth, self.refit_steps, self.refresh_factor)
+        if self.max_move is not None:
+            move = self.max_move * math.log(10.0)
+            problem.theta_lo = np.maximum(math.log(lo), theta - move)
+            problem.theta_hi = np.minimum(math.log(hi), theta + move)
         w = problem.fit_lower(theta, steps=self.fit_steps)
         problem.res_ref = max(problem.stationarity(theta, w), 1e-8)
+        guard = None if held is None else _HeldOutRows(problem, held[2], held[3], w)
         res = tune(problem, theta, w, max_iter=self.max_iter, radius=self.radius, delta=self.delta,
                    norm=self.norm, method=self.line_search, tol=self.tol,
-                   seconds_setup=time.perf_counter() - t_start)
+                   seconds_setup=time.perf_counter() - t_start, guard=guard,
+                   guard_tol=self.guard_tol, patience=self.patience,
+                   n_iter_no_change=self.n_iter_no_change, max_fits=self.max_fits)
+        moved = bool(np.any(np.abs(res.theta - theta) > 1e-12))
+        if moved and guard is not None and self.confidence is not None:
+            res = keep_if_evident(res, theta, w, guard.losses(w), guard.losses(guard.state),
+                                  self.confidence)
+        self.start_lambda_ = np.exp(theta)
+        self.moved_ = bool(np.any(np.abs(res.theta - theta) > 1e-12))
         self.theta_, self.w_, self.lambda_ = res.theta, res.w, np.exp(res.theta)
         self.history_, self.stop_reason_, self.problem_ = res.history, res.reason, problem
         self.n_iter_, self.n_fits_ = res.n_iter, problem.n_fits
@@ -247,7 +312,11 @@ class BilevelMLPRegressor(RegressorMixin, RegressionTarget, _BilevelMLP):
     ``activation``, ``krylov_depth`` (Krylov blocks), ``fit_steps`` (L-BFGS iterations of
     the initial fit), ``refit_steps`` and ``refresh_factor`` (L-BFGS steps when the
     stationarity residual exceeds refresh_factor × its value after the initial fit);
-    ``lam0`` is required (float or one per layer)."""
+    ``lam0`` is required (float or one per layer: the start a search chose). The
+    safeguards are ``BilevelRidge``'s on one split: ``guard`` holds out ``guard_fraction``
+    of the validation rows, scored with the search's own weights; ``confidence``,
+    ``n_iter_no_change``, ``max_move``, ``max_fits`` as there. Attributes: ``lambda_``,
+    ``start_lambda_``, ``moved_``, ``stop_reason_``, ``history_``, ``n_iter_``, ``n_fits_``."""
 
     def _targets(self, yt, yv):
         return 1, yt, yv, self._y_std ** 2
