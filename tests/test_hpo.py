@@ -185,16 +185,18 @@ def test_mlp_regressor_and_classifier_lower_validation_loss():
     X = rng.normal(size=(120, 4))
     y = X[:, 0] - 2 * X[:, 1] + 0.5 * np.sin(3 * X[:, 2]) + 0.3 * rng.normal(size=120)
     reg = BilevelMLPRegressor(hidden_layer_sizes=(8,), lam0=1e-4, max_iter=3, fit_steps=80,
-                              random_state=0).fit(X, y)
+                              confidence=None, random_state=0).fit(X, y)
     h = reg.history_
     assert h[-1]["val_loss"] < h[0]["val_loss"] and accepted_decreases(h)
+    assert reg.problem_.val_loss(reg.w_) == pytest.approx(h[-1]["val_loss"], rel=1e-9)
     assert reg.lambda_.shape == (2,) and reg.predict(X).shape == (120,)
     assert np.array_equal(pickle.loads(pickle.dumps(reg)).predict(X), reg.predict(X))
     assert clone(reg).get_params() == reg.get_params()
     Xc, yc = classification(8, n=120, p=4, classes=3)
     clf = BilevelMLPClassifier(hidden_layer_sizes=(8,), lam0=1e-4, max_iter=2, fit_steps=80,
-                               random_state=0).fit(Xc, yc)
+                               confidence=None, random_state=0).fit(Xc, yc)
     assert clf.history_[-1]["val_loss"] < clf.history_[0]["val_loss"]
+    assert clf.problem_.val_loss(clf.w_) == pytest.approx(clf.history_[-1]["val_loss"], rel=1e-9)
     assert np.allclose(clf.predict_proba(Xc).sum(axis=1), 1.0)
     with pytest.raises(ValueError, match=r"'hessian' parameter of BilevelMLPRegressor must be "
                                          r"a str among \{'exact'\}. Got 'sr1' instead"):
@@ -226,8 +228,11 @@ def test_mlp_safeguards_hold_out_rows_and_decline_without_evidence():
     assert not strict.moved_ and strict.lambda_ == pytest.approx(strict.start_lambda_)
     assert strict.stop_reason_.startswith("declined: the held-out loss fell by ")
     assert np.allclose(strict.predict(X), start.predict(X), atol=1e-10)
-    capped = BilevelMLPRegressor(max_fits=1, **{**kw, "max_iter": 10}).fit(X, y)
-    assert capped.n_iter_ <= 10 and capped.n_fits_ <= 1 + 1 + 1
+    last = strict.history_[-1]  # the declined row: back at the start's losses
+    assert last["declined"] and last["val_loss"] == pytest.approx(strict.problem_.val_loss(strict.w_))
+    capped = BilevelMLPRegressor(max_fits=2, confidence=None, **{**kw, "max_iter": 10}).fit(X, y)
+    assert capped.stop_reason_ == "fit budget spent"
+    assert capped.n_fits_ == 1 + 2  # the initial fit, then exactly the budget (no overshoot)
     boxed = BilevelMLPRegressor(max_move=0.25, confidence=None, **kw).fit(X, y)
     assert boxed.moved_ and np.all(np.abs(np.log10(boxed.lambda_ / 0.3)) <= 0.25 + 1e-9)
 

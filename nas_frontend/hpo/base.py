@@ -147,7 +147,11 @@ def keep_if_evident(res, theta0, w0, before, after, confidence):
     enough, _, _, why = held_out_evidence(before, after, confidence)
     if enough:
         return res
-    return TuneResult(theta0, w0, res.history, f"declined: {why} (search: {res.reason})", res.n_iter)
+    h0, last = res.history[0], res.history[-1]
+    row = dict(h0, iter=res.n_iter, step=0.0, radius=last["radius"], predicted=0.0, accepted=True,
+               fits=last["fits"], seconds=0.0, declined=True)  # back at the start
+    return TuneResult(theta0, w0, res.history + [row], f"declined: {why} (search: {res.reason})",
+                      res.n_iter)
 
 
 def hold_out_rows(pair, fraction, random_state):
@@ -197,7 +201,7 @@ def tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_ev
     val_loss(w), stationarity(θ, w) and the fit counter ``n_fits``.
 
     Safeguards against overfitting the validation data the steps are computed on (all off
-    by default, as the MLP estimators use them):
+    by default here; the estimators turn the guard on and add ``keep_if_evident``):
 
     guard
         An object with ``value`` (its loss at the current θ) and ``trial(θ, w) -> (loss,
@@ -209,7 +213,8 @@ def tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_ev
         Early stopping on the guard: stop after that many accepted steps without a new best
         guard loss and return the iterate with the best guard loss (needs a guard).
     max_fits
-        Stop once the problem (and guard) have done this many fits since the start.
+        Stop once the problem (and guard) have done this many fits since the start; a
+        line-search trial past the budget is not fitted (it counts as no decrease).
     """
     F = problem.val_loss(w)
     fits0 = problem.n_fits + (guard.n_fits if guard is not None else 0)
@@ -234,6 +239,8 @@ def tune(problem, theta, w, *, max_iter, radius, delta, norm, method, tol, ls_ev
         trial = {}
 
         def merit(t, d):
+            if max_fits is not None and fits() - fits0 >= max_fits:
+                return math.inf  # the budget is spent: no more fits
             th = theta + t * d.dx
             wt = problem.refit(th, w + t * d.dy)
             trial[t] = (th, wt)

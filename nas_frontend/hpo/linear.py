@@ -66,8 +66,10 @@ _LINEAR_DOC_PARAMS = """
         The last safeguard (needs ``guard``): the fine-tuned penalties are kept only if the
         held-out rows' loss fell from the start by more than ``confidence`` standard
         errors of the mean fall (paired over the held-out rows); otherwise fine-tuning
-        declines and returns the start (``moved_`` False, ``stop_reason_`` says why).
-        0: any fall; None: off (every guarded step is kept).
+        declines and returns the start (``moved_`` False, ``stop_reason_`` says why; the
+        last ``history_`` row has ``declined``). The rows are those that guarded every step,
+        so the bar is on a fall already selected on them (optimistic). 0: any fall; None:
+        off (every guarded step is kept).
     n_iter_no_change : None or int
         Early stopping (needs ``guard``): stop after that many accepted steps without a
         new best held-out loss, and return the best one.
@@ -311,6 +313,8 @@ class _BilevelLinear(BaseEstimator):
             final = whole.fit_lower(res.theta + math.log(n_train / X.shape[0]),
                                     problem.blocks(res.w).mean(axis=0))
             n_fits += whole.n_fits
+        if self.guard and guard is None:
+            res.reason += " (no guard: too few validation rows to hold any out)"
         self.theta_, self.w_, self.lambda_ = res.theta, res.w, np.exp(res.theta)
         self.moved_ = bool(np.any(np.abs(res.theta - theta0) > 1e-12))
         self._set_coef(final.reshape(p + 1, K))

@@ -151,7 +151,9 @@ class LinearHPOProblem:
         return float(np.mean([val.value_grad(wk)[0] for (_, val), wk in zip(self.folds, self.blocks(w))]))
 
     def sample_losses(self, w):
-        """Every validation row's loss, the folds' rows concatenated."""
+        """Every validation row's loss, the folds' rows concatenated (their plain mean
+        weights rows equally; ``val_loss`` weights folds equally: the same up to the folds'
+        size differences)."""
         return np.concatenate([val.per_sample(wk) for (_, val), wk in zip(self.folds, self.blocks(w))])
 
     # the follower's solver

@@ -290,6 +290,8 @@ class _BilevelMLP(BaseEstimator):
         if moved and guard is not None and self.confidence is not None:
             res = keep_if_evident(res, theta, w, guard.losses(w), guard.losses(guard.state),
                                   self.confidence)
+        if self.guard and guard is None:
+            res.reason += " (no guard: too few validation rows to hold any out)"
         self.start_lambda_ = np.exp(theta)
         self.moved_ = bool(np.any(np.abs(res.theta - theta) > 1e-12))
         self.theta_, self.w_, self.lambda_ = res.theta, res.w, np.exp(res.theta)
