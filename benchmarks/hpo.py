@@ -1,7 +1,7 @@
 """Hyperparameter fine-tuning (``nas_frontend.hpo``) as a step after a search (issue 18).
 
-    nice -n 10 python benchmarks/hpo.py --seeds 10 11 12 13 14      # the reported table
-    nice -n 10 python benchmarks/hpo.py --seeds 0 1 2 --radius 0.5  # settings chosen here only
+    nice -n 10 python benchmarks/hpo.py --seeds 20 21 22 23 24 --mlp  # the README's tables
+    nice -n 10 python benchmarks/hpo.py --seeds 0 1 2 3 4 --confidence 0.5  # settings chosen here only
 
 Protocol, the same for every method. Seed s splits a data set into a development set D
 (75%) and a test set (25%, stratified for classification) that no method sees; features
@@ -74,6 +74,7 @@ LAM_BOUNDS = (1e-5, 1e2)
 K = 5
 BUDGET = 30  # configurations (x K fits) for every method
 STARTS = {"grid": 8, "random": 8, "*CV": 15, "TPE": 8}
+ROUND_OFF = 1e-9  # relative: a test-loss change below it is the solver's round-off, not a change
 
 
 def load(name, seed):
@@ -218,7 +219,7 @@ def fmt(v, digits):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12, 13, 14])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[20, 21, 22, 23, 24])
     ap.add_argument("--radius", type=float, default=1.0)
     ap.add_argument("--guard-tol", type=float, default=0.0)
     ap.add_argument("--patience", type=int, default=2)
@@ -281,8 +282,8 @@ def main(argv=None):
     print(table)
     print("\nacceptance (test loss, means over seeds; start -> fine-tuned):")
     for kind, sets in verdict.items():
-        worse = [k for k, (a, b) in sets.items() if b > a]
-        lower = [k for k, (a, b) in sets.items() if b < a]
+        worse = [k for k, (a, b) in sets.items() if b > a + ROUND_OFF * abs(a)]
+        lower = [k for k, (a, b) in sets.items() if b < a - ROUND_OFF * abs(a)]
         print(f"  from {kind}: never worse on {len(sets) - len(worse)} of {len(sets)} data sets"
               f" ({'worse on ' + ', '.join(worse) if worse else 'no exception'}); strictly lower on "
               f"{len(lower)}: {', '.join(lower) or '-'}")

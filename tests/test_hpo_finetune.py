@@ -226,3 +226,22 @@ def test_optuna_example_runs():
                        text=True, timeout=120, cwd=root)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Optuna TPE: best λ" in r.stdout and "moved=" in r.stdout and "test MSE fine-tuned" in r.stdout
+
+
+def test_benchmark_script_runs_and_reports_every_start(tmp_path):
+    pytest.importorskip("torch")
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "hpo.json"
+    r = subprocess.run([sys.executable, str(root / "benchmarks" / "hpo.py"), "--datasets", "diabetes",
+                        "--seeds", "0", "--mlp", "--json", str(out)], capture_output=True, text=True,
+                       timeout=300, cwd=root)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for kind in ("grid", "random", "*CV", "MLP grid"):
+        assert f"from {kind}: never worse on" in r.stdout
+    import json
+
+    res = json.loads(out.read_text())["results"]
+    mlp = res["mlp diabetes"][0]
+    assert mlp["seconds_per_fit"] > 0 and mlp["fits_finetune"] <= 12 - 6 - 1
+    cv = res["diabetes"][0]["*CV"]
+    assert cv["moved"] or cv["finetuned"] == pytest.approx(cv["start"], rel=1e-9)
