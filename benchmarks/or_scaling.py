@@ -12,9 +12,15 @@ Models (seeded random integer costs, ``seed`` 0):
     toll           toll setting (Labbé, Marcotte & Savard 1998), 30% of the interior
                    arcs tollable, 2 commodities between opposite corners, the outer ring
                    toll-free (``toll.grid_network``)
+    max_flow       max-flow interdiction (Wood 1993), a source feeding the left column and
+                   a sink fed by the right one, capacities 1..20, budget ``--budget`` grid
+                   arcs (``grid_max_flow_network``)
+    pricing        Stackelberg pricing (Labbé, Marcotte & Savard's seller-buyer model),
+                   ``k`` products, half of them the seller's (``pricing.random_pricing``);
+                   "k" is the number of products here, not a grid
 
-both in their default ``formulation="linear"`` (the leader's objective written through
-the follower's LP duality). Modes, each ``bilevel_mp.solve`` in a fresh process:
+toll and pricing in their default ``formulation="linear"`` (the leader's objective written
+through the follower's LP duality). Modes, each ``bilevel_mp.solve`` in a fresh process:
 
     kkt-sos1          method="kkt", mode="sos1"          (SCIP)
     kkt-indicator     method="kkt", mode="indicator"     (SCIP)
@@ -22,6 +28,8 @@ the follower's LP duality). Modes, each ``bilevel_mp.solve`` in a fresh process:
     auto              method="auto" (the method it picked is recorded)
     iw-milp-highs     reference, interdiction only: Israeli & Wood's single-level MILP
                       (the follower dualised by hand, no bilevel_mp) solved by HiGHS
+    cut-milp-highs    reference, max_flow only: Wood's min-cut MILP (min the capacity of
+                      the uninterdicted arcs of an s-t cut), no bilevel_mp, HiGHS
 
 A run counts as solved when it is proven optimal, certified, and its whole wall time
 (building the model, bound tightening, solve, certificate) is within the limit. A mode
@@ -47,10 +55,11 @@ sys.path.insert(0, str(ROOT))
 
 from bilevel_mp import bench  # noqa: E402
 
-MODELS = ("interdiction", "toll")
+MODELS = ("interdiction", "toll", "max_flow", "pricing")
 MODES = ("kkt-sos1", "kkt-indicator", "strong_duality", "auto")
-REFERENCE = "iw-milp-highs"
-DEFAULT_K = {"interdiction": (3, 4, 5, 6, 7, 8, 10, 12), "toll": (4, 6, 8, 10, 12, 14)}
+REFERENCES = {"interdiction": "iw-milp-highs", "max_flow": "cut-milp-highs"}
+DEFAULT_K = {"interdiction": (3, 4, 5, 6, 7, 8, 10, 12, 14), "toll": (4, 6, 8, 10, 12, 14),
+             "max_flow": (3, 4, 5, 6, 8, 10, 12), "pricing": (16, 32, 64, 128, 256)}
 SOLVE_ARGS = {
     "kkt-sos1": dict(method="kkt", mode="sos1"),
     "kkt-indicator": dict(method="kkt", mode="indicator"),
@@ -66,6 +75,16 @@ def build(model: str, k: int, seed: int, budget: int):
 
         arcs, s, t = grid_interdiction_network(k, seed=seed)
         return shortest_path_interdiction(arcs, s, t, budget, name=f"spi_grid{k}")
+    if model == "max_flow":
+        from bilevel_mp.library.interdiction import grid_max_flow_network, max_flow_interdiction
+
+        arcs, s, t, hit = grid_max_flow_network(k, seed=seed)
+        return max_flow_interdiction(arcs, s, t, budget, interdictable=hit, name=f"mfi_grid{k}")
+    if model == "pricing":
+        from bilevel_mp.library.pricing import random_pricing, stackelberg_pricing
+
+        requirements, products = random_pricing(k, seed=seed)
+        return stackelberg_pricing(requirements, products, name=f"pricing{k}")
     from bilevel_mp.library.toll import grid_network, toll_setting
 
     arcs, tolled, commodities = grid_network(k, seed=seed)
@@ -90,6 +109,39 @@ def israeli_wood_milp(k: int, seed: int, budget: int, time_limit: float) -> dict
         m.rows.add(m.u[j] - m.u[i] <= c + d * m.x[n])
     m.rows.add(sum(m.x.values()) <= budget)
     m.obj = pyo.Objective(expr=m.u[t], sense=pyo.maximize)
+    return _highs(m, time_limit, n_x=len(arcs) + len(nodes))
+
+
+def min_cut_milp(k: int, seed: int, budget: int, time_limit: float) -> dict:
+    """Reference: min sum u_a beta_a s.t. alpha_i - alpha_j + beta_a + gamma_a >= 0 on every
+    arc (i, j), alpha_s = 0, alpha_t = 1, sum gamma <= R, gamma_a = 0 off the grid, all
+    binary (Wood 1993's single-level model of max-flow interdiction), HiGHS."""
+    import pyomo.environ as pyo
+
+    from bilevel_mp.library.interdiction import grid_max_flow_network
+
+    arcs, s, t, hit = grid_max_flow_network(k, seed=seed)
+    hit = set(hit)
+    m = pyo.ConcreteModel()
+    nodes = sorted({a[0] for a in arcs} | {a[1] for a in arcs}, key=str)
+    m.alpha = pyo.Var(range(len(nodes)), domain=pyo.Binary)
+    idx = {v: n for n, v in enumerate(nodes)}
+    m.beta = pyo.Var(range(len(arcs)), domain=pyo.Binary)
+    m.gamma = pyo.Var(range(len(arcs)), domain=pyo.Binary)
+    m.alpha[idx[s]].fix(0)
+    m.alpha[idx[t]].fix(1)
+    m.rows = pyo.ConstraintList()
+    for n, (i, j, _) in enumerate(arcs):
+        m.rows.add(m.alpha[idx[i]] - m.alpha[idx[j]] + m.beta[n] + m.gamma[n] >= 0)
+        if (i, j) not in hit:
+            m.gamma[n].fix(0)
+    m.rows.add(sum(m.gamma.values()) <= budget)
+    m.obj = pyo.Objective(expr=sum(u * m.beta[n] for n, (_, _, u) in enumerate(arcs)))
+    return _highs(m, time_limit, n_x=3 * len(arcs) + len(nodes))
+
+
+def _highs(m, time_limit: float, n_x: int) -> dict:
+    """Solve a reference MILP with HiGHS (Pyomo's appsi interface)."""
     from pyomo.contrib.appsi.solvers import Highs
 
     opt = Highs()
@@ -100,7 +152,10 @@ def israeli_wood_milp(k: int, seed: int, budget: int, time_limit: float) -> dict
     optimal = tc.endswith("optimal")
     F = res.best_feasible_objective if res.best_feasible_objective is not None else None
     return dict(status="optimal" if optimal else tc, F=F, bound=res.best_objective_bound,
-                certified=False, method="highs-milp", n_x=len(arcs) + len(nodes), n_y=0)
+                certified=False, method="highs-milp", n_x=n_x, n_y=0)
+
+
+REFERENCE_MODELS = {"iw-milp-highs": israeli_wood_milp, "cut-milp-highs": min_cut_milp}
 
 
 def run_one(model: str, k: int, mode: str, seed: int, budget: int, time_limit: float) -> dict:
@@ -108,8 +163,8 @@ def run_one(model: str, k: int, mode: str, seed: int, budget: int, time_limit: f
     t0 = time.perf_counter()
     base = dict(model=model, k=k, mode=mode, seed=seed)
     try:
-        if mode == REFERENCE:
-            rec = israeli_wood_milp(k, seed, budget, time_limit)
+        if mode in REFERENCE_MODELS:
+            rec = REFERENCE_MODELS[mode](k, seed, budget, time_limit)
             return {**base, **rec, "value": rec["F"], "seconds": time.perf_counter() - t0, "message": ""}
         import bilevel_mp as bmp
 
@@ -134,7 +189,11 @@ def _value(model, problem, result):
         from bilevel_mp.library.toll import toll_solution
 
         return toll_solution(problem, result).revenue
-    return result.f
+    if model == "pricing":
+        from bilevel_mp.library.pricing import pricing_solution
+
+        return pricing_solution(problem, result).profit
+    return result.f  # the evader's path length, or the maximum flow
 
 
 def run_isolated(args: tuple, time_limit: float) -> dict:
@@ -152,7 +211,7 @@ def run_isolated(args: tuple, time_limit: float) -> dict:
 def solved(rec: dict, time_limit: float) -> bool:
     """Proven optimal within the limit; bilevel runs must also be certified (the
     single-level reference has no follower to certify)."""
-    return (rec["status"] == "optimal" and (rec["certified"] or rec["mode"] == REFERENCE)
+    return (rec["status"] == "optimal" and (rec["certified"] or rec["mode"] in REFERENCE_MODELS)
             and rec["seconds"] <= time_limit)
 
 
@@ -172,8 +231,9 @@ def markdown(records: list[dict], models, modes_of, ks_of, time_limit: float) ->
         modes = modes_of[model]
         by = {(r["k"], r["mode"]): r for r in records if r["model"] == model}
         lines.append(f"**{model}** (seconds to proven optimum; limit {time_limit:g} s)\n")
-        what = "revenue" if model == "toll" else "path length"
-        lines.append(f"| k×k | n_x | n_y | {what} | " + " | ".join(modes) + " |")
+        what = {"toll": "revenue", "pricing": "profit", "max_flow": "max flow"}.get(model, "path length")
+        size = "products" if model == "pricing" else "k×k"
+        lines.append(f"| {size} | n_x | n_y | {what} | " + " | ".join(modes) + " |")
         lines.append("|---|---|---|---|" + "---|" * len(modes))
         for k in ks_of[model]:
             recs = [by.get((k, m)) for m in modes]
@@ -182,13 +242,15 @@ def markdown(records: list[dict], models, modes_of, ks_of, time_limit: float) ->
             sizes = next((r for r in recs if r is not None and r.get("n_y")), {})
             values = [r["value"] for r in recs if r is not None and solved(r, time_limit)]
             value = f"{values[0]:.6g}" if values else "–"
-            lines.append(f"| {k}×{k} | {sizes.get('n_x', '')} | {sizes.get('n_y', '')} | {value} | "
+            label = str(k) if model == "pricing" else f"{k}×{k}"
+            lines.append(f"| {label} | {sizes.get('n_x', '')} | {sizes.get('n_y', '')} | {value} | "
                          + " | ".join(cell(r, time_limit) for r in recs) + " |")
         lines.append("")
         best = {m: max((k for k in ks_of[model] if by.get((k, m)) and solved(by[(k, m)], time_limit)),
                        default=None) for m in modes}
-        lines.append("largest grid solved within the limit: "
-                     + ", ".join(f"{m} {'–' if v is None else f'{v}×{v}'}" for m, v in best.items()))
+        fmt = (lambda v: str(v)) if model == "pricing" else (lambda v: f"{v}×{v}")  # noqa: E731
+        lines.append("largest instance solved within the limit: "
+                     + ", ".join(f"{m} {'–' if v is None else fmt(v)}" for m, v in best.items()))
         picked = sorted({r["method"] for r in records if r["model"] == model and r["mode"] == "auto" and r["method"]})
         if picked:
             lines.append(f"(auto picked: {', '.join(picked)})")
@@ -214,7 +276,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     ap.add_argument("--k", type=int, nargs="+", help="grid sizes (default per model)")
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
-    ap.add_argument("--no-reference", action="store_true", help="skip the HiGHS MILP reference")
+    ap.add_argument("--no-reference", action="store_true", help="skip the HiGHS MILP references")
     ap.add_argument("--budget", type=int, default=3, help="interdiction budget (arcs)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--time-limit", type=float, default=60.0)
@@ -223,7 +285,7 @@ def main(argv=None) -> int:
 
     t_start = time.perf_counter()
     records: list[dict] = []
-    modes_of = {m: list(args.modes) + ([REFERENCE] if m == "interdiction" and not args.no_reference else [])
+    modes_of = {m: list(args.modes) + ([REFERENCES[m]] if m in REFERENCES and not args.no_reference else [])
                 for m in args.models}
     ks_of = {m: sorted(set(args.k)) if args.k else list(DEFAULT_K[m]) for m in args.models}
     for model in args.models:

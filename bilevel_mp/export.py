@@ -37,13 +37,15 @@ FORMATS = {".mps": "mps", ".lp": "lp"}
 @dataclass
 class ExportInfo:
     """What was written: the file, its format, the columns of x and y (in the problem's
-    order, as named in the file), the follower multipliers' columns, and the model's size."""
+    order, as named in the file; None for a variable the model leaves out, e.g. y in the
+    follower_dual model of a follower whose rows do not involve x), the follower
+    multipliers' columns, and the model's size."""
 
     path: Path
     format: str
     method: str
-    x_columns: list[str]
-    y_columns: list[str]
+    x_columns: list[str | None]
+    y_columns: list[str | None]
     dual_columns: dict = field(default_factory=dict)  # follower constraint name -> column
     n_columns: int = 0
     n_rows: int = 0
@@ -112,13 +114,13 @@ def export(problem, path, method: str = "kkt", **settings) -> ExportInfo:
     if slm.sos1:
         _one_sos_header(path)
     names = m.solutions.symbol_map[symbol_map_id].byObject
-    column = lambda v: names[id(v)]  # noqa: E731  (the column's name in the file)
+    column = lambda v: names.get(id(v))  # noqa: E731  (the column's name in the file, or None)
     return ExportInfo(
         path=path, format=fmt, method=method,
         x_columns=[column(m.x[i]) for i in range(problem.n_x)],
         y_columns=[column(m.y[j]) for j in range(problem.n_y)],
         dual_columns={name: column(v) for name, v in lifted.duals.items()},
-        n_columns=sum(1 for v in m.component_data_objects(pyo.Var) if not v.fixed),
+        n_columns=sum(1 for v in m.component_data_objects(pyo.Var) if not v.fixed and id(v) in names),
         n_rows=sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True)),
         n_sos1=len(slm.sos1), exact=lifted.exact, assumptions=list(lifted.assumptions),
     )

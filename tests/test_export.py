@@ -66,6 +66,10 @@ def test_follower_dual_milp_solved_by_highs_alone(tmp_path):
     assert -obj == pytest.approx(r.F, rel=1e-6)          # F is maximised: the file minimises -F
     x = np.array([values[c] for c in info.x_columns])
     assert np.allclose(x, np.round(x), atol=1e-6)       # binary interdictions
+    # the follower's rows do not involve x: its primal block is left out (Israeli & Wood's
+    # model), so y has no columns in the file
+    assert info.y_columns == [None] * p.n_y
+    assert info.n_columns == len(values)
 
 
 def test_kkt_bigm_lp_solved_by_highs_alone(tmp_path):

@@ -59,3 +59,41 @@ def test_leader_use_of_y_and_follower_dual_routing():
     assert plan(detect(bard), Settings())[0] == "complementarity_bb"
     with pytest.raises(UnsupportedStructureError, match="continuous x"):
         bmp.solve(bard, method="follower_dual")
+
+
+def test_follower_dual_leaves_out_a_primal_block_that_does_not_move_with_x():
+    """Rows free of x: one LP checks they have a point, then y and its rows leave the model
+    (the answer is unchanged: checked against enumeration of the interdiction sets); rows
+    with no point keep the block, so the model, and the bilevel problem, are infeasible."""
+    from itertools import combinations
+
+    import numpy as np
+
+    from bilevel_mp.library.interdiction import grid_interdiction_network, shortest_path_interdiction
+    from bilevel_mp.reformulations.follower_dual import FollowerDual
+    from bilevel_mp.structure import detect
+
+    arcs, s, t = grid_interdiction_network(3, seed=4)
+    p = shortest_path_interdiction(arcs, s, t, 2, formulation="bilinear")
+    lifted = FollowerDual().apply(p, detect(p))
+    assert any("primal block is left out" in n for n in lifted.slm.notes)
+    assert all(not row.active for row in lifted.rows.values() if row is not None)
+    r = bmp.solve(p, method="follower_dual")
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    nodes = sorted({a[0] for a in arcs} | {a[1] for a in arcs})
+    idx = {v: n for n, v in enumerate(nodes)}
+    assert p.n_x == len(arcs)  # every arc interdictable, in the given order
+    best = -np.inf
+    for hit in combinations(range(len(arcs)), 2):  # every interdiction of 2 arcs
+        w = [c + (d if a in hit else 0) for a, (_, _, c, d) in enumerate(arcs)]
+        g = csr_matrix((w, ([idx[a[0]] for a in arcs], [idx[a[1]] for a in arcs])), shape=(len(nodes),) * 2)
+        best = max(best, dijkstra(g, indices=idx[s])[idx[t]])
+    assert r.status == "optimal" and r.certified and r.f == pytest.approx(best, rel=1e-9)
+
+    q = bmp.BilevelProblem(1, 1, x_bounds=[(0, 1)], x_integer=[True])
+    q.set_upper(q.x[0]).set_lower(q.y[0], [q.y[0] >= 1, q.y[0] <= 0])
+    lifted = FollowerDual().apply(q, detect(q))
+    assert not any("primal block" in n for n in lifted.slm.notes)
+    assert bmp.solve(q, method="follower_dual").status == "infeasible"

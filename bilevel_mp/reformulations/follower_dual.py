@@ -21,18 +21,26 @@ Two structures (``structure.leader_use_of_y``), both with a follower linear in y
   each is written exactly by an indicator constraint (no bound on λ needed, see
   ``_times_row``; SCIP). With continuous x in the follower's rows use ``kkt``.
 
+When the follower's rows do not involve x (``Structure.lower_rows_x_free``: shortest-path
+interdiction, where x only lengthens arcs), their feasibility is the same at every x: it is
+checked once by an LP, and when they have a point the primal block (y and its rows) is left
+out of the model, which is then exactly Israeli & Wood's model (half the size).
+
 No complementarity is written and no big-M is used: the model's optimum is the bilevel
-optimum. Its y is only follower-feasible; the method replaces it by the follower's
-optimum re-solved at x (every optimal response gives the leader the same F).
+optimum. Its y is only follower-feasible (or, with the primal block left out, not
+constrained at all); the method replaces it by the follower's optimum re-solved at x
+(every optimal response gives the leader the same F).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
-
 from pyomo.repn import generate_standard_repn
 
+from ..backends import solve_single_level
 from ..backends.single_level import Indicator, substitute
+from ..core.certify import follower_model
 from ..core.lifted import HPR, Lifted, lift
 from ..errors import UnsupportedStructureError
 from ..problem import BilevelProblem
@@ -68,6 +76,12 @@ class FollowerDual:
         lifted = lift(problem, self.name, self.name, time_limit=time_limit, cache=cache,
                       missing_only=True)
         ge, eq = add_stationarity(lifted)
+        if structure.lower_rows_x_free and not problem.coupled and _rows_have_a_point(problem, time_limit):
+            for row in lifted.rows.values():  # the same at every x, and satisfiable
+                if row is not None:
+                    row.deactivate()
+            lifted.slm.notes.append("the follower's rows do not involve x and have a point (checked by "
+                                    "one LP): its primal block is left out of the model")
         if structure.leader_y == "minus_follower":
             m = lifted.slm.m
             zero_y = {id(problem.y[j]): 0.0 for j in range(problem.n_y)}
@@ -78,6 +92,24 @@ class FollowerDual:
             m.del_component(m.obj)
             lifted.slm.minimize(h_minus_f0 + sum(terms))
         return lifted
+
+
+def _rows_have_a_point(problem: BilevelProblem, time_limit: float | None) -> bool:
+    """Whether the follower's rows (with their y bounds) have a point, when they do not
+    involve x: one feasibility LP (x is only data there, so any x will do). False when the
+    LP does not prove it (then the primal block stays in the model)."""
+    x0 = np.array([_inside(v.lb, v.ub) for v in problem.x.values()])
+    slm, _ = follower_model(problem, x0)
+    slm.objective = None  # feasibility only: the objective moves with x
+    out = solve_single_level(slm, time_limit=None if time_limit is None else min(10.0, time_limit))
+    return out.status == "optimal"
+
+
+def _inside(lb, ub) -> float:
+    """A number within [lb, ub] (None: unbounded), 0 when it can be."""
+    lo = -np.inf if lb is None else lb
+    hi = np.inf if ub is None else ub
+    return float(min(max(0.0, lo), hi))
 
 
 def _times_row(lifted: Lifted, lam, body):
