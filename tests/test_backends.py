@@ -64,3 +64,21 @@ def test_solve_arrays_matches_scipy():
         ref = linprog(c, A_ub=A, b_ub=b, bounds=[(-1, 1)] * 6, method="highs")
         assert status == "optimal" and obj == pytest.approx(ref.fun, abs=1e-8)
     assert highs.solve_arrays([1.0], [[1.0]], [2.0], [3.0], [0.0], [1.0])[0] == "infeasible"
+
+
+def test_scip_models_give_ipopt_the_amd_ordering():
+    """SCIP's NLP heuristics run Ipopt; with MUMPS on METIS ordering the process was aborted
+    by a corrupted free() (strong duality on a 14x14 toll grid, too slow to run here), so every
+    SCIP model points Ipopt to the shipped options file, which selects AMD ordering."""
+    import pyomo.environ as pyo
+
+    from bilevel_mp.backends.single_level import SingleLevelModel
+
+    slm = SingleLevelModel("tiny")
+    slm.m.z = pyo.Var(bounds=(0, 1))
+    slm.add(slm.m.z * slm.m.z >= 0.25)
+    slm.minimize(slm.m.z)
+    model = scip._build(slm, 5.0, 1e-9, None, False, {})[0]
+    path = model.getParam("nlpi/ipopt/optfile")
+    assert path == str(scip.IPOPT_OPTIONS) and scip.IPOPT_OPTIONS.read_text().split() == ["mumps_pivot_order", "0"]
+    assert scip.solve(slm, time_limit=10).objective == pytest.approx(0.5, abs=1e-6)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import pyomo.environ as pyo
 from pyomo.core.expr import numeric_expr as ne
@@ -110,6 +111,10 @@ def _build(slm: SingleLevelModel, time_limit, gap, feastol, verbose, params: dic
     s.setParam("limits/gap", gap)
     if feastol is not None:
         s.setParam("numerics/feastol", feastol)
+    try:  # SCIP built with Ipopt: its NLP heuristics' MUMPS on AMD ordering (see the file)
+        s.setParam("nlpi/ipopt/optfile", str(IPOPT_OPTIONS))
+    except KeyError:
+        pass
     varmap = {}
     pyo_vars = []
     for v in slm.m.component_data_objects(pyo.Var, descend_into=True):
@@ -202,6 +207,12 @@ WATCH_SECONDS = 0.25
 TIGHT_FEASTOL = 1e-9  # the feasibility tolerance of SCIP solves that must not buy F with its
 # default 1e-6: the certificate's re-solves, strong duality's model, a value-function cut that
 # failed to move x
+
+#: Ipopt's options for SCIP's NLP heuristics (``mumps_pivot_order 0``: AMD ordering in
+#: MUMPS). With METIS's ordering the whole process was aborted (``free(): invalid
+#: pointer``) on the strong-duality model of a 14x14 toll grid; scipopt/PySCIPOpt issue
+#: 1234 reports the same crash and this workaround.
+IPOPT_OPTIONS = Path(__file__).with_name("ipopt.opt")
 
 LP_FALLBACKS = ({}, {"lp/initalgorithm": "p", "lp/resolvealgorithm": "p"},
                 {"lp/checkstability": False, "lp/checkprimfeas": False, "lp/checkdualfeas": False})

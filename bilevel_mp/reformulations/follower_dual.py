@@ -76,7 +76,7 @@ class FollowerDual:
         lifted = lift(problem, self.name, self.name, time_limit=time_limit, cache=cache,
                       missing_only=True)
         ge, eq = add_stationarity(lifted)
-        if structure.lower_rows_x_free and not problem.coupled and _rows_have_a_point(problem, time_limit):
+        if structure.lower_rows_x_free and not problem.coupled and _rows_have_a_point(lifted, time_limit):
             for row in lifted.rows.values():  # the same at every x, and satisfiable
                 if row is not None:
                     row.deactivate()
@@ -94,10 +94,14 @@ class FollowerDual:
         return lifted
 
 
-def _rows_have_a_point(problem: BilevelProblem, time_limit: float | None) -> bool:
+def _rows_have_a_point(lifted: Lifted, time_limit: float | None) -> bool:
     """Whether the follower's rows (with their y bounds) have a point, when they do not
-    involve x: one feasibility LP (x is only data there, so any x will do). False when the
-    LP does not prove it (then the primal block stays in the model)."""
+    involve x: the high-point relaxation's point when bound tightening found one (its y
+    satisfies them), else one feasibility LP (x is only data there, so any x will do).
+    False when neither proves it (then the primal block stays in the model)."""
+    if lifted.hpr.get("point") is not None:
+        return True
+    problem = lifted.problem
     x0 = np.array([_inside(v.lb, v.ub) for v in problem.x.values()])
     slm, _ = follower_model(problem, x0)
     slm.objective = None  # feasibility only: the objective moves with x
