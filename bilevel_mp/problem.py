@@ -322,16 +322,21 @@ class BilevelProblem:
 
     def _constraints(self, cons, prefix):
         out: list[Constraint] = []
+        ids = self._own_ids()  # once for all the rows (per row it was quadratic in the size)
         for k, c in enumerate(cons):
             for con in normalize_constraint(c, f"{prefix}[{k}]"):
-                self._check_own_vars(con.body, con.name, duals=prefix == "G")
+                self._check_own_vars(con.body, con.name, duals=prefix == "G", ids=ids)
                 check_finite(con.body, con.name)
                 out.append(con)
         return out
 
-    def _check_own_vars(self, expr, where, duals: bool = False):
+    def _own_ids(self):
+        """(ids of x and y, ids of the linked duals)."""
         own = {id(v) for v in self.model.x.values()} | {id(v) for v in self.model.y.values()}
-        linked = {id(v) for v in self.dual_links.values()}
+        return own, {id(v) for v in self.dual_links.values()}
+
+    def _check_own_vars(self, expr, where, duals: bool = False, ids=None):
+        own, linked = self._own_ids() if ids is None else ids
         for v in identify_variables(expr, include_fixed=True):
             if id(v) in linked and not duals:
                 raise BilevelInputError(
