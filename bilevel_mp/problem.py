@@ -322,6 +322,7 @@ class BilevelProblem:
 
     def _constraints(self, cons, prefix):
         out: list[Constraint] = []
+        cons = list(cons)  # a generator may link duals (dual_of) as it yields
         ids = self._own_ids()  # once for all the rows (per row it was quadratic in the size)
         for k, c in enumerate(cons):
             for con in normalize_constraint(c, f"{prefix}[{k}]"):

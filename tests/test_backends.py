@@ -82,3 +82,32 @@ def test_scip_models_give_ipopt_the_amd_ordering():
     path = model.getParam("nlpi/ipopt/optfile")
     assert path == str(scip.IPOPT_OPTIONS) and scip.IPOPT_OPTIONS.read_text().split() == ["mumps_pivot_order", "0"]
     assert scip.solve(slm, time_limit=10).objective == pytest.approx(0.5, abs=1e-6)
+
+
+def test_scip_retries_once_without_the_ipopt_options_file(monkeypatch):
+    """An Ipopt that refuses an option fails the whole SCIP solve: after a first failure the
+    same settings are tried once without the options file, then the LP fallbacks as before."""
+    seen = []
+    real = scip._prepare
+
+    def recording(slm, left, gap, feastol, verbose, params, setup, watch):
+        built = real(slm, left, gap, feastol, verbose, params, setup, watch)
+        seen.append(built[0].getParam("nlpi/ipopt/optfile"))
+        return built
+
+    calls = []
+    real_quiet = scip.quiet
+
+    @contextlib.contextmanager
+    def failing_once(flag):
+        calls.append(flag)
+        if len(calls) == 1:
+            raise RuntimeError("SCIP: unspecified error!")
+        with real_quiet(flag):
+            yield
+
+    monkeypatch.setattr(scip, "_prepare", recording)
+    monkeypatch.setattr(scip, "quiet", failing_once)
+    r = bmp.solve(classic.bolib("Bard1984a"), method="kkt", mode="sos1", solver="scip")
+    assert seen[:2] == [str(scip.IPOPT_OPTIONS), ""]
+    assert r.status == "optimal" and r.F == pytest.approx(3.111111, abs=1e-5)

@@ -238,3 +238,13 @@ def test_linking_a_name_two_rows_share_is_refused():
     p.set_lower(y, [bmp.Constraint("row", y - x), bmp.Constraint("row", y - 1)])
     with pytest.raises(BilevelInputError, match="named 'row'"):
         p.dual_of("row")
+
+
+def test_dual_of_inside_a_generator_of_leader_rows():
+    """Rows given as a generator that links duals as it yields (the problem checks a batch
+    of rows against its variables once, after the generator has run)."""
+    p = bmp.BilevelProblem(1, 2, x_bounds=[(0, 1)])
+    x, y = p.x, p.y
+    p.set_lower(y[0] + y[1], [y[0] >= x[0], y[1] >= 0, y[0] <= 2, y[1] <= 2])
+    p.set_upper(x[0] + y[0], (p.dual_of(f"g[{k}]") <= 5 for k in range(2)))
+    assert len(p.G) == 2 and set(p.dual_links) == {"g[0]", "g[1]"}

@@ -167,8 +167,19 @@ def _build(slm: SingleLevelModel, time_limit, gap, feastol, verbose, params: dic
             s.addCons(obj <= t)
             s.setObjective(t, "minimize")
     for key, value in params.items():
+        if key == NO_IPOPT_OPTIONS[0] and key not in _ipopt_params(s):
+            continue  # no Ipopt in this SCIP: nothing to switch off
         s.setParam(key, value)
     return s, varmap, pyo_vars, offset
+
+
+def _ipopt_params(s) -> tuple:
+    """The Ipopt parameter this module sets, if this SCIP has it."""
+    try:
+        s.getParam(NO_IPOPT_OPTIONS[0])
+    except KeyError:
+        return ()
+    return (NO_IPOPT_OPTIONS[0],)
 
 
 class _Watch(_scip.Eventhdlr if _scip is not None else object):
@@ -213,6 +224,7 @@ TIGHT_FEASTOL = 1e-9  # the feasibility tolerance of SCIP solves that must not b
 #: pointer``) on the strong-duality model of a 14x14 toll grid; scipopt/PySCIPOpt issue
 #: 1234 reports the same crash and this workaround.
 IPOPT_OPTIONS = Path(__file__).with_name("ipopt.opt")
+NO_IPOPT_OPTIONS = ("nlpi/ipopt/optfile", "")  # SCIP's default: no options file
 
 LP_FALLBACKS = ({}, {"lp/initalgorithm": "p", "lp/resolvealgorithm": "p"},
                 {"lp/checkstability": False, "lp/checkprimfeas": False, "lp/checkdualfeas": False})
@@ -250,7 +262,9 @@ def solve(
     _require()
     t0 = time.perf_counter()
     failures, solved = [], False
-    for params in LP_FALLBACKS:
+    attempts = list(LP_FALLBACKS)
+    while attempts:
+        params = attempts.pop(0)
         left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if left is not None and left <= 0:
             break
@@ -265,6 +279,8 @@ def solve(
             break
         except Exception as exc:  # SCIP raises on internal LP failures
             failures.append(str(exc))
+            if len(failures) == 1:  # an Ipopt that refuses the options file fails SCIP too:
+                attempts.insert(0, {**params, NO_IPOPT_OPTIONS[0]: NO_IPOPT_OPTIONS[1]})  # once without
     if not solved and not failures:  # no time was left for a first attempt
         return SolveOutcome("time_limit", solver="scip", message="no time left for SCIP",
                             seconds=time.perf_counter() - t0)

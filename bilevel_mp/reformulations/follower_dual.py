@@ -80,8 +80,8 @@ class FollowerDual:
             for row in lifted.rows.values():  # the same at every x, and satisfiable
                 if row is not None:
                     row.deactivate()
-            lifted.slm.notes.append("the follower's rows do not involve x and have a point (checked by "
-                                    "one LP): its primal block is left out of the model")
+            lifted.slm.notes.append("the follower's rows do not involve x and have a point (the high-point "
+                                    "relaxation's, or one LP's): its primal block is left out of the model")
         if structure.leader_y == "minus_follower":
             m = lifted.slm.m
             zero_y = {id(problem.y[j]): 0.0 for j in range(problem.n_y)}
