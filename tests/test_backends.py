@@ -13,9 +13,9 @@ from bilevel_mp.library import classic
 from bilevel_mp.library.random_lplp import random_lplp
 
 
-def test_scip_retries_after_lp_failure(monkeypatch):
-    """The first optimize() raises as SCIP does on "error in LP solver"; the retry with
-    the next LP settings must still give the known optimum (Bard1984a, F* = 3.1111)."""
+def _fail_first_optimize(monkeypatch, message):
+    """Make the first SCIP optimize() raise ``message`` (through the ``quiet`` context it
+    runs in); returns the list of calls."""
     calls = []
     real = scip.quiet
 
@@ -23,11 +23,18 @@ def test_scip_retries_after_lp_failure(monkeypatch):
     def failing_once(flag):
         calls.append(flag)
         if len(calls) == 1:
-            raise RuntimeError("SCIP: error in LP solver")
+            raise RuntimeError(message)
         with real(flag):
             yield
 
     monkeypatch.setattr(scip, "quiet", failing_once)
+    return calls
+
+
+def test_scip_retries_after_lp_failure(monkeypatch):
+    """The first optimize() raises as SCIP does on "error in LP solver"; the retry with
+    the next LP settings must still give the known optimum (Bard1984a, F* = 3.1111)."""
+    calls = _fail_first_optimize(monkeypatch, "SCIP: error in LP solver")
     r = bmp.solve(classic.bolib("Bard1984a"), method="kkt", mode="sos1", solver="scip")
     assert len(calls) >= 2
     assert r.status == "optimal" and r.F == pytest.approx(3.111111, abs=1e-5)
@@ -95,19 +102,8 @@ def test_scip_retries_once_without_the_ipopt_options_file(monkeypatch):
         seen.append(built[0].getParam("nlpi/ipopt/optfile"))
         return built
 
-    calls = []
-    real_quiet = scip.quiet
-
-    @contextlib.contextmanager
-    def failing_once(flag):
-        calls.append(flag)
-        if len(calls) == 1:
-            raise RuntimeError("SCIP: unspecified error!")
-        with real_quiet(flag):
-            yield
-
     monkeypatch.setattr(scip, "_prepare", recording)
-    monkeypatch.setattr(scip, "quiet", failing_once)
+    _fail_first_optimize(monkeypatch, "SCIP: unspecified error!")
     r = bmp.solve(classic.bolib("Bard1984a"), method="kkt", mode="sos1", solver="scip")
     assert seen[:2] == [str(scip.IPOPT_OPTIONS), ""]
     assert r.status == "optimal" and r.F == pytest.approx(3.111111, abs=1e-5)
