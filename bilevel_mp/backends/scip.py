@@ -111,10 +111,9 @@ def _build(slm: SingleLevelModel, time_limit, gap, feastol, verbose, params: dic
     s.setParam("limits/gap", gap)
     if feastol is not None:
         s.setParam("numerics/feastol", feastol)
-    try:  # SCIP built with Ipopt: its NLP heuristics' MUMPS on AMD ordering (see the file)
-        s.setParam("nlpi/ipopt/optfile", str(IPOPT_OPTIONS))
-    except KeyError:
-        pass
+    has_ipopt = _has_param(s, IPOPT_OPTFILE)
+    if has_ipopt:  # its NLP heuristics' MUMPS on AMD ordering (see IPOPT_OPTIONS)
+        s.setParam(IPOPT_OPTFILE, str(IPOPT_OPTIONS))
     varmap = {}
     pyo_vars = []
     for v in slm.m.component_data_objects(pyo.Var, descend_into=True):
@@ -167,19 +166,19 @@ def _build(slm: SingleLevelModel, time_limit, gap, feastol, verbose, params: dic
             s.addCons(obj <= t)
             s.setObjective(t, "minimize")
     for key, value in params.items():
-        if key == NO_IPOPT_OPTIONS[0] and key not in _ipopt_params(s):
+        if key == IPOPT_OPTFILE and not has_ipopt:
             continue  # no Ipopt in this SCIP: nothing to switch off
         s.setParam(key, value)
     return s, varmap, pyo_vars, offset
 
 
-def _ipopt_params(s) -> tuple:
-    """The Ipopt parameter this module sets, if this SCIP has it."""
+def _has_param(s, key: str) -> bool:
+    """Whether this SCIP build has the parameter ``key``."""
     try:
-        s.getParam(NO_IPOPT_OPTIONS[0])
+        s.getParam(key)
     except KeyError:
-        return ()
-    return (NO_IPOPT_OPTIONS[0],)
+        return False
+    return True
 
 
 class _Watch(_scip.Eventhdlr if _scip is not None else object):
@@ -224,7 +223,7 @@ TIGHT_FEASTOL = 1e-9  # the feasibility tolerance of SCIP solves that must not b
 #: pointer``) on the strong-duality model of a 14x14 toll grid; scipopt/PySCIPOpt issue
 #: 1234 reports the same crash and this workaround.
 IPOPT_OPTIONS = Path(__file__).with_name("ipopt.opt")
-NO_IPOPT_OPTIONS = ("nlpi/ipopt/optfile", "")  # SCIP's default: no options file
+IPOPT_OPTFILE = "nlpi/ipopt/optfile"  # SCIP's parameter; its default "" is no options file
 
 LP_FALLBACKS = ({}, {"lp/initalgorithm": "p", "lp/resolvealgorithm": "p"},
                 {"lp/checkstability": False, "lp/checkprimfeas": False, "lp/checkdualfeas": False})
@@ -280,7 +279,7 @@ def solve(
         except Exception as exc:  # SCIP raises on internal LP failures
             failures.append(str(exc))
             if len(failures) == 1:  # an Ipopt that refuses the options file fails SCIP too:
-                attempts.insert(0, {**params, NO_IPOPT_OPTIONS[0]: NO_IPOPT_OPTIONS[1]})  # once without
+                attempts.insert(0, {**params, IPOPT_OPTFILE: ""})  # once without
     if not solved and not failures:  # no time was left for a first attempt
         return SolveOutcome("time_limit", solver="scip", message="no time left for SCIP",
                             seconds=time.perf_counter() - t0)

@@ -101,19 +101,10 @@ def _rows_have_a_point(lifted: Lifted, time_limit: float | None) -> bool:
     False when neither proves it (then the primal block stays in the model)."""
     if lifted.hpr.get("point") is not None:
         return True
-    problem = lifted.problem
-    x0 = np.array([_inside(v.lb, v.ub) for v in problem.x.values()])
-    slm, _ = follower_model(problem, x0)
+    slm, _ = follower_model(lifted.problem, np.zeros(lifted.problem.n_x))  # x: data the rows do not read
     slm.objective = None  # feasibility only: the objective moves with x
     out = solve_single_level(slm, time_limit=None if time_limit is None else min(10.0, time_limit))
     return out.status == "optimal"
-
-
-def _inside(lb, ub) -> float:
-    """A number within [lb, ub] (None: unbounded), 0 when it can be."""
-    lo = -np.inf if lb is None else lb
-    hi = np.inf if ub is None else ub
-    return float(min(max(0.0, lo), hi))
 
 
 def _times_row(lifted: Lifted, lam, body):

@@ -17,8 +17,9 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from bilevel_mp.algorithms.descent import RadiusRule, trust_region_step
 
 __all__ = ["GUARD_CONSTRAINTS", "SHARED_CONSTRAINTS", "ClassTarget", "RegressionTarget", "TuneResult",
-           "check_lam_bounds", "check_predict_X", "held_out_evidence", "initial_lambda",
-           "hold_out_rows", "keep_if_evident", "scale_columns", "splits", "tune"]
+           "box_around", "check_lam_bounds", "check_predict_X", "check_safeguards",
+           "held_out_evidence", "initial_lambda", "hold_out_rows", "keep_if_evident",
+           "scale_columns", "settle_tuning", "splits", "tune"]
 
 #: ``_parameter_constraints`` entries common to all estimators (scikit-learn's
 #: declarative validation, enforced by ``self._validate_params()`` at fit)
@@ -152,6 +153,38 @@ def keep_if_evident(res, theta0, w0, before, after, confidence):
                fits=last["fits"], seconds=0.0, declined=True)  # back at the start
     return TuneResult(theta0, w0, res.history + [row], f"declined: {why} (search: {res.reason})",
                       res.n_iter)
+
+
+def check_safeguards(est) -> None:
+    """ValueError when early stopping is asked for without the guard it watches."""
+    if est.n_iter_no_change is not None and not est.guard:
+        raise ValueError("n_iter_no_change (early stopping) watches the held-out data: "
+                         "it needs guard=True")
+
+
+def box_around(problem, theta, lo, hi, max_move) -> None:
+    """Give ``problem`` the θ box of ± ``max_move`` decades around ``theta`` within
+    [log lo, log hi] (None: the problem keeps its box)."""
+    if max_move is None:
+        return
+    move = max_move * math.log(10.0)
+    problem.theta_lo = np.maximum(math.log(lo), theta - move)
+    problem.theta_hi = np.minimum(math.log(hi), theta + move)
+
+
+def settle_tuning(res, theta0, w0, guard, guard_asked, confidence):
+    """After ``tune`` from (θ0, w0): when it moved, ``keep_if_evident`` on the guard's
+    held-out losses at its start and at its end (``guard.losses``, ``guard.start``);
+    a note when the guard was asked for but could hold no rows out. Returns (result,
+    whether it moved)."""
+    moved = bool(np.any(np.abs(res.theta - theta0) > 1e-12))
+    if moved and guard is not None and confidence is not None:
+        res = keep_if_evident(res, theta0, w0, guard.losses(guard.start), guard.losses(guard.state),
+                              confidence)
+        moved = bool(np.any(np.abs(res.theta - theta0) > 1e-12))
+    if guard_asked and guard is None:
+        res.reason += " (no guard: too few validation rows to hold any out)"
+    return res, moved
 
 
 def hold_out_rows(pair, fraction, random_state):

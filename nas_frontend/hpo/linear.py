@@ -17,9 +17,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .linear_problem import LinearHPOProblem, LogLoss, SquaredLoss
-from .base import (GUARD_CONSTRAINTS, SHARED_CONSTRAINTS, ClassTarget, RegressionTarget,
-                   check_lam_bounds, check_predict_X, hold_out_rows, initial_lambda, keep_if_evident,
-                   splits, tune)
+from .base import (GUARD_CONSTRAINTS, SHARED_CONSTRAINTS, ClassTarget, RegressionTarget, box_around,
+                   check_lam_bounds, check_predict_X, check_safeguards, hold_out_rows, initial_lambda,
+                   settle_tuning, splits, tune)
 
 __all__ = ["BilevelRidge", "BilevelLogisticRegression", "LinearHPOProblem"]
 
@@ -120,8 +120,12 @@ class _FoldGuard:
 
     def __init__(self, problem, theta, w0=None):
         self.problem = problem
-        self.state = problem.fit_lower(theta, w0)
+        self.state = self.start = problem.fit_lower(theta, w0)
         self.value = problem.val_loss(self.state)
+
+    def losses(self, state):
+        """Every held-out row's loss at the folds' weights ``state``."""
+        return self.problem.sample_losses(state)
 
     @property
     def n_fits(self):
@@ -232,9 +236,7 @@ class _BilevelLinear(BaseEstimator):
         t_start = time.perf_counter()
         self._validate_params()
         lo, hi = check_lam_bounds(self.lam_bounds)
-        if self.n_iter_no_change is not None and not self.guard:
-            raise ValueError("n_iter_no_change (early stopping) watches the held-out folds: "
-                             "it needs guard=True")
+        check_safeguards(self)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=not self._is_classifier)
         p = X.shape[1]
         y = self._encode_y(y)
@@ -285,26 +287,20 @@ class _BilevelLinear(BaseEstimator):
         self.start_lambda_ = np.exp(theta)
         search_pairs, guard_pairs = self._split_guard(pairs)
         problem = make(search_pairs)
-        if self.max_move is not None:
-            move = self.max_move * math.log(10.0)
-            problem.theta_lo = np.maximum(log_box[0], theta - move)
-            problem.theta_hi = np.minimum(log_box[1], theta + move)
+        box_around(problem, theta, lo, hi, self.max_move)
         w = problem.fit_lower(theta)
         guard = None
         if guard_pairs is not None:
             guard = _FoldGuard(make(guard_pairs), theta)
-        theta0, w0, g0 = theta, w, None if guard is None else guard.state
+        theta0, w0 = theta, w
         res = tune(problem, theta, w, max_iter=self.max_iter, radius=self.radius, delta=self.delta,
                    norm=self.norm, method=self.line_search, tol=self.tol,
                    seconds_setup=time.perf_counter() - t_start, guard=guard,
                    guard_tol=self.guard_tol, patience=self.patience,
                    n_iter_no_change=self.n_iter_no_change, max_fits=self.max_fits)
         n_fits = start_fits + problem.n_fits + (guard.n_fits if guard is not None else 0)
-        moved = bool(np.any(np.abs(res.theta - theta0) > 1e-12))
-        if moved and guard is not None and self.confidence is not None:
-            gp = guard.problem  # evidence from data the steps did not see, or the start
-            res = keep_if_evident(res, theta0, w0, gp.sample_losses(g0), gp.sample_losses(guard.state),
-                                  self.confidence)
+        # evidence from data the steps did not see, or the start
+        res, self.moved_ = settle_tuning(res, theta0, w0, guard, self.guard, self.confidence)
         if self.cv is None:
             final = res.w
         else:  # refit on all the data at the tuned λ (alpha = n_train·λ kept), from the
@@ -313,10 +309,7 @@ class _BilevelLinear(BaseEstimator):
             final = whole.fit_lower(res.theta + math.log(n_train / X.shape[0]),
                                     problem.blocks(res.w).mean(axis=0))
             n_fits += whole.n_fits
-        if self.guard and guard is None:
-            res.reason += " (no guard: too few validation rows to hold any out)"
         self.theta_, self.w_, self.lambda_ = res.theta, res.w, np.exp(res.theta)
-        self.moved_ = bool(np.any(np.abs(res.theta - theta0) > 1e-12))
         self._set_coef(final.reshape(p + 1, K))
         self.history_, self.stop_reason_, self.problem_ = res.history, res.reason, problem
         self.guard_problem_ = None if guard is None else guard.problem

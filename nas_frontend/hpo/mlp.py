@@ -21,9 +21,9 @@ from bilevel_mp.algorithms.descent import DescentProgram
 from bilevel_mp.algorithms.krylov import krylov_basis
 from bilevel_mp.errors import MissingExtraError
 
-from .base import (GUARD_CONSTRAINTS, SHARED_CONSTRAINTS, ClassTarget, RegressionTarget,
-                   check_lam_bounds, check_predict_X, hold_out_rows, initial_lambda, keep_if_evident,
-                   scale_columns, splits, tune)
+from .base import (GUARD_CONSTRAINTS, SHARED_CONSTRAINTS, ClassTarget, RegressionTarget, box_around,
+                   check_lam_bounds, check_predict_X, check_safeguards, hold_out_rows, initial_lambda,
+                   scale_columns, settle_tuning, splits, tune)
 
 try:
     import torch
@@ -185,6 +185,7 @@ class _HeldOutRows:
 
     def __init__(self, problem, X, y, w):
         self.problem, self.X, self.y = problem, X, y
+        self.start = w
         self.commit(w)
 
     def losses(self, w):
@@ -251,9 +252,7 @@ class _BilevelMLP(BaseEstimator):
         t_start = time.perf_counter()
         self._validate_params()
         lo, hi = check_lam_bounds(self.lam_bounds)
-        if self.n_iter_no_change is not None and not self.guard:
-            raise ValueError("n_iter_no_change (early stopping) watches the held-out rows: "
-                             "it needs guard=True")
+        check_safeguards(self)
         sizes = np.atleast_1d(self.hidden_layer_sizes)
         if sizes.size == 0 or sizes.ndim != 1 or not all(
                 isinstance(h, Integral) and h >= 1 for h in sizes.tolist()):
@@ -274,10 +273,7 @@ class _BilevelMLP(BaseEstimator):
         problem = MLPHPOProblem(X.shape[1], n_out, hidden, self.activation, Xt, yt, Xv, yv,
                                 self._is_classifier, vf, (math.log(lo), math.log(hi)), seed,
                                 self.krylov_depth, self.refit_steps, self.refresh_factor)
-        if self.max_move is not None:
-            move = self.max_move * math.log(10.0)
-            problem.theta_lo = np.maximum(math.log(lo), theta - move)
-            problem.theta_hi = np.minimum(math.log(hi), theta + move)
+        box_around(problem, theta, lo, hi, self.max_move)
         w = problem.fit_lower(theta, steps=self.fit_steps)
         problem.res_ref = max(problem.stationarity(theta, w), 1e-8)
         guard = None if held is None else _HeldOutRows(problem, held[2], held[3], w)
@@ -286,14 +282,8 @@ class _BilevelMLP(BaseEstimator):
                    seconds_setup=time.perf_counter() - t_start, guard=guard,
                    guard_tol=self.guard_tol, patience=self.patience,
                    n_iter_no_change=self.n_iter_no_change, max_fits=self.max_fits)
-        moved = bool(np.any(np.abs(res.theta - theta) > 1e-12))
-        if moved and guard is not None and self.confidence is not None:
-            res = keep_if_evident(res, theta, w, guard.losses(w), guard.losses(guard.state),
-                                  self.confidence)
-        if self.guard and guard is None:
-            res.reason += " (no guard: too few validation rows to hold any out)"
+        res, self.moved_ = settle_tuning(res, theta, w, guard, self.guard, self.confidence)
         self.start_lambda_ = np.exp(theta)
-        self.moved_ = bool(np.any(np.abs(res.theta - theta) > 1e-12))
         self.theta_, self.w_, self.lambda_ = res.theta, res.w, np.exp(res.theta)
         self.history_, self.stop_reason_, self.problem_ = res.history, res.reason, problem
         self.n_iter_, self.n_fits_ = res.n_iter, problem.n_fits
