@@ -47,10 +47,11 @@ def follower_cones(problem: BilevelProblem) -> dict[str, Cone]:
     if cached is not None and cached[0] == key:
         return dict(cached[1])
     out = {}
+    ys = {id(v) for v in problem.y.values()}
     for c in problem.g:
-        if c.kind == "ge" and involves(c.body, problem.y):
+        if c.kind == "ge" and involves(c.body, ys):
             cone = soc_row(c)
-            if cone is not None and any(involves(e, problem.y) for e in cone.u):
+            if cone is not None and any(involves(e, ys) for e in cone.u):
                 out[c.name] = cone
     problem._cones = (key, out)
     return dict(out)

@@ -414,6 +414,11 @@ class BilevelProblem:
             for i, v in enumerate(entries(vals, len(var), label)):
                 var[i].set_value(float(v), skip_validation=True)
 
+    def leader_value(self, x, y, duals: dict | None = None) -> float:
+        """F at (x, y) in the user's sense (``evaluate``'s ``"F"`` without the violations)."""
+        self.set_point(x, y, duals)
+        return self.sense_sign * float(pyo.value(self.F))
+
     def evaluate(self, x, y, duals: dict | None = None) -> dict:
         """F, f in the user's senses, and the worst violations of G and g at (x, y) (with
         the linked duals at ``duals`` where given, else at their current values)."""
@@ -438,10 +443,11 @@ class BilevelProblem:
 
 
 def involves(expr, var) -> bool:
-    """True when ``expr`` references any component of the indexed Var ``var``."""
+    """True when ``expr`` references any component of the indexed Var ``var`` (or of a set
+    of ``id``s of variables: pass one when asking for many expressions)."""
     if isinstance(expr, (int, float)):
         return False
-    ids = {id(v) for v in var.values()}
+    ids = var if isinstance(var, (set, frozenset)) else {id(v) for v in var.values()}
     return any(id(v) in ids for v in identify_variables(expr, include_fixed=True))
 
 
@@ -475,6 +481,7 @@ def split_lower(problem: BilevelProblem) -> tuple[list[Constraint], list[Constra
     """Lower-level constraints that involve y (plus y bounds), and those that do not:
     a follower constraint on x alone restricts the leader, so it joins G."""
     with_y, x_only = [], []
+    ys = {id(v) for v in problem.y.values()}
     for c in problem.g:
-        (with_y if involves(c.body, problem.y) else x_only).append(c)
+        (with_y if involves(c.body, ys) else x_only).append(c)
     return with_y + problem.y_bound_constraints(), x_only

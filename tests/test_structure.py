@@ -97,3 +97,44 @@ def test_follower_dual_leaves_out_a_primal_block_that_does_not_move_with_x():
     lifted = FollowerDual().apply(q, detect(q))
     assert not any("primal block" in n for n in lifted.slm.notes)
     assert bmp.solve(q, method="follower_dual").status == "infeasible"
+
+
+def test_follower_dual_leaves_out_the_dual_block_only_when_every_y_is_bounded():
+    """A leader free of y needs the follower to have an optimum at x. With every y bounded a
+    feasible follower LP has one, so no multipliers enter the model (SPI's default formulation,
+    answer checked against enumeration of the interdiction sets); with an unbounded y the dual
+    block stays and keeps out the x where the follower is unbounded."""
+    from itertools import combinations
+
+    import numpy as np
+
+    from bilevel_mp.library.interdiction import grid_interdiction_network, shortest_path_interdiction
+    from bilevel_mp.reformulations.follower_dual import FollowerDual
+    from bilevel_mp.structure import detect
+
+    arcs, s, t = grid_interdiction_network(3, seed=5)
+    p = shortest_path_interdiction(arcs, s, t, 2)  # leader-held labels: F and G free of y
+    st = detect(p)
+    assert st.leader_y == "y_free"
+    lifted = FollowerDual().apply(p, st)
+    assert not hasattr(lifted.slm.m, "lam") and any("dual block is left out" in n for n in lifted.slm.notes)
+    r = bmp.solve(p)
+    assert r.method == "auto" and "follower_dual" in r.found_by
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    nodes = sorted({a[0] for a in arcs} | {a[1] for a in arcs})
+    idx = {v: n for n, v in enumerate(nodes)}
+    best = -np.inf
+    for hit in combinations(range(len(arcs)), 2):
+        w = [c + (d if a in hit else 0) for a, (_, _, c, d) in enumerate(arcs)]
+        g = csr_matrix((w, ([idx[a[0]] for a in arcs], [idx[a[1]] for a in arcs])), shape=(len(nodes),) * 2)
+        best = max(best, dijkstra(g, indices=idx[s])[idx[t]])
+    assert r.status == "optimal" and r.certified and r.F == pytest.approx(best, rel=1e-9)
+
+    q = bmp.BilevelProblem(1, 1, x_bounds=[(0, 1)], x_integer=[True])
+    q.set_upper(-q.x[0]).set_lower((1 - 2 * q.x[0]) * q.y[0], [q.y[0] >= 0])  # unbounded at x = 1
+    lifted = FollowerDual().apply(q, detect(q))
+    assert hasattr(lifted.slm.m, "lam")
+    r = bmp.solve(q, method="follower_dual")
+    assert r.status == "optimal" and r.x[0] == 0 and r.F == pytest.approx(0.0)

@@ -88,9 +88,10 @@ def _build(slm: SingleLevelModel, time_limit, gap, verbose):
                   np.array(vals, dtype=float))
     ints = [k for k, v in enumerate(cols) if not v.is_continuous()]
     if ints:
-        # big-M rows multiply the integrality tolerance by M: with the default 1e-6 a
-        # "binary" of 1e-6 times M = 1e5 leaks 0.1 through a complementarity pair
-        h.setOptionValue("mip_feasibility_tolerance", MIP_FEASIBILITY_TOL)
+        if slm.big_m:
+            # big-M rows multiply the integrality tolerance by M: with the default 1e-6 a
+            # "binary" of 1e-6 times M = 1e5 leaks 0.1 through a complementarity pair
+            h.setOptionValue("mip_feasibility_tolerance", MIP_FEASIBILITY_TOL)
         h.changeColsIntegrality(len(ints), np.array(ints, dtype=np.int32),
                                 np.array([_highspy.HighsVarType.kInteger] * len(ints)))
     return h, cols, index, row_cons, offset, ints

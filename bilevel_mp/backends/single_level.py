@@ -34,6 +34,10 @@ class SingleLevelModel:
         self.indicators: list[Indicator] = []
         self.objective = None
         self.notes: list[str] = []
+        # the model has big-M rows (or other products of a binary and a large number), in
+        # which an integrality tolerance is multiplied: HiGHS then keeps integers to 1e-9.
+        # A model without them (a dualised follower) leaves HiGHS its default.
+        self.big_m = True
         self._degrees: dict = {}  # id(expression) -> (expression, polynomial degree)
 
     def degree(self, expr):

@@ -71,7 +71,7 @@ class Claim:
         """F at the (settled) point in minimisation form, None without a point."""
         if self.x is None:
             return None
-        return problem.sense_sign * problem.evaluate(self.x, self.y, self.duals)["F"]
+        return problem.sense_sign * problem.leader_value(self.x, self.y, self.duals)
 
     @property
     def certified(self) -> bool:
@@ -110,7 +110,7 @@ def settle(problem: BilevelProblem, claim: Claim, certify_time_limit) -> Claim:
     if cert.certified and cert.solver == "scip" and not problem.coupled:
         y_new, cert = _exact_response(problem, claim, x, y_new, cert, certify_time_limit)
     if claim.proven and claim.bound is not None:
-        F = problem.sense_sign * problem.evaluate(x, y_new)["F"]
+        F = problem.sense_sign * problem.leader_value(x, y_new)
         if F > claim.bound + PROOF_TOL * max(1.0, abs(claim.bound)):
             claim.proven = False
             claim.note(f"F exceeds the method's own bound by {F - claim.bound:.3g}: not proven")
@@ -141,7 +141,7 @@ def _exact_response(problem, claim: Claim, x, y, cert, certify_time_limit):
     if not cert_loc.certified:
         return y, cert
     if claim.proven:
-        F = problem.sense_sign * problem.evaluate(x, y_loc)["F"]
+        F = problem.sense_sign * problem.leader_value(x, y_loc)
         bound = claim.bound
         claim.proven = bound is not None and F <= bound + PROOF_TOL * max(1.0, abs(bound))
     claim.note("y polished to the follower's exact response at x: F rises"
@@ -154,8 +154,8 @@ PROOF_TOL = 1e-6  # F within this (relative) of a proven bound still counts as p
 
 def _worse(problem: BilevelProblem, x, y_old, y_new, tol: float = 1e-6) -> bool:
     """F(x, y_new) above F(x, y_old) by more than ``tol`` relative (minimisation form)."""
-    old = problem.sense_sign * problem.evaluate(x, y_old)["F"]
-    new = problem.sense_sign * problem.evaluate(x, y_new)["F"]
+    old = problem.sense_sign * problem.leader_value(x, y_old)
+    new = problem.sense_sign * problem.leader_value(x, y_new)
     return new > old + tol * max(1.0, abs(old))
 
 

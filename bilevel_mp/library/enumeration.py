@@ -295,10 +295,11 @@ def _constraint_groups(problem: BilevelProblem):
     """(rows on x alone, follower rows with y, leader rows with y); G and g rows in which y
     does not appear restrict the leader's choice of x."""
     x_only, follower, leader = [], [], []
+    ys = {id(v) for v in problem.y.values()}
     for c in problem.g:
-        (follower if involves(c.body, problem.y) else x_only).append(c)
+        (follower if involves(c.body, ys) else x_only).append(c)
     for c in problem.G:
-        (leader if involves(c.body, problem.y) else x_only).append(c)
+        (leader if involves(c.body, ys) else x_only).append(c)
     return x_only, follower, leader
 
 

@@ -21,6 +21,10 @@ Two structures (``structure.leader_use_of_y``), both with a follower linear in y
   each is written exactly by an indicator constraint (no bound on λ needed, see
   ``_times_row``; SCIP). With continuous x in the follower's rows use ``kkt``.
 
+For ``"y_free"`` with every y bounded (by the problem or by bound tightening), the dual
+block is left out: a feasible LP over a bounded set has an optimum, so the follower's rows
+having a point at x is all the model must ask.
+
 When the follower's rows do not involve x (``Structure.lower_rows_x_free``: shortest-path
 interdiction, where x only lengthens arcs), their feasibility is the same at every x: it is
 checked once by an LP, and when they have a point the primal block (y and its rows) is left
@@ -75,7 +79,15 @@ class FollowerDual:
                 f"{structure.label}, leader {structure.leader_y}")
         lifted = lift(problem, self.name, self.name, time_limit=time_limit, cache=cache,
                       missing_only=True)
-        ge, eq = add_stationarity(lifted)
+        lifted.slm.big_m = False  # no complementarity, no big-M: HiGHS's own integrality tolerance
+        if structure.leader_y == "y_free" and not problem.dual_links and _y_boxed(lifted):
+            # a feasible LP over a bounded set has an optimum: the dual block proves nothing
+            lifted.slm.notes.append("every follower variable is bounded (after bound tightening), so the "
+                                    "follower has an optimum wherever its rows have a point: its dual "
+                                    "block is left out of the model")
+            ge = eq = ()
+        else:
+            ge, eq = add_stationarity(lifted)
         if structure.lower_rows_x_free and not problem.coupled and _rows_have_a_point(lifted, time_limit):
             for row in lifted.rows.values():  # the same at every x, and satisfiable
                 if row is not None:
@@ -92,6 +104,13 @@ class FollowerDual:
             m.del_component(m.obj)
             lifted.slm.minimize(h_minus_f0 + sum(terms))
         return lifted
+
+
+def _y_boxed(lifted: Lifted) -> bool:
+    """Whether every y of the model has a finite lower and upper bound. The bounds are the
+    problem's or proven over the high-point relaxation; with G free of y, the follower's
+    feasible set at every leader-feasible x lies in that box."""
+    return all(v.lb is not None and v.ub is not None for v in lifted.slm.m.y.values())
 
 
 def _rows_have_a_point(lifted: Lifted, time_limit: float | None) -> bool:
