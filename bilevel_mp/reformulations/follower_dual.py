@@ -50,6 +50,7 @@ from ..errors import UnsupportedStructureError
 from ..problem import BilevelProblem
 from ..structure import Structure, is_binary
 from .stationarity import add_stationarity
+from .unimodular import multiplier_bound
 
 STRUCTURES = ("y_free", "minus_follower")
 
@@ -99,7 +100,20 @@ class FollowerDual:
             zero_y = {id(problem.y[j]): 0.0 for j in range(problem.n_y)}
             # h(x) - f(x, 0) = F(x, 0), since F + f = h does not depend on y
             h_minus_f0 = lifted.sub(substitute(problem.F, zero_y))
-            terms = [_times_row(lifted, m.lam[k], lifted.sub(substitute(c.body, zero_y))) for k, c in enumerate(ge)]
+            bound = None
+            if not structure.lower_rows_x_free and not problem.dual_links:
+                bound = multiplier_bound(problem, list(ge) + list(eq))
+            if bound is not None:
+                for v in list(m.lam.values()) + list(m.mu.values()):
+                    v.setub(bound)
+                for v in m.mu.values():
+                    v.setlb(-bound)
+                lifted.slm.notes.append(
+                    f"the follower's rows are totally unimodular: some optimal multipliers are at most "
+                    f"||c||_1 = {bound:g} (a vertex of its dual), so each multiplier-times-binary product "
+                    "is written with that bound (linear rows)")
+            terms = [_times_row(lifted, m.lam[k], lifted.sub(substitute(c.body, zero_y)), bound)
+                     for k, c in enumerate(ge)]
             terms += [m.mu[k] * lifted.sub(substitute(c.body, zero_y)) for k, c in enumerate(eq)]
             m.del_component(m.obj)
             lifted.slm.minimize(h_minus_f0 + sum(terms))
@@ -126,12 +140,14 @@ def _rows_have_a_point(lifted: Lifted, time_limit: float | None) -> bool:
     return out.status == "optimal"
 
 
-def _times_row(lifted: Lifted, lam, body):
+def _times_row(lifted: Lifted, lam, body, bound: float | None = None):
     """``lam * body`` (lam >= 0, body = g_k(x, 0)) for a minimised objective, with each
-    product of lam and a binary x_i written exactly without a bound on lam: c·lam·x_i is
-    c·w with w >= 0 and the indicator ``x_i = 1 -> lam <= w`` when c > 0, and
-    c·lam + |c|·w with ``x_i = 0 -> lam <= w`` when c < 0 (minimising drives w to
-    lam·x_i, resp. lam·(1 - x_i)). Other x terms stay products (SCIP)."""
+    product of lam and a binary x_i written exactly: c·lam·x_i is c·w with w >= 0 and
+    ``x_i = 1 -> lam <= w`` when c > 0, and c·lam + |c|·w with ``x_i = 0 -> lam <= w``
+    when c < 0 (minimising drives w to lam·x_i, resp. lam·(1 - x_i)). Without a bound
+    on lam the implication is an indicator (SCIP); with a proven ``bound`` (lam <= bound)
+    it is the linear row ``w >= lam - bound·(1 - x_i)``, resp. ``w >= lam - bound·x_i``.
+    Other x terms stay products (SCIP)."""
     if isinstance(body, (int, float)):
         return lam * body
     repn = generate_standard_repn(body, compute_values=True, quadratic=False)
@@ -149,7 +165,11 @@ def _times_row(lifted: Lifted, lam, body):
             out = out + c * lam * v
             continue
         w = m.dual_times_x.add()
-        slm.indicators.append(Indicator(v, 1 if c > 0 else 0, lam - w))
+        if bound is None:
+            slm.indicators.append(Indicator(v, 1 if c > 0 else 0, lam - w))
+        else:
+            slm.big_m = True  # a bound times a binary: HiGHS keeps integers to 1e-9
+            slm.add(w >= lam - bound * (1 - v) if c > 0 else w >= lam - bound * v)
         out = out + (c * w if c > 0 else c * lam - c * w)
     return out
 
