@@ -168,8 +168,7 @@ def detect(problem: BilevelProblem) -> Structure:
         )
         # equality constraints must be affine in y for convexity
         convex = convex and all(
-            c.kind == "ge" or _deg_in_y(c.body, problem) <= 1 for c in lower_cons
-        )
+            d <= 1 for d in _degrees_in_y([c.body for c in lower_cons if c.kind != "ge"], problem))
         lower = "convex_quadratic" if convex else "nonconvex_quadratic"
     else:
         lower, convex = "nonlinear", False
@@ -291,10 +290,16 @@ def _free_of(expr, ids, tol: float = 1e-12) -> bool:
 def curved_rows(problem: BilevelProblem) -> list[Constraint]:
     """The follower's inequality rows that are not affine in y for fixed x (cones, concave
     quadratics, ...): a KKT model needs Slater's condition on them."""
-    return [c for c in problem.g if c.kind == "ge" and _deg_in_y(c.body, problem) > 1]
+    rows = [c for c in problem.g if c.kind == "ge"]
+    return [c for c, d in zip(rows, _degrees_in_y([c.body for c in rows], problem)) if d > 1]
+
+
+def _degrees_in_y(exprs, problem) -> list[int]:
+    """Polynomial degree in y of each expression with x fixed (99: not a polynomial); x is
+    fixed once for all of them."""
+    with fixed(problem.x):
+        return [99 if d is None else d for d in map(degree, exprs)]
 
 
 def _deg_in_y(expr, problem) -> int:
-    with fixed(problem.x):
-        d = degree(expr)
-    return 99 if d is None else d
+    return _degrees_in_y([expr], problem)[0]

@@ -89,12 +89,15 @@ class HPR:
 
 
 def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool = True,
-         time_limit: float | None = None, cache: HPR | None = None, missing_only: bool = False) -> Lifted:
+         time_limit: float | None = None, cache: HPR | None = None, missing_only: bool = False,
+         tighten: bool = True) -> Lifted:
     """The high-point relaxation over copies of x and y: G, g and bounds, objective F,
     with x and y bounds tightened over it (``bounds.tighten_variable_bounds``; with
     ``missing_only`` only the variables that lack a finite bound, for a method that needs
-    bounds to exist but gains nothing from tighter ones). With a filled ``cache`` the
-    tightening is read from it instead of solved again; an empty one is filled."""
+    bounds to exist but gains nothing from tighter ones; with ``tighten=False`` none, for
+    a model that needs no bounds: only one point of the relaxation is sought). With a
+    filled ``cache`` the tightening is read from it instead of solved again; an empty one
+    is filled (not without tightening)."""
     slm = SingleLevelModel(f"{problem.name}:{name}")
     m = slm.m
     m.x = pyo.Var(range(problem.n_x), dense=True)
@@ -138,6 +141,10 @@ def lift(problem: BilevelProblem, name: str, method: str, upper_objective: bool 
         lifted.hpr = cache.as_dict()
         return lifted
     names = problem.x_names + problem.y_names
+    if not tighten:
+        lifted.hpr = {"infeasible": False, "point": _hpr_point(lifted),
+                      "unbounded": [names[k] for k, v in enumerate(variables) if v.lb is None or v.ub is None]}
+        return lifted
     if missing_only:
         pick = [k for k, v in enumerate(variables) if v.lb is None or v.ub is None]
         info = tighten_variable_bounds(slm, [variables[k] for k in pick], [names[k] for k in pick],

@@ -78,8 +78,9 @@ class FollowerDual:
                 "follower_dual needs a continuous follower linear in y and a leader that sees y "
                 f"only through -f (F and G free of y, or F = -f + h(x)); this one is "
                 f"{structure.label}, leader {structure.leader_y}")
+        # bounds only serve the y_free test of a bounded follower (_y_boxed)
         lifted = lift(problem, self.name, self.name, time_limit=time_limit, cache=cache,
-                      missing_only=True)
+                      missing_only=True, tighten=structure.leader_y == "y_free")
         lifted.slm.big_m = False  # no complementarity, no big-M: HiGHS's own integrality tolerance
         if structure.leader_y == "y_free" and not problem.dual_links and _y_boxed(lifted):
             # a feasible LP over a bounded set has an optimum: the dual block proves nothing
@@ -89,12 +90,16 @@ class FollowerDual:
             ge = eq = ()
         else:
             ge, eq = add_stationarity(lifted)
-        if structure.lower_rows_x_free and not problem.coupled and _rows_have_a_point(lifted, time_limit):
-            for row in lifted.rows.values():  # the same at every x, and satisfiable
-                if row is not None:
-                    row.deactivate()
+        if problem.coupled:
+            pass
+        elif structure.lower_rows_x_free and _rows_have_a_point(lifted, time_limit):
+            _leave_out_primal_block(lifted)  # the same at every x, and satisfiable
             lifted.slm.notes.append("the follower's rows do not involve x and have a point (the high-point "
                                     "relaxation's, or one LP's): its primal block is left out of the model")
+        elif not structure.lower_rows_x_free and _origin_feasible_everywhere(lifted):
+            _leave_out_primal_block(lifted)
+            lifted.slm.notes.append("y = 0 satisfies the follower's rows at every x in the leader's box: its "
+                                    "primal block is left out of the model")
         if structure.leader_y == "minus_follower":
             m = lifted.slm.m
             zero_y = {id(problem.y[j]): 0.0 for j in range(problem.n_y)}
@@ -125,6 +130,42 @@ def _y_boxed(lifted: Lifted) -> bool:
     problem's or proven over the high-point relaxation; with G free of y, the follower's
     feasible set at every leader-feasible x lies in that box."""
     return all(v.lb is not None and v.ub is not None for v in lifted.slm.m.y.values())
+
+
+def _leave_out_primal_block(lifted: Lifted) -> None:
+    for row in lifted.rows.values():
+        if row is not None:
+            row.deactivate()
+
+
+def _origin_feasible_everywhere(lifted: Lifted) -> bool:
+    """Whether y = 0 satisfies every follower row (y bounds included) at every x in the
+    model's x box: each inequality's body at y = 0 is linear in x with its minimum over
+    the box >= 0, each equality's body at y = 0 is the constant 0. Then the follower is
+    feasible at every x and its primal block proves nothing."""
+    problem = lifted.problem
+    zero_y = {id(v): 0.0 for v in problem.y.values()}
+    box = {id(problem.x[i]): (v.lb, v.ub) for i, v in lifted.slm.m.x.items()}
+    for c in lifted.lower:
+        body = substitute(c.body, zero_y)
+        if isinstance(body, (int, float)):
+            low, high, linear = float(body), float(body), True
+        else:
+            repn = generate_standard_repn(body, compute_values=True, quadratic=False)
+            linear = repn.is_linear()
+            low = high = float(repn.constant) if linear else 0.0
+            for v, a in zip(repn.linear_vars, repn.linear_coefs) if linear else ():
+                lb, ub = box.get(id(v), (None, None))
+                a = float(a)
+                if a == 0.0:
+                    continue
+                if lb is None or ub is None:
+                    return False
+                low += min(a * lb, a * ub)
+                high += max(a * lb, a * ub)
+        if not linear or low < 0.0 or (c.kind == "eq" and high != 0.0):
+            return False
+    return True
 
 
 def _rows_have_a_point(lifted: Lifted, time_limit: float | None) -> bool:
