@@ -82,7 +82,8 @@ class FollowerDual:
         lifted = lift(problem, self.name, self.name, time_limit=time_limit, cache=cache,
                       missing_only=True, tighten=structure.leader_y == "y_free")
         lifted.slm.big_m = False  # no complementarity, no big-M: HiGHS's own integrality tolerance
-        if structure.leader_y == "y_free" and not problem.dual_links and _y_boxed(lifted):
+        if (structure.leader_y == "y_free" and not problem.dual_links and not problem.coupled
+                and _y_boxed(lifted)):  # (a game's equilibrium need not exist: keep its conditions)
             # a feasible LP over a bounded set has an optimum: the dual block proves nothing
             lifted.slm.notes.append("every follower variable is bounded (after bound tightening), so the "
                                     "follower has an optimum wherever its rows have a point: its dual "
@@ -106,7 +107,7 @@ class FollowerDual:
             # h(x) - f(x, 0) = F(x, 0), since F + f = h does not depend on y
             h_minus_f0 = lifted.sub(substitute(problem.F, zero_y))
             bound = None
-            if not structure.lower_rows_x_free and not problem.dual_links:
+            if not structure.lower_rows_x_free and not problem.dual_links and not problem.coupled:
                 bound = multiplier_bound(problem, list(ge) + list(eq))
             if bound is not None:
                 for v in list(m.lam.values()) + list(m.mu.values()):
