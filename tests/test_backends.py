@@ -13,16 +13,16 @@ from bilevel_mp.library import classic
 from bilevel_mp.library.random_lplp import random_lplp
 
 
-def _fail_first_optimize(monkeypatch, message):
-    """Make the first SCIP optimize() raise ``message`` (through the ``quiet`` context it
-    runs in); returns the list of calls."""
+def _fail_first_optimize(monkeypatch, message, times: int = 1):
+    """Make the first ``times`` SCIP optimize() calls raise ``message`` (through the
+    ``quiet`` context they run in); returns the list of calls."""
     calls = []
     real = scip.quiet
 
     @contextlib.contextmanager
     def failing_once(flag):
         calls.append(flag)
-        if len(calls) == 1:
+        if len(calls) <= times:
             raise RuntimeError(message)
         with real(flag):
             yield
@@ -38,6 +38,23 @@ def test_scip_retries_after_lp_failure(monkeypatch):
     r = bmp.solve(classic.bolib("Bard1984a"), method="kkt", mode="sos1", solver="scip")
     assert len(calls) >= 2
     assert r.status == "optimal" and r.F == pytest.approx(3.111111, abs=1e-5)
+
+
+def test_scip_succeeding_on_its_last_retry_reports_it(monkeypatch):
+    """Three failures (the first setting, its retry without Ipopt's options file, the second
+    LP setting), then the last LP setting solves: the known optimum, and the message names
+    the setting that worked (it raised IndexError before)."""
+    calls = _fail_first_optimize(monkeypatch, "SCIP: error in LP solver", times=3)
+    out = scip.solve(_kkt_model(classic.bolib("Bard1984a")))
+    assert len(calls) == 4 and out.status == "optimal"
+    assert "after 3 LP failure(s)" in out.message and "lp/checkstability" in out.message
+
+
+def _kkt_model(problem):
+    from bilevel_mp.reformulations.kkt import KKT
+    from bilevel_mp.structure import detect
+
+    return KKT().apply(problem, detect(problem)).slm
 
 
 def test_scip_gives_error_when_every_retry_fails(monkeypatch):

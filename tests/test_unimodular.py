@@ -129,3 +129,54 @@ def test_non_unit_coefficients_keep_the_indicators():
     # -> 0.6 at (0.4, 0.2)
     assert r.status == "optimal" and r.F == pytest.approx(1.0) and r.x[0] == 0
     assert multiplier_bound(p, [c for c in FollowerDual().apply(p, detect(p)).lower]) is not None
+
+
+@pytest.mark.parametrize("more", [True, False])
+def test_free_multipliers_times_binary_become_linear_rows(more):
+    """A supply that moves with x puts mu·x in the dual objective: with the TU bound it is
+    written exactly by four linear rows (HiGHS takes the model), and the answer is the best
+    of both x (each follower LP solved by scipy)."""
+    from scipy.optimize import linprog
+
+    from bilevel_mp.backends import highs
+
+    arcs = [("s", "a"), ("s", "b"), ("a", "b"), ("a", "t"), ("b", "t")]
+    nodes = ["s", "a", "b", "t"]
+    cost = [3.0, 1.0, 2.0, 1.0, 4.0]
+    cap = [2.0, 1.0, 2.0, 1.0, 2.0]
+
+    def supply(x):  # x = 1 closes the s->b arc and ships one unit more (more) or less
+        units = 1 + x if more else 2 - x
+        return {"s": units, "t": -units}
+
+    p = bmp.BilevelProblem(1, len(arcs), x_bounds=[(0, 1)], x_integer=[True],
+                           y_bounds=[(0, None)] * len(arcs))
+    x, y = p.x[0], p.y
+    rows = []
+    for v in nodes[:-1]:
+        out = sum(y[e] for e, (i, _) in enumerate(arcs) if i == v)
+        inn = sum(y[e] for e, (_, j) in enumerate(arcs) if j == v)
+        rows.append(out - inn == supply(x).get(v, 0))
+    rows += [y[e] <= (cap[e] * (1 - x) if e == 1 else cap[e]) for e in range(len(arcs))]
+    f = sum(cost[e] * y[e] for e in range(len(arcs)))
+    p.set_upper(f, sense="max").set_lower(f, rows)
+    lifted = FollowerDual().apply(p, detect(p))
+    assert any("totally unimodular" in n for n in lifted.slm.notes)
+    assert highs.accepts(lifted.slm) and hasattr(lifted.slm.m, "free_dual_times_x")
+
+    best = -np.inf
+    for xv in (0, 1):
+        A = np.zeros((3, len(arcs)))
+        for e, (i, j) in enumerate(arcs):
+            for r, v in enumerate(nodes[:-1]):
+                A[r, e] += (i == v) - (j == v)
+        b = [supply(xv).get(v, 0) for v in nodes[:-1]]
+        ub = [cap[e] * (1 - xv) if e == 1 else cap[e] for e in range(len(arcs))]
+        res = linprog(cost, A_eq=A, b_eq=b, bounds=list(zip([0] * len(arcs), ub)), method="highs")
+        if res.status == 0:
+            best = max(best, res.fun)
+    r = bmp.solve(p)
+    assert r.status == "optimal" and r.certified and r.solver == "highs"
+    # more: 4 at x = 0, 6 + 1 + 6 = 13 at x = 1; less: 4 + 5 = 9 at x = 0, 4 at x = 1
+    assert (best, r.x[0]) == ((13.0, 1) if more else (9.0, 0))
+    assert r.F == pytest.approx(best, rel=1e-9)

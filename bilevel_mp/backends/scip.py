@@ -303,7 +303,7 @@ def solve(
                 except Exception:  # keep the first answer
                     pass
     out = SolveOutcome("error", solver="scip", message=st + (
-        f" (after {len(failures)} LP failure(s), retried with {LP_FALLBACKS[len(failures)]})" if failures else ""))
+        f" (after {len(failures)} LP failure(s), retried with {params})" if failures else ""))
     if s.getNSols() > 0:
         sol = s.getBestSol()
         out.values = {id(v): float(s.getSolVal(sol, varmap[id(v)])) for v in pyo_vars}

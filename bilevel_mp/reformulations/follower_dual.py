@@ -120,7 +120,8 @@ class FollowerDual:
                     "is written with that bound (linear rows)")
             terms = [_times_row(lifted, m.lam[k], lifted.sub(substitute(c.body, zero_y)), bound)
                      for k, c in enumerate(ge)]
-            terms += [m.mu[k] * lifted.sub(substitute(c.body, zero_y)) for k, c in enumerate(eq)]
+            terms += [_times_free_row(lifted, m.mu[k], lifted.sub(substitute(c.body, zero_y)), bound)
+                      for k, c in enumerate(eq)]
             m.del_component(m.obj)
             lifted.slm.minimize(h_minus_f0 + sum(terms))
         return lifted
@@ -213,6 +214,35 @@ def _times_row(lifted: Lifted, lam, body, bound: float | None = None):
             slm.big_m = True  # a bound times a binary: HiGHS keeps integers to 1e-9
             slm.add(w >= lam - bound * (1 - v) if c > 0 else w >= lam - bound * v)
         out = out + (c * w if c > 0 else c * lam - c * w)
+    return out
+
+
+def _times_free_row(lifted: Lifted, mu, body, bound: float | None):
+    """``mu * body`` for a free multiplier mu (an equality row's): with a proven ``bound``
+    (|mu| <= bound) each product of mu and a binary x_i is a variable w held to mu·x_i
+    exactly by w <= bound·x_i, w >= -bound·x_i, w <= mu + bound·(1 - x_i) and
+    w >= mu - bound·(1 - x_i); otherwise (and for other x terms) the product stays."""
+    if bound is None or isinstance(body, (int, float)):
+        return mu * body
+    repn = generate_standard_repn(body, compute_values=True, quadratic=False)
+    if not repn.is_linear():
+        return mu * body
+    slm, m = lifted.slm, lifted.slm.m
+    if not hasattr(m, "free_dual_times_x"):
+        m.free_dual_times_x = pyo.VarList(domain=pyo.Reals)
+    out = mu * float(repn.constant)
+    for v, c in zip(repn.linear_vars, repn.linear_coefs):
+        c = float(c)
+        if c == 0.0:
+            continue
+        if not is_binary(v):
+            out = out + c * mu * v
+            continue
+        w = m.free_dual_times_x.add()
+        slm.big_m = True
+        for row in (w <= bound * v, w >= -bound * v, w <= mu + bound * (1 - v), w >= mu - bound * (1 - v)):
+            slm.add(row)
+        out = out + c * w
     return out
 
 
