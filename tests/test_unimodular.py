@@ -162,7 +162,8 @@ def test_free_multipliers_times_binary_become_linear_rows(more):
     p.set_upper(f, sense="max").set_lower(f, rows)
     lifted = FollowerDual().apply(p, detect(p))
     assert any("totally unimodular" in n for n in lifted.slm.notes)
-    assert highs.accepts(lifted.slm) and hasattr(lifted.slm.m, "free_dual_times_x")
+    assert highs.accepts(lifted.slm) and not lifted.slm.indicators
+    assert any(v.lb is None for v in lifted.slm.m.dual_times_x.values())  # a product with a free mu
 
     best = -np.inf
     for xv in (0, 1):
@@ -180,3 +181,43 @@ def test_free_multipliers_times_binary_become_linear_rows(more):
     # more: 4 at x = 0, 6 + 1 + 6 = 13 at x = 1; less: 4 + 5 = 9 at x = 0, 4 at x = 1
     assert (best, r.x[0]) == ((13.0, 1) if more else (9.0, 0))
     assert r.F == pytest.approx(best, rel=1e-9)
+
+
+def test_capacity_the_leader_opens_takes_the_other_sign():
+    """Rows y_e <= x_e (the leader opens arcs, exactly two of four; unit capacities, so they
+    bind) give products with a positive x coefficient (the c > 0 case of the linear rows);
+    the leader maximises the follower's cheapest cost of shipping 2 units, checked against
+    all six choices (some leave the follower infeasible)."""
+    from itertools import combinations
+
+    from scipy.optimize import linprog
+
+    arcs = [("s", "a", 1.0), ("s", "b", 4.0), ("a", "t", 2.0), ("b", "t", 1.0), ("s", "t", 6.0),
+            ("a", "b", 1.0)]
+    openable = [0, 1, 2, 4]
+    nodes = ["s", "a", "b"]
+    p = bmp.BilevelProblem(len(openable), len(arcs), x_bounds=[(0, 1)] * len(openable),
+                           x_integer=[True] * len(openable), y_bounds=[(0, None)] * len(arcs))
+    x, y = p.x, p.y
+    rows = []
+    for v in nodes:
+        out = sum(y[e] for e, (i, _, _) in enumerate(arcs) if i == v)
+        inn = sum(y[e] for e, (_, j, _) in enumerate(arcs) if j == v)
+        rows.append(out - inn == (2 if v == "s" else 0))
+    rows += [y[e] <= x[openable.index(e)] if e in openable else y[e] <= 1 for e in range(len(arcs))]
+    f = sum(c * y[e] for e, (_, _, c) in enumerate(arcs))
+    p.set_upper(f, [sum(x.values()) == 2], sense="max").set_lower(f, rows)
+    lifted = FollowerDual().apply(p, detect(p))
+    assert any("totally unimodular" in n for n in lifted.slm.notes) and not lifted.slm.indicators
+
+    A = np.array([[(i == v) - (j == v) for (i, j, _) in arcs] for v in nodes], dtype=float)
+    best = -np.inf
+    for chosen in combinations(range(len(openable)), 2):
+        ub = [1.0 * (openable.index(e) in chosen) if e in openable else 1.0 for e in range(len(arcs))]
+        res = linprog([c for _, _, c in arcs], A_eq=A, b_eq=[2, 0, 0], bounds=[(0, u) for u in ub],
+                      method="highs")
+        if res.status == 0:
+            best = max(best, res.fun)
+    for r in (bmp.solve(p), bmp.solve(p, method="follower_dual")):  # auto has later stages
+        assert r.status == "optimal" and r.certified and r.F == pytest.approx(best, rel=1e-9)
+        assert "not proven" not in r.message

@@ -120,7 +120,7 @@ class FollowerDual:
                     "is written with that bound (linear rows)")
             terms = [_times_row(lifted, m.lam[k], lifted.sub(substitute(c.body, zero_y)), bound)
                      for k, c in enumerate(ge)]
-            terms += [_times_free_row(lifted, m.mu[k], lifted.sub(substitute(c.body, zero_y)), bound)
+            terms += [_times_row(lifted, m.mu[k], lifted.sub(substitute(c.body, zero_y)), bound, free=True)
                       for k, c in enumerate(eq)]
             m.del_component(m.obj)
             lifted.slm.minimize(h_minus_f0 + sum(terms))
@@ -183,67 +183,50 @@ def _rows_have_a_point(lifted: Lifted, time_limit: float | None) -> bool:
     return out.status == "optimal"
 
 
-def _times_row(lifted: Lifted, lam, body, bound: float | None = None):
-    """``lam * body`` (lam >= 0, body = g_k(x, 0)) for a minimised objective, with each
-    product of lam and a binary x_i written exactly: c·lam·x_i is c·w with w >= 0 and
-    ``x_i = 1 -> lam <= w`` when c > 0, and c·lam + |c|·w with ``x_i = 0 -> lam <= w``
-    when c < 0 (minimising drives w to lam·x_i, resp. lam·(1 - x_i)). Without a bound
-    on lam the implication is an indicator (SCIP); with a proven ``bound`` (lam <= bound)
-    it is the linear row ``w >= lam - bound·(1 - x_i)``, resp. ``w >= lam - bound·x_i``.
-    Other x terms stay products (SCIP)."""
-    if isinstance(body, (int, float)):
-        return lam * body
+def _times_row(lifted: Lifted, mult, body, bound: float | None = None, free: bool = False):
+    """``mult * body`` (body = g_k(x, 0) or h_k(x, 0)) for a minimised objective, with each
+    product of the multiplier and a binary x_i written exactly (``_times_binary``); other x
+    terms stay products (SCIP). ``free``: an equality row's multiplier (any sign), whose
+    products need a ``bound`` (without one they stay products)."""
+    if isinstance(body, (int, float)) or (free and bound is None):
+        return mult * body
     repn = generate_standard_repn(body, compute_values=True, quadratic=False)
     if not repn.is_linear():
-        return lam * body
+        return mult * body
+    out = mult * float(repn.constant)
+    for v, c in zip(repn.linear_vars, repn.linear_coefs):
+        c = float(c)
+        if c == 0.0:
+            continue
+        out = out + (_times_binary(lifted, mult, v, c, bound, free) if is_binary(v) else c * mult * v)
+    return out
+
+
+def _times_binary(lifted: Lifted, mult, v, c: float, bound: float | None, free: bool):
+    """A linear form of c·mult·v (v binary) over a new variable w.
+
+    mult = lam >= 0: c·w with w >= 0 and ``v = 1 -> lam <= w`` when c > 0, c·lam + |c|·w
+    with ``v = 0 -> lam <= w`` when c < 0 (minimising drives w to lam·v, resp.
+    lam·(1 - v)); the implication is an indicator (SCIP) without a bound on lam, and the
+    row ``w >= lam - bound·(1 - v)``, resp. ``w >= lam - bound·v``, with a proven one.
+    mult = mu free, |mu| <= bound: c·w with w = mu·v held exactly by w <= bound·v,
+    w >= -bound·v, w <= mu + bound·(1 - v), w >= mu - bound·(1 - v)."""
     slm, m = lifted.slm, lifted.slm.m
     if not hasattr(m, "dual_times_x"):
-        m.dual_times_x = pyo.VarList(domain=pyo.NonNegativeReals)
-    out = lam * float(repn.constant)
-    for v, c in zip(repn.linear_vars, repn.linear_coefs):
-        c = float(c)
-        if c == 0.0:
-            continue
-        if not is_binary(v):
-            out = out + c * lam * v
-            continue
-        w = m.dual_times_x.add()
-        if bound is None:
-            slm.indicators.append(Indicator(v, 1 if c > 0 else 0, lam - w))
-        else:
-            slm.big_m = True  # a bound times a binary: HiGHS keeps integers to 1e-9
-            slm.add(w >= lam - bound * (1 - v) if c > 0 else w >= lam - bound * v)
-        out = out + (c * w if c > 0 else c * lam - c * w)
-    return out
-
-
-def _times_free_row(lifted: Lifted, mu, body, bound: float | None):
-    """``mu * body`` for a free multiplier mu (an equality row's): with a proven ``bound``
-    (|mu| <= bound) each product of mu and a binary x_i is a variable w held to mu·x_i
-    exactly by w <= bound·x_i, w >= -bound·x_i, w <= mu + bound·(1 - x_i) and
-    w >= mu - bound·(1 - x_i); otherwise (and for other x terms) the product stays."""
-    if bound is None or isinstance(body, (int, float)):
-        return mu * body
-    repn = generate_standard_repn(body, compute_values=True, quadratic=False)
-    if not repn.is_linear():
-        return mu * body
-    slm, m = lifted.slm, lifted.slm.m
-    if not hasattr(m, "free_dual_times_x"):
-        m.free_dual_times_x = pyo.VarList(domain=pyo.Reals)
-    out = mu * float(repn.constant)
-    for v, c in zip(repn.linear_vars, repn.linear_coefs):
-        c = float(c)
-        if c == 0.0:
-            continue
-        if not is_binary(v):
-            out = out + c * mu * v
-            continue
-        w = m.free_dual_times_x.add()
-        slm.big_m = True
-        for row in (w <= bound * v, w >= -bound * v, w <= mu + bound * (1 - v), w >= mu - bound * (1 - v)):
+        m.dual_times_x = pyo.VarList(domain=pyo.Reals)
+    w = m.dual_times_x.add()
+    if free:
+        slm.big_m = True  # a bound times a binary: HiGHS keeps integers to 1e-9
+        for row in (w <= bound * v, w >= -bound * v, w <= mult + bound * (1 - v), w >= mult - bound * (1 - v)):
             slm.add(row)
-        out = out + c * w
-    return out
+        return c * w
+    w.setlb(0.0)
+    if bound is None:
+        slm.indicators.append(Indicator(v, 1 if c > 0 else 0, mult - w))
+    else:
+        slm.big_m = True
+        slm.add(w >= mult - bound * (1 - v) if c > 0 else w >= mult - bound * v)
+    return c * w if c > 0 else c * mult - c * w
 
 
 __all__ = ["FollowerDual", "STRUCTURES"]
