@@ -46,6 +46,7 @@ def test_the_site_builds_with_every_page(site):
         assert (site / f"{page}.html").is_file(), page
     quick = (site / "tutorials/quickstart.html").read_text()
     assert "certified" in quick and "optimal" in quick   # the executed cells' output is there
+    assert "totally unimodular" in (site / "tutorials/or_models.html").read_text()  # max-flow's route
     api = (site / "api/solver.html").read_text()
     assert 'id="bilevel_mp.solve"' in api and 'id="bilevel_mp.BilevelResult"' in api
 
