@@ -8,10 +8,11 @@ solver calls; reformulations only ever build one of these.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
-from pyomo.core.expr.visitor import ExpressionReplacementVisitor, replace_expressions
+from pyomo.core.expr.visitor import ExpressionReplacementVisitor
 
 
 @dataclass
@@ -67,11 +68,19 @@ class SingleLevelModel:
         )
 
 
+_LAST = threading.local()  # this thread's last mapping and its visitor
+
+
 def substitute(expr, mapping: dict):
-    """Rewrite ``expr`` with variables replaced; ``mapping`` maps id(var) -> new."""
+    """Rewrite ``expr`` with variables replaced; ``mapping`` maps id(var) -> new. Called
+    again with the same mapping object (a loop over rows), it reuses the last visitor
+    (``Substitution``), which reads the mapping by reference."""
     if isinstance(expr, (int, float)):
         return expr
-    return replace_expressions(expr, substitution_map=mapping, remove_named_expressions=True)
+    last = getattr(_LAST, "sub", None)
+    if last is None or last.mapping is not mapping:
+        last = _LAST.sub = Substitution(mapping)
+    return last(expr)
 
 
 class Substitution:

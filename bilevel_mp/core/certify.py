@@ -27,7 +27,7 @@ from pyomo.core.expr.visitor import identify_variables
 
 from ..backends import nlp, scip, solve_single_level
 from ..cones import add_cone, follower_cones
-from ..backends.single_level import SOLVER_INFINITY, SingleLevelModel, SolveOutcome, substitute
+from ..backends.single_level import SOLVER_INFINITY, SingleLevelModel, SolveOutcome, Substitution, substitute
 from ..errors import BilevelInputError
 from ..problem import BilevelProblem
 from ..result import LL_STATUSES, Certificate
@@ -78,6 +78,7 @@ def follower_model(problem: BilevelProblem, x, relax: float = 0.0, follower: int
         m.y[j].setub(v.ub)
         m.y[j].domain = v.domain
         mapping[id(v)] = m.y[j]
+    sub = Substitution(mapping)  # one visitor for every row
     rows = []
     own_ids = {id(problem.y[j]) for j in own}
     cones = follower_cones(problem)
@@ -86,20 +87,20 @@ def follower_model(problem: BilevelProblem, x, relax: float = 0.0, follower: int
             continue  # no own y: a leader row, or (in a game) data checked as g's violation
         if c.name in cones:  # as a cone on variables: SCIP's cone handler then takes it
             cone = cones[c.name]
-            _, _, row = add_cone(slm, substitute(cone.t, mapping) + relax / cone.scale,
-                                 [substitute(e, mapping) for e in cone.u])
+            _, _, row = add_cone(slm, sub(cone.t) + relax / cone.scale,
+                                 [sub(e) for e in cone.u])
             rows.append((c.name, row))
             continue
-        body = substitute(c.body, mapping)
+        body = sub(c.body)
         if c.kind == "eq":
             con = slm.add(body == 0) if relax <= 0 else slm.add((-relax, body, relax))
         else:
             con = slm.add(body >= -relax)
         rows.append((c.name, con))
     if follower is None:
-        slm.minimize(substitute(problem.f, mapping))
+        slm.minimize(sub(problem.f))
     else:  # + 0·y: an objective that the others' values made constant stays an expression
-        slm.minimize(substitute(problem.followers[follower].f, mapping) + 0.0 * m.y[own[0]])
+        slm.minimize(sub(problem.followers[follower].f) + 0.0 * m.y[own[0]])
     return slm, rows
 
 

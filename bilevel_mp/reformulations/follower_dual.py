@@ -43,7 +43,7 @@ import pyomo.environ as pyo
 from pyomo.repn import generate_standard_repn
 
 from ..backends import solve_single_level
-from ..backends.single_level import Indicator, substitute
+from ..backends.single_level import Indicator, Substitution
 from ..core.certify import follower_model
 from ..core.lifted import HPR, Lifted, lift
 from ..errors import UnsupportedStructureError
@@ -103,9 +103,9 @@ class FollowerDual:
                                     "primal block is left out of the model")
         if structure.leader_y == "minus_follower":
             m = lifted.slm.m
-            zero_y = {id(problem.y[j]): 0.0 for j in range(problem.n_y)}
+            at_zero_y = Substitution({id(problem.y[j]): 0.0 for j in range(problem.n_y)})
             # h(x) - f(x, 0) = F(x, 0), since F + f = h does not depend on y
-            h_minus_f0 = lifted.sub(substitute(problem.F, zero_y))
+            h_minus_f0 = lifted.sub(at_zero_y(problem.F))
             bound = None
             if not structure.lower_rows_x_free and not problem.dual_links and not problem.coupled:
                 bound = multiplier_bound(problem, list(ge) + list(eq))
@@ -118,9 +118,9 @@ class FollowerDual:
                     f"the follower's rows are totally unimodular: some optimal multipliers are at most "
                     f"||c||_1 = {bound:g} (a vertex of its dual), so each multiplier-times-binary product "
                     "is written with that bound (linear rows)")
-            terms = [_times_row(lifted, m.lam[k], lifted.sub(substitute(c.body, zero_y)), bound)
+            terms = [_times_row(lifted, m.lam[k], lifted.sub(at_zero_y(c.body)), bound)
                      for k, c in enumerate(ge)]
-            terms += [_times_row(lifted, m.mu[k], lifted.sub(substitute(c.body, zero_y)), bound, free=True)
+            terms += [_times_row(lifted, m.mu[k], lifted.sub(at_zero_y(c.body)), bound, free=True)
                       for k, c in enumerate(eq)]
             m.del_component(m.obj)
             lifted.slm.minimize(h_minus_f0 + sum(terms))
@@ -146,10 +146,10 @@ def _origin_feasible_everywhere(lifted: Lifted) -> bool:
     the box >= 0, each equality's body at y = 0 is the constant 0. Then the follower is
     feasible at every x and its primal block proves nothing."""
     problem = lifted.problem
-    zero_y = {id(v): 0.0 for v in problem.y.values()}
+    at_zero_y = Substitution({id(v): 0.0 for v in problem.y.values()})
     box = {id(problem.x[i]): (v.lb, v.ub) for i, v in lifted.slm.m.x.items()}
     for c in lifted.lower:
-        body = substitute(c.body, zero_y)
+        body = at_zero_y(c.body)
         if isinstance(body, (int, float)):
             low, high, linear = float(body), float(body), True
         else:

@@ -33,7 +33,7 @@ from ..cones import follower_cones
 from ..errors import UnsupportedStructureError
 from ..problem import BilevelProblem
 from ..backends import scip
-from ..backends.single_level import substitute
+from ..backends.single_level import Substitution
 from ..structure import Structure, degree, fixed, y_hessian
 from .stationarity import add_stationarity
 
@@ -93,14 +93,14 @@ class StrongDuality:
         cone_list = list(cones.values())
         m = lifted.slm.m
         if self.form == "dual_objective":
-            zero_y = {id(problem.y[j]): 0.0 for j in range(problem.n_y)}
+            at_zero_y = Substitution({id(problem.y[j]): 0.0 for j in range(problem.n_y)})
             Q = y_hessian(problem.f, problem)
             ys = [m.y[j] for j in range(problem.n_y)]
             quad = 0.5 * sum(Q[i, j] * ys[i] * ys[j] for i in range(len(ys)) for j in range(len(ys)) if Q[i, j])
-            dual_terms = [m.lam[k] * lifted.sub(substitute(c.body, zero_y)) for k, c in enumerate(ge)]
-            dual_terms += [m.mu[k] * lifted.sub(substitute(c.body, zero_y)) for k, c in enumerate(eq)]
-            dual_terms += _cone_products(lifted, cone_list, lambda e: substitute(e, zero_y))  # at y = 0
-            gap = lifted.sub(problem.f) - lifted.sub(substitute(problem.f, zero_y)) + quad + sum(dual_terms)
+            dual_terms = [m.lam[k] * lifted.sub(at_zero_y(c.body)) for k, c in enumerate(ge)]
+            dual_terms += [m.mu[k] * lifted.sub(at_zero_y(c.body)) for k, c in enumerate(eq)]
+            dual_terms += _cone_products(lifted, cone_list, at_zero_y)  # at y = 0
+            gap = lifted.sub(problem.f) - lifted.sub(at_zero_y(problem.f)) + quad + sum(dual_terms)
             m.strong_duality = pyo.Constraint(expr=gap <= 0)
             if self.sos1:
                 self._add_sos1(lifted, ge, slack_ub)
