@@ -91,16 +91,15 @@ class FollowerDual:
             ge = eq = ()
         else:
             ge, eq = add_stationarity(lifted)
-        if problem.coupled:
-            pass
-        elif structure.lower_rows_x_free and _rows_have_a_point(lifted, time_limit):
-            _leave_out_primal_block(lifted)  # the same at every x, and satisfiable
-            lifted.slm.notes.append("the follower's rows do not involve x and have a point (the high-point "
-                                    "relaxation's, or one LP's): its primal block is left out of the model")
-        elif not structure.lower_rows_x_free and _origin_feasible_everywhere(lifted):
-            _leave_out_primal_block(lifted)
-            lifted.slm.notes.append("y = 0 satisfies the follower's rows at every x in the leader's box: its "
-                                    "primal block is left out of the model")
+        if not problem.coupled:  # a game's rows stay: they couple the followers
+            if structure.lower_rows_x_free and _rows_have_a_point(lifted, time_limit):
+                _leave_out_primal_block(lifted)  # the same at every x, and satisfiable
+                lifted.slm.notes.append("the follower's rows do not involve x and have a point (the high-point "
+                                        "relaxation's, or one LP's): its primal block is left out of the model")
+            elif not structure.lower_rows_x_free and _origin_feasible_everywhere(lifted):
+                _leave_out_primal_block(lifted)
+                lifted.slm.notes.append("y = 0 satisfies the follower's rows at every x in the leader's box: its "
+                                        "primal block is left out of the model")
         if structure.leader_y == "minus_follower":
             m = lifted.slm.m
             at_zero_y = Substitution({id(problem.y[j]): 0.0 for j in range(problem.n_y)})
@@ -135,6 +134,7 @@ def _y_boxed(lifted: Lifted) -> bool:
 
 
 def _leave_out_primal_block(lifted: Lifted) -> None:
+    """Deactivate the follower's rows in the model (y then appears in no row)."""
     for row in lifted.rows.values():
         if row is not None:
             row.deactivate()
@@ -215,8 +215,9 @@ def _times_binary(lifted: Lifted, mult, v, c: float, bound: float | None, free: 
     if not hasattr(m, "dual_times_x"):
         m.dual_times_x = pyo.VarList(domain=pyo.Reals)
     w = m.dual_times_x.add()
-    if free:
+    if bound is not None:
         slm.big_m = True  # a bound times a binary: HiGHS keeps integers to 1e-9
+    if free:
         for row in (w <= bound * v, w >= -bound * v, w <= mult + bound * (1 - v), w >= mult - bound * (1 - v)):
             slm.add(row)
         return c * w
@@ -224,7 +225,6 @@ def _times_binary(lifted: Lifted, mult, v, c: float, bound: float | None, free: 
     if bound is None:
         slm.indicators.append(Indicator(v, 1 if c > 0 else 0, mult - w))
     else:
-        slm.big_m = True
         slm.add(w >= mult - bound * (1 - v) if c > 0 else w >= mult - bound * v)
     return c * w if c > 0 else c * mult - c * w
 
