@@ -1,7 +1,7 @@
 """Hyperparameter fine-tuning (``nas_frontend.hpo``) as a step after a search (issue 18).
 
-    nice -n 10 python benchmarks/hpo.py --seeds 20 21 22 23 24 --mlp  # the README's tables
-    nice -n 10 python benchmarks/hpo.py --seeds 0 1 2 3 4 --confidence 0.5  # settings chosen here only
+    nice -n 10 python benchmarks/hpo.py --seeds 50 51 52 53 54 55 56 57 58 59 --mlp  # the README's tables
+    nice -n 10 python benchmarks/hpo.py --seeds 0 1 2 3 4 --max-move none  # settings chosen on 0-9, 30-49
 
 Protocol, the same for every method. Seed s splits a data set into a development set D
 (75%) and a test set (25%, stratified for classification) that no method sees; features
@@ -16,11 +16,15 @@ Starts (one λ each, ``S`` configurations = S x 5 fits):
              default start
     TPE      optuna's TPESampler, S = 8 trials (seed s); only where optuna is installed
 
-Fine-tuning: ``BilevelRidge`` / ``BilevelLogisticRegression(cv=folds, lam0=start)``, one λ
-(the default groups), the held-out-fold guard (steps computed on 3 folds, accepted only if
-the other 2 do not get worse), the evidence rule (the result is kept only if the held-out
-rows' loss fell from the start by more than ``--confidence`` = 1 standard error; chosen on
-seeds 0-4 among 0, 0.5, 1, 2 and off), ``max_fits`` = the rest of the budget. Budget: B = 30
+Fine-tuning: ``BilevelRidge`` / ``BilevelLogisticRegression(cv=folds, lam0=start)`` with
+their defaults: one λ, a box of ± 0.5 decade around the start (``max_move``), the
+held-out-fold guard (steps computed on 3 folds, accepted only if the other 2 do not get
+worse) and the evidence rule (the result is kept only if the held-out rows' loss fell from
+the start by more than ``confidence`` = 1 standard error). The box was chosen on seeds 0-9
+and 30-49 among 0.5, 1 decade and none, with one, two and three penalty groups and
+confidence off, 0.5, 1, 1.5 and 2 (``--groups 2``: two groups, each fold ranking the
+features by coefficient size at the start on its own training rows).
+``max_fits`` = the rest of the budget. Budget: B = 30
 configurations x 5 folds for every method; "search alone" is the same search given all of
 B (30 grid values, 30 random draws, 30 TPE trials, RidgeCV/LRCV over 30 values), so a
 start + fine-tuning never gets more fits than the search it is compared with (the final
@@ -163,12 +167,12 @@ def run_seed(name, seed, settings, starts):
         alone = Est(cv=folds, lam0=lam_full, max_iter=0, lam_bounds=LAM_BOUNDS).fit(Xd, yd)
         out[kind] = dict(start=test_loss(cls, start, Xt, yt), finetuned=test_loss(cls, ft, Xt, yt),
                          alone=test_loss(cls, alone, Xt, yt), moved=ft.moved_,
-                         stop=ft.stop_reason_, lam_start=lam, lam_finetuned=float(ft.lambda_[0]),
+                         stop=ft.stop_reason_, lam_start=lam, lam_finetuned=ft.lambda_.tolist(),
                          fits_start=S * K, fits_finetune=ft.n_fits_ - K - 1,
                          seconds_start=t_start, seconds_finetune=t_ft)
         if kind == "*CV":
-            pf = Est(cv=folds, lam0=lam, lam_bounds=LAM_BOUNDS, groups="feature",
-                     max_fits=(BUDGET - S) * K, **settings).fit(Xd, yd)
+            pf = Est(cv=folds, lam0=lam, lam_bounds=LAM_BOUNDS, max_fits=(BUDGET - S) * K,
+                     **{**settings, "groups": "feature"}).fit(Xd, yd)
             out["*CV per-feature"] = dict(start=out[kind]["start"], finetuned=test_loss(cls, pf, Xt, yt),
                                           alone=out[kind]["alone"], moved=pf.moved_,
                                           stop=pf.stop_reason_, fits_finetune=pf.n_fits_ - K - 1)
@@ -203,7 +207,7 @@ def run_mlp_seed(name, seed, settings):
     start, sec_fit = grid(MLP_GRID[0])
     t0 = time.perf_counter()
     ft = Est(lam0=float(start.lambda_[0]), max_fits=MLP_GRID[1] - MLP_GRID[0] - 1, **common,
-             **{k: v for k, v in settings.items() if k not in ("radius",)}).fit(Xtr, ytr, Xva, yva)
+             **{k: v for k, v in settings.items() if k not in ("radius", "groups")}).fit(Xtr, ytr, Xva, yva)
     t_ft = time.perf_counter() - t0
     alone, _ = grid(MLP_GRID[1])
     return dict(start=test_loss(cls, start, Xt, yt), finetuned=test_loss(cls, ft, Xt, yt),
@@ -219,23 +223,35 @@ def fmt(v, digits):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[20, 21, 22, 23, 24])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[50, 51, 52, 53, 54, 55, 56, 57, 58, 59])
     ap.add_argument("--radius", type=float, default=1.0)
     ap.add_argument("--guard-tol", type=float, default=0.0)
     ap.add_argument("--patience", type=int, default=2)
-    ap.add_argument("--confidence", type=float, default=1.0,
+    ap.add_argument("--confidence", default=None,
                     help="keep the fine-tuned λ only if the held-out loss fell by more than this "
-                         "many standard errors (negative: off)")
-    ap.add_argument("--max-move", type=float, default=None)
+                         "many standard errors (default: the estimators' own, 1; 'off': off)")
+    ap.add_argument("--max-move", default=None,
+                    help="decades around the start (default: the estimators' own, 0.5 for the "
+                         "linear models and none for the MLPs; 'none': no box)")
+    ap.add_argument("--groups", default=None,
+                    help="penalty groups of the linear models (default: the estimators' own, one "
+                         "λ; an int k: k groups ranked by coefficient size; 'one': one λ)")
     ap.add_argument("--no-guard", action="store_true")
     ap.add_argument("--early-stopping", type=int, default=None, help="n_iter_no_change")
     ap.add_argument("--mlp", action="store_true", help="also the torch MLP rows (per-layer weight decay)")
     ap.add_argument("--json", default=str(ROOT / "results" / "hpo.json"))
     args = ap.parse_args(argv)
     settings = dict(radius=args.radius, guard=not args.no_guard, guard_tol=args.guard_tol,
-                    patience=args.patience, max_move=args.max_move,
-                    confidence=None if args.confidence < 0 or args.no_guard else args.confidence,
-                    n_iter_no_change=None if args.no_guard else args.early_stopping)
+                    patience=args.patience)
+    if args.confidence is not None or args.no_guard:
+        settings["confidence"] = (None if args.no_guard or args.confidence == "off"
+                                  else float(args.confidence))
+    if args.early_stopping is not None and not args.no_guard:
+        settings["n_iter_no_change"] = args.early_stopping
+    if args.max_move is not None:
+        settings["max_move"] = None if args.max_move == "none" else float(args.max_move)
+    if args.groups is not None:
+        settings["groups"] = None if args.groups == "one" else int(args.groups)
     starts = [k for k in STARTS if k != "TPE" or optuna is not None]
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*(lbfgs failed to converge|max_iter).*")

@@ -3,8 +3,8 @@
 
 Optuna's TPE picks one ridge penalty on 5 folds of the development data; BilevelRidge then
 starts from the study's best trial (``lam0``) and fine-tunes that λ together with the
-weights on the same folds, a step accepted only when the two held-out folds do not get
-worse. ``moved_`` / ``stop_reason_`` say whether and why it moved.
+weights on the same folds, within half a decade of it, a step accepted only when the two
+held-out folds do not get worse. ``moved_`` / ``stop_reason_`` say whether and why it moved.
 """
 
 import sys

@@ -16,6 +16,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nas_frontend.hpo import BilevelLogisticRegression, BilevelRidge
+from nas_frontend.hpo.linear import rank_groups
 
 
 def regression(seed=0, n=120, p=6):
@@ -64,6 +65,68 @@ def test_given_start_and_groups():
     assert path.start_lambda_ == pytest.approx(cvs.start_lambda_)  # same grid, same choice
 
 
+def test_rank_groups_splits_features_by_size_into_equal_parts():
+    assert list(rank_groups([3.0, 1.0, 2.0, 0.0], 2)) == [0, 1, 0, 1]
+    assert list(rank_groups([5.0, 4.0, 3.0, 2.0, 1.0], 2)) == [0, 0, 0, 1, 1]
+    assert list(rank_groups([1.0, 2.0, 3.0], 3)) == [2, 1, 0]
+    assert list(rank_groups([1.0, 2.0], 5)) == [1, 0]  # at most one group per feature
+    assert list(rank_groups([1.0, 2.0], 1)) == [0, 0]
+
+
+def test_ranked_groups_penalise_the_weak_features_more_and_refit_is_the_generalised_ridge():
+    rng = np.random.default_rng(11)
+    n, w_true = 200, np.array([2.0, -1.5, 1.0, 1.2, 0.0, 0.0, 0.0, 0.0])
+    X = rng.normal(size=(n, 8))
+    y = X @ w_true + 1.5 * rng.normal(size=n) + 3.0
+    est = BilevelRidge(cv=5, lam0=0.05, groups=2, guard=False, max_iter=15, random_state=0).fit(X, y)
+    assert list(est.groups_) == [0, 1] and est.start_lambda_ == pytest.approx([0.05, 0.05])
+    assert list(est.feature_group_) == [0, 0, 0, 0, 1, 1, 1, 1]  # the true support ranks first
+    assert est.moved_ and est.lambda_[1] > 2 * est.lambda_[0]
+    val = [r["val_loss"] for r in est.history_ if r["accepted"]]
+    assert val[-1] < val[0]
+    # the model: the generalised ridge on all the rows at the tuned λ (alpha = n_train·λ),
+    # solved here by one linear system
+    n_train = np.mean([len(tr) for tr, _ in KFold(5, shuffle=True, random_state=0).split(X)])
+    lam = est.lambda_[est.feature_group_] * n_train / n
+    ys = (y - y.mean()) / y.std()
+    Xa = np.column_stack([X, np.ones(n)])
+    A = Xa.T @ Xa / n + np.diag(np.append(lam, 0.0))
+    w = np.linalg.solve(A, Xa.T @ ys / n)
+    assert np.allclose(est.coef_, w[:-1] * y.std(), atol=1e-6)
+    assert est.intercept_ == pytest.approx(w[-1] * y.std() + y.mean(), abs=1e-6)
+
+
+def test_ranked_groups_are_chosen_by_every_fold_from_its_own_training_rows():
+    """No fold's validation rows decide its groups: each fold ranks the features by a
+    ridge fit (scikit-learn's, here) on its own training rows at the start's λ."""
+    from sklearn.linear_model import Ridge
+    rng = np.random.default_rng(13)
+    n, p = 80, 8
+    X = rng.normal(size=(n, p)) * rng.uniform(0.5, 2.0, size=p)
+    y = X @ np.linspace(1.0, 0.6, p) + 2.0 * rng.normal(size=n)
+    folds = list(KFold(5, shuffle=True, random_state=0).split(X))
+    est = BilevelRidge(cv=folds, lam0=0.1, groups=2, max_iter=0).fit(X, y)
+    maps = []
+    for prob, fl in ((est.problem_, folds[:3]), (est.guard_problem_, folds[3:])):
+        for G, (tr, _) in zip(prob.Gs, fl):
+            ref = Ridge(alpha=len(tr) * 0.1).fit(X[tr], y[tr])  # alpha = n_train·λ
+            want = rank_groups(np.abs(ref.coef_) * X[tr].std(axis=0), 2)
+            assert list(np.argmax(G[:p], axis=1)) == list(want)
+            maps.append(tuple(want))
+    assert len(set(maps)) == 2  # the folds disagree here: one shared ranking would fail
+    whole = Ridge(alpha=n * 0.1 * np.mean([len(tr) for tr, _ in folds]) / n).fit(X, y)
+    assert list(est.feature_group_) == list(rank_groups(np.abs(whole.coef_) * X.std(axis=0), 2))
+
+
+def test_ranked_groups_on_a_classifier_and_with_more_groups_than_features():
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(150, 3))
+    y = (X[:, 0] + 0.2 * rng.normal(size=150) > 0).astype(int)
+    est = BilevelLogisticRegression(cv=3, lam0=0.01, groups=5, max_iter=3, random_state=0).fit(X, y)
+    assert list(est.groups_) == [0, 1, 2] and est.feature_group_[0] == 0
+    assert est.lambda_.shape == (3,) and est.predict_proba(X).shape == (150, 2)
+
+
 def _conflict(n_train=80, n_val=30, p=4, seed=3):
     """Five folds sharing one training set: the first three folds' validation rows follow
     the training relation (they want a small λ), the last two's have the sign of y
@@ -105,7 +168,8 @@ def test_confidence_declines_a_move_the_held_out_folds_do_not_support():
     X, y, folds = _conflict()
     start = BilevelRidge(cv=folds, lam0=1.0, max_iter=0).fit(X, y)
     # the steps pass the loose per-step guard, but the held-out folds end up worse than at
-    # the start: the default confidence returns the start, saying why
+    # the start: the default confidence returns the start, saying why (off: the move is kept)
+    assert BilevelRidge(cv=folds, lam0=1.0, guard_tol=10.0, confidence=None, max_iter=10).fit(X, y).moved_
     est = BilevelRidge(cv=folds, lam0=1.0, guard_tol=10.0, max_iter=10).fit(X, y)
     assert not est.moved_ and est.lambda_ == pytest.approx([1.0])
     assert est.stop_reason_.startswith("declined: the held-out loss fell by -")
@@ -202,7 +266,9 @@ def test_clone_get_params_round_trip():
     (BilevelRidge(patience=0), "'patience' parameter of BilevelRidge"),
     (BilevelRidge(guard="yes"), "'guard' parameter of BilevelRidge"),
     (BilevelRidge(confidence=-1.0), "'confidence' parameter of BilevelRidge"),
-    (BilevelRidge(lam0=[0.1, 0.2]), r"lam0 has 2 values, expected 1 or one per group \(1\)"),
+    (BilevelRidge(lam0=[0.1, 0.2], groups=None), r"lam0 has 2 values, expected 1 or one per group \(1\)"),
+    (BilevelRidge(lam0=[0.1, 0.2], groups=2), "ranks the features at one start λ: give lam0 as one value"),
+    (BilevelRidge(groups=0), "'groups' parameter of BilevelRidge"),
 ])
 def test_bad_new_inputs_raise_clear_errors(est, match):
     X, y = regression(7, n=40, p=4)
@@ -213,6 +279,7 @@ def test_bad_new_inputs_raise_clear_errors(est, match):
 # the scikit-learn suite on the non-default paths too (the defaults: tests/test_hpo.py);
 # every check passes, none is declared as an expected failure
 @parametrize_with_checks([BilevelRidge(max_iter=2, start="path", groups="feature", guard=False),
+                          BilevelRidge(max_iter=2, groups=2),
                           BilevelLogisticRegression(lam0=0.01, max_iter=2, n_iter_no_change=1,
                                                     max_move=1.0)])
 def test_sklearn_checks_on_the_other_options(estimator, check):
@@ -245,3 +312,18 @@ def test_benchmark_script_runs_and_reports_every_start(tmp_path):
     assert mlp["seconds_per_fit"] > 0 and mlp["fits_finetune"] <= 12 - 6 - 1
     cv = res["diabetes"][0]["*CV"]
     assert cv["moved"] or cv["finetuned"] == pytest.approx(cv["start"], rel=1e-9)
+
+
+def test_benchmark_options_reach_the_estimators(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "hpo.json"
+    r = subprocess.run([sys.executable, str(root / "benchmarks" / "hpo.py"), "--datasets", "wine",
+                        "--seeds", "1", "--groups", "2", "--max-move", "none", "--confidence", "off",
+                        "--json", str(out)], capture_output=True, text=True, timeout=300, cwd=root)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import json
+
+    got = json.loads(out.read_text())
+    assert got["settings"]["groups"] == 2 and got["settings"]["max_move"] is None
+    assert got["settings"]["confidence"] is None
+    assert all(len(got["results"]["wine"][0][k]["lam_finetuned"]) == 2 for k in ("grid", "*CV"))

@@ -20,12 +20,15 @@ iterate, and the validation loss decreases at every accepted iteration.
 Issue 18: fine-tuning is a step *after* a search, as in its published use. The linear
 estimators start by default from the single λ scikit-learn's ``RidgeCV`` /
 ``LogisticRegressionCV`` pick on the same folds (or from a given ``lam0``: a grid, random or
-Optuna search's best), fine-tune one λ (``groups=None``; per group or ``groups="feature"``
-on request), and guard against overfitting the validation folds: steps are computed on
-part of the folds and accepted only if the held-out folds do not get worse (``guard``),
-optional early stopping on the held-out loss (``n_iter_no_change``), a box around the start
-(``max_move``), a fit budget (``max_fits``); ``moved_`` and ``stop_reason_`` say whether and
-why fine-tuning moved. ``base.tune`` holds these safeguards (off for the MLPs).
+Optuna search's best), fine-tune one λ (``groups=None``; ``groups=2``: the features with
+the larger and the smaller coefficients at the start apart, each CV fold ranking them on its
+own training rows; per group or ``groups="feature"`` on request), and guard against
+overfitting the validation folds: steps are computed on part of the folds and accepted only
+if the held-out folds do not get worse (``guard``), a box of ± 0.5 decade around the start
+(``max_move``), the result kept only if the held-out rows' loss fell by more than
+``confidence`` (1) standard errors, optional early stopping on the held-out loss
+(``n_iter_no_change``), a fit budget (``max_fits``); ``moved_`` and ``stop_reason_`` say
+whether and why fine-tuning moved. ``base.tune`` holds these safeguards (off for the MLPs).
 
 Estimators (scikit-learn API): ``BilevelRidge``, ``BilevelLogisticRegression`` (binary and
 multinomial; numpy/scipy only) and ``BilevelMLPRegressor`` / ``BilevelMLPClassifier``

@@ -28,9 +28,10 @@ _LINEAR_DOC_PARAMS = """
     Fine-tuning is meant as a step *after* a search (Sinha & Gunwal 2025): by default it
     starts from the single λ that scikit-learn's ``RidgeCV`` / ``LogisticRegressionCV``
     picks on the same folds, or from a given ``lam0`` (the best configuration of a grid,
-    random or Optuna search), and moves one λ per group (one group by default: the
-    start's λ fine-tuned together with the weights) only while data the steps did not see
-    agree (``guard``). ``moved_`` says whether it moved, ``stop_reason_`` why it stopped.
+    random or Optuna search), and moves one λ per group (one group by default: the start's
+    λ fine-tuned together with the weights; ``groups=2``: the features with the larger and
+    the smaller coefficients at the start apart) within half a decade of the start
+    (``max_move``), only while data the steps did not see agree (``guard``). ``moved_`` says whether it moved, ``stop_reason_`` why it stopped.
 
     Parameters
     ----------
@@ -43,8 +44,12 @@ _LINEAR_DOC_PARAMS = """
         log-uniformly over ``lam_bounds``, on the same train/validation folds
         (``n_init`` fits per fold). "path": the best of those values on a warm-started path
         of this estimator's own solver (the same choice up to solver tolerance).
-    groups : None, "feature" or array of length n_features
-        One penalty per group. None: a single group (one λ for every feature);
+    groups : None, int k, "feature" or array of length n_features, default None
+        One penalty per group. None: a single group (one λ for every feature); an int k:
+        k groups of (nearly) equal size by the size of the features' coefficients (times
+        their standard deviations) at the start, each fold ranking them on its own training
+        rows and the final model on all of X (group 0 the largest; an adaptive ridge: the
+        weak features' penalty moves apart from the strong ones'; ``lam0`` one value);
         "feature": one λ per feature; an array: the group label of every feature.
     cv : None, int, a CV splitter or an iterable of (train, val) index arrays
         None: one train/validation pair (``X_val, y_val`` given to fit, or an internal
@@ -73,9 +78,9 @@ _LINEAR_DOC_PARAMS = """
     n_iter_no_change : None or int
         Early stopping (needs ``guard``): stop after that many accepted steps without a
         new best held-out loss, and return the best one.
-    max_move : None or float, default None
+    max_move : None or float, default 0.5
         A box of ± ``max_move`` decades around the start on every log10 λ (within
-        ``lam_bounds``): fine-tuning stays near the start.
+        ``lam_bounds``): fine-tuning stays near the start (None: the whole ``lam_bounds``).
     max_fits : None or int
         Stop fine-tuning once it has done this many fits (the start's not counted).
     hessian : "exact" or "sr1"
@@ -101,7 +106,8 @@ _LINEAR_DOC_PARAMS = """
 
     Attributes
     ----------
-    coef_, intercept_, lambda_ (one per group), groups_ (group labels), start_lambda_
+    coef_, intercept_, lambda_ (one per group), groups_ (group labels), feature_group_
+    (every feature's index into groups_ and lambda_), start_lambda_
     (the start, one per group), moved_ (whether fine-tuning moved λ from the start),
     stop_reason_ (why it stopped), history_ (per iteration: val_loss on the steps' folds,
     guard_loss on the held-out ones, stationarity, step, radius, predicted, accepted,
@@ -138,6 +144,15 @@ class _FoldGuard:
     def commit(self, state):
         self.state = state
         self.value = self.problem.val_loss(state)
+
+
+def rank_groups(size, k):
+    """Group labels 0..k'-1 (k' = min(k, len(size))) of features ranked by ``size``
+    (largest first) in k' parts of equal count: group 0 holds the largest."""
+    size = np.asarray(size, dtype=float)
+    k = max(1, min(int(k), size.size))
+    ranks = np.argsort(np.argsort(-size, kind="stable"), kind="stable")
+    return (ranks * k) // size.size
 
 
 def _sklearn_cv_start(is_classifier, pairs, grid, n_train):
@@ -178,7 +193,7 @@ class _BilevelLinear(BaseEstimator):
         **SHARED_CONSTRAINTS,
         "lam0": [None, Interval(Real, 0, None, closed="neither"), "array-like"],
         "start": [StrOptions({"cv", "path"})],
-        "groups": [None, StrOptions({"feature"}), "array-like"],
+        "groups": [None, StrOptions({"feature"}), Interval(Integral, 1, None, closed="left"), "array-like"],
         "cv": ["cv_object"],
         **GUARD_CONSTRAINTS,
         "hessian": [StrOptions({"exact", "sr1"})],
@@ -189,7 +204,7 @@ class _BilevelLinear(BaseEstimator):
 
     def __init__(self, lam0=None, start="cv", groups=None, cv=None, guard=True,
                  guard_fraction=0.4, guard_tol=0.0, patience=2, confidence=1.0, n_iter_no_change=None,
-                 max_move=None, max_fits=None, hessian="exact", basis="auto", max_iter=30,
+                 max_move=0.5, max_fits=None, hessian="exact", basis="auto", max_iter=30,
                  radius=1.0, delta=1e-6, norm="inf", line_search="backtracking", tol=1e-5,
                  refit_steps=5, lam_bounds=(1e-5, 1e2), n_init=15, validation_fraction=0.25,
                  random_state=None):
@@ -242,7 +257,8 @@ class _BilevelLinear(BaseEstimator):
         y = self._encode_y(y)
         pairs = splits(X, y, X_val, y_val, self.validation_fraction, self.cv,
                        self.random_state, self._is_classifier, self._encode_val)
-        if self.groups is None:
+        ranked = isinstance(self.groups, Integral) and not isinstance(self.groups, bool)
+        if self.groups is None or ranked:  # ranked groups: one λ until the start is fitted
             labels, gidx = np.zeros(1, dtype=int), np.zeros(p, dtype=int)
         elif isinstance(self.groups, str):  # "feature" (validated)
             labels, gidx = np.arange(p), np.arange(p)
@@ -251,21 +267,40 @@ class _BilevelLinear(BaseEstimator):
             if g.size != p:
                 raise ValueError(f"groups has {g.size} labels, expected one per feature ({p})")
             labels, gidx = np.unique(g, return_inverse=True)
-        self.groups_ = labels
         n = labels.size
+        if ranked and self.lam0 is not None and np.size(self.lam0) != 1:
+            raise ValueError(f"groups={self.groups} ranks the features at one start λ: give lam0 "
+                             f"as one value, got {np.size(self.lam0)}")
         theta = initial_lambda(self.lam0, n, lo, hi)
         K, eps_int = self._outputs()
-        Gf = np.zeros((p + 1, n))
-        Gf[np.arange(p), gidx] = 1.0
-        G = np.repeat(Gf, K, axis=0)  # weight (feature j, output k) at row j*K + k
         eps = np.zeros((p + 1) * K)
         eps[p * K:] = eps_int
         log_box = (math.log(lo), math.log(hi))
 
-        def make(prs):
+        def design(gidx, n):
+            Gf = np.zeros((p + 1, n))
+            Gf[np.arange(p), gidx] = 1.0
+            return np.repeat(Gf, K, axis=0)  # weight (feature j, output k) at row j*K + k
+
+        def make(prs, gidx=gidx, n=n):
+            """The problem of these pairs; ``gidx``: one feature→group map for all, or a
+            list of one per pair (parallel to ``prs``)."""
+            G = [design(g, n) for g in gidx] if isinstance(gidx, list) else design(gidx, n)
             folds = [(self._loss(Xt, yt, False), self._loss(Xv, yv, True)) for Xt, yt, Xv, yv in prs]
             return LinearHPOProblem(folds, G, eps, log_box, hessian=self.hessian,
                                     basis=self.basis, refit_steps=self.refit_steps)
+
+        def ranked_groups(trains, theta):
+            """The feature→group map of every training set (Xt, yt) from its own rows: the
+            size of each feature's coefficients (times its spread: scale-free) at the
+            start's one λ; returns (maps, the weights at the start, fits)."""
+            one = LinearHPOProblem([(self._loss(Xt, yt, False), None) for Xt, yt in trains],
+                                   design(np.zeros(p, dtype=int), 1), eps, log_box)
+            w = one.fit_lower(theta[:1])
+            W = one.blocks(w).reshape(len(trains), p + 1, K)[:, :p]
+            maps = [rank_groups(np.sqrt((Wk ** 2).sum(axis=1)) * Xt.std(axis=0), self.groups)
+                    for Wk, (Xt, _) in zip(W, trains)]
+            return maps, w, one.n_fits
 
         n_train = float(np.mean([len(pr[1]) for pr in pairs]))
         start_fits = 0
@@ -284,14 +319,26 @@ class _BilevelLinear(BaseEstimator):
                 i = best[1]
                 start_fits = full.n_fits
             theta = np.full(n, math.log(grid[i]))
-        self.start_lambda_ = np.exp(theta)
         search_pairs, guard_pairs = self._split_guard(pairs)
-        problem = make(search_pairs)
+        w, fold_maps = None, {}
+        if ranked:  # k groups by coefficient size, each fold's from its own training rows
+            maps, w, f0 = ranked_groups([pr[:2] for pr in search_pairs], theta)
+            fold_maps["search"] = maps
+            if guard_pairs is not None:
+                fold_maps["guard"], _, f1 = ranked_groups([pr[:2] for pr in guard_pairs], theta)
+                f0 += f1
+            start_fits += f0
+            n = int(max(int(m.max()) for m in maps)) + 1
+            labels, theta = np.arange(n), np.full(n, theta[0])
+            # the final model's groups: ranked on all the rows at the start (when refitted)
+            gidx = maps[0] if self.cv is None else None
+        self.groups_, self.start_lambda_ = labels, np.exp(theta)
+        problem = make(search_pairs, fold_maps.get("search", gidx), n)
         box_around(problem, theta, lo, hi, self.max_move)
-        w = problem.fit_lower(theta)
+        w = problem.fit_lower(theta) if w is None else w
         guard = None
         if guard_pairs is not None:
-            guard = _FoldGuard(make(guard_pairs), theta)
+            guard = _FoldGuard(make(guard_pairs, fold_maps.get("guard", gidx), n), theta)
         theta0, w0 = theta, w
         res = tune(problem, theta, w, max_iter=self.max_iter, radius=self.radius, delta=self.delta,
                    norm=self.norm, method=self.line_search, tol=self.tol,
@@ -305,10 +352,14 @@ class _BilevelLinear(BaseEstimator):
             final = res.w
         else:  # refit on all the data at the tuned λ (alpha = n_train·λ kept), from the
             # mean of the fold models
-            whole = LinearHPOProblem([(self._loss(X, y, False), None)], G, eps, log_box)
-            final = whole.fit_lower(res.theta + math.log(n_train / X.shape[0]),
-                                    problem.blocks(res.w).mean(axis=0))
+            shift = math.log(n_train / X.shape[0])
+            if gidx is None:  # ranked groups: rank on all the rows, at the start's λ
+                (gidx,), _, f2 = ranked_groups([(X, y)], theta0 + shift)
+                n_fits += f2
+            whole = LinearHPOProblem([(self._loss(X, y, False), None)], design(gidx, n), eps, log_box)
+            final = whole.fit_lower(res.theta + shift, problem.blocks(res.w).mean(axis=0))
             n_fits += whole.n_fits
+        self.feature_group_ = gidx
         self.theta_, self.w_, self.lambda_ = res.theta, res.w, np.exp(res.theta)
         self._set_coef(final.reshape(p + 1, K))
         self.history_, self.stop_reason_, self.problem_ = res.history, res.reason, problem

@@ -103,19 +103,24 @@ class LogLoss:
 class LinearHPOProblem:
     """The bilevel data of a linear model with group penalties, over one or more
     train/validation folds (``folds`` = [(train_loss, val_loss)], one weight block per
-    fold): lower level L_k(w_k) + ½ Σ_i (Gλ + ε)_i w_ki² for every fold k, upper level
+    fold): lower level L_k(w_k) + ½ Σ_i (G_k λ + ε)_i w_ki² for every fold k, upper level
     the mean of the folds' validation losses. Builds the descent program at (θ, w), fits
     w at θ (Newton: dense Cholesky up to ``dense_max`` weights per block, CG beyond) and
     counts the fits (one per fold solve). ``G`` (m×n) maps group penalties to a block's
-    weights; ``eps`` is a fixed tiny penalty (multinomial intercepts, else unidentified)."""
+    weights, the same for every fold, or a list of one such matrix per fold (groups that
+    each fold chose from its own training rows); ``eps`` is a fixed tiny penalty
+    (multinomial intercepts, else unidentified)."""
 
     def __init__(self, folds, G, eps, theta_bounds, hessian="exact", basis="auto",
                  fit_tol=1e-7, refit_steps=5, dense_max=300):
-        self.folds, self.G, self.eps = folds, G, eps
+        self.folds, self.eps = folds, eps
+        self.Gs = [np.asarray(g, dtype=float) for g in G] if isinstance(G, (list, tuple)) else [G] * len(folds)
+        if len(self.Gs) != len(folds):
+            raise ValueError(f"G has {len(self.Gs)} matrices for {len(folds)} folds")
         self.theta_lo, self.theta_hi = theta_bounds
         self.hessian, self.fit_tol, self.refit_steps = hessian, fit_tol, refit_steps
         self.K = len(folds)
-        self.mb, self.n = G.shape
+        self.mb, self.n = self.Gs[0].shape
         self.m = self.K * self.mb
         self.dense = self.mb <= dense_max
         self.basis = ("full" if self.m <= dense_max else "response") if basis == "auto" else basis
@@ -126,8 +131,9 @@ class LinearHPOProblem:
 
     # objective pieces
     def lam_w(self, theta):
-        """Penalty of every weight of one block: Gλ + ε."""
-        return self.G @ np.exp(theta) + self.eps
+        """Penalty of every weight, one row per block: G_k λ + ε."""
+        lam = np.exp(theta)
+        return np.stack([G @ lam for G in self.Gs]) + self.eps
 
     def blocks(self, w):
         """w as (folds, weights per fold)."""
@@ -140,7 +146,7 @@ class LinearHPOProblem:
     def gradient(self, theta, w):
         """∇_w of the training objectives (all blocks): the program's r0."""
         lw = self.lam_w(theta)
-        return np.concatenate([self._objective(k, lw, wk)[1] for k, wk in enumerate(self.blocks(w))])
+        return np.concatenate([self._objective(k, lw[k], wk)[1] for k, wk in enumerate(self.blocks(w))])
 
     def stationarity(self, theta, w):
         """max |∇_w (L + penalty)| at (θ, w)."""
@@ -164,7 +170,7 @@ class LinearHPOProblem:
         lw = self.lam_w(theta)
         W0 = np.zeros((self.K, self.mb)) if w0 is None else self.blocks(w0)
         tol = self.fit_tol if tol is None else tol
-        return np.concatenate([self._newton(k, lw, W0[k], max_steps, tol) for k in range(self.K)])
+        return np.concatenate([self._newton(k, lw[k], W0[k], max_steps, tol) for k in range(self.K)])
 
     def _newton(self, k, lw, w, max_steps, tol):
         train = self.folds[k][0]
@@ -233,8 +239,8 @@ class LinearHPOProblem:
         lam, lw, Wb = np.exp(theta), self.lam_w(theta), self.blocks(w)
         r0 = self.gradient(theta, w)
         Hb = [(self._sr1_hessian(k) if self.hessian == "sr1" else self.folds[k][0].hessian(Wb[k]))
-              + np.diag(lw) for k in range(self.K)]
-        H_wt = np.vstack([self.G * (lam[None, :] * wk[:, None]) for wk in Wb])
+              + np.diag(lw[k]) for k in range(self.K)]
+        H_wt = np.vstack([G * (lam[None, :] * wk[:, None]) for G, wk in zip(self.Gs, Wb)])
         gF = np.concatenate([val.value_grad(wk)[1] for (_, val), wk in zip(self.folds, Wb)]) / self.K
         scale = max(1.0, float(np.abs(w).max(initial=0.0)))
         common = dict(grad_x=np.zeros(self.n), grad_y=gF, H_yx=H_wt, r0=r0,
