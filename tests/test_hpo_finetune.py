@@ -127,6 +127,26 @@ def test_ranked_groups_on_a_classifier_and_with_more_groups_than_features():
     assert est.lambda_.shape == (3,) and est.predict_proba(X).shape == (150, 2)
 
 
+def test_one_ranked_group_is_one_lambda_and_rankings_count_against_the_fit_budget():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(150, 5))
+    y = (X[:, 0] - X[:, 1] + rng.normal(size=150) > 0).astype(int)
+    for hessian in ("exact", "sr1"):  # the SR1 pairs of the first fit are the same too
+        kw = dict(lam0=0.02, hessian=hessian, guard=False, max_move=None, max_iter=4, random_state=0)
+        one = BilevelLogisticRegression(groups=None, **kw).fit(X, y)
+        ranked = BilevelLogisticRegression(groups=1, **kw).fit(X, y)
+        assert ranked.lambda_ == pytest.approx(one.lambda_, rel=1e-10)
+    Xr, yr = regression(8, n=150, p=6)
+    # the rankings (5 folds + all the rows: 6 fits) spend a budget of 4 or 6: no step
+    for budget in (4, 6):
+        est = BilevelRidge(cv=5, lam0=0.05, groups=2, max_fits=budget, random_state=0).fit(Xr, yr)
+        assert not est.moved_ and est.stop_reason_ == "fit budget spent" and est.n_iter_ == 0
+    # the search gets the rest; as for one λ, its last trial may pass it by one trial's
+    # fits (3 search folds + 2 guard folds)
+    est = BilevelRidge(cv=5, lam0=0.05, groups=2, max_fits=20, random_state=0).fit(Xr, yr)
+    assert est.history_[-1]["fits"] - est.history_[0]["fits"] <= 20 - 6 + 5
+
+
 def _conflict(n_train=80, n_val=30, p=4, seed=3):
     """Five folds sharing one training set: the first three folds' validation rows follow
     the training relation (they want a small λ), the last two's have the sign of y
@@ -269,6 +289,7 @@ def test_clone_get_params_round_trip():
     (BilevelRidge(lam0=[0.1, 0.2], groups=None), r"lam0 has 2 values, expected 1 or one per group \(1\)"),
     (BilevelRidge(lam0=[0.1, 0.2], groups=2), "ranks the features at one start λ: give lam0 as one value"),
     (BilevelRidge(groups=0), "'groups' parameter of BilevelRidge"),
+    (BilevelRidge(groups=True), "groups must be None, an int k >= 1, 'feature' or one label"),
 ])
 def test_bad_new_inputs_raise_clear_errors(est, match):
     X, y = regression(7, n=40, p=4)

@@ -82,7 +82,9 @@ _LINEAR_DOC_PARAMS = """
         A box of ± ``max_move`` decades around the start on every log10 λ (within
         ``lam_bounds``): fine-tuning stays near the start (None: the whole ``lam_bounds``).
     max_fits : None or int
-        Stop fine-tuning once it has done this many fits (the start's not counted).
+        Stop fine-tuning once it has done this many fits (the start's not counted; with
+        ``groups=k`` the rankings' fits, one per fold and one on all the rows, are: a
+        smaller budget allows no step).
     hessian : "exact" or "sr1"
         H_ww in the program: exact, or an SR1 quasi-Newton approximation of the data
         loss's Hessian built from the gradient differences of the Newton steps.
@@ -257,7 +259,10 @@ class _BilevelLinear(BaseEstimator):
         y = self._encode_y(y)
         pairs = splits(X, y, X_val, y_val, self.validation_fraction, self.cv,
                        self.random_state, self._is_classifier, self._encode_val)
-        ranked = isinstance(self.groups, Integral) and not isinstance(self.groups, bool)
+        if isinstance(self.groups, (bool, np.bool_)):  # an Integral to the validation
+            raise ValueError(f"groups must be None, an int k >= 1, 'feature' or one label per "
+                             f"feature; got {self.groups!r}")
+        ranked = isinstance(self.groups, Integral)
         if self.groups is None or ranked:  # ranked groups: one λ until the start is fitted
             labels, gidx = np.zeros(1, dtype=int), np.zeros(p, dtype=int)
         elif isinstance(self.groups, str):  # "feature" (validated)
@@ -293,14 +298,14 @@ class _BilevelLinear(BaseEstimator):
         def ranked_groups(trains, theta):
             """The feature→group map of every training set (Xt, yt) from its own rows: the
             size of each feature's coefficients (times its spread: scale-free) at the
-            start's one λ; returns (maps, the weights at the start, fits)."""
+            start's one λ; returns (maps, fits)."""
             one = LinearHPOProblem([(self._loss(Xt, yt, False), None) for Xt, yt in trains],
                                    design(np.zeros(p, dtype=int), 1), eps, log_box)
             w = one.fit_lower(theta[:1])
             W = one.blocks(w).reshape(len(trains), p + 1, K)[:, :p]
             maps = [rank_groups(np.sqrt((Wk ** 2).sum(axis=1)) * Xt.std(axis=0), self.groups)
                     for Wk, (Xt, _) in zip(W, trains)]
-            return maps, w, one.n_fits
+            return maps, one.n_fits
 
         n_train = float(np.mean([len(pr[1]) for pr in pairs]))
         start_fits = 0
@@ -320,13 +325,14 @@ class _BilevelLinear(BaseEstimator):
                 start_fits = full.n_fits
             theta = np.full(n, math.log(grid[i]))
         search_pairs, guard_pairs = self._split_guard(pairs)
-        w, fold_maps = None, {}
+        fold_maps, rank_fits = {}, 0
         if ranked:  # k groups by coefficient size, each fold's from its own training rows
-            maps, w, f0 = ranked_groups([pr[:2] for pr in search_pairs], theta)
+            maps, f0 = ranked_groups([pr[:2] for pr in search_pairs], theta)
             fold_maps["search"] = maps
             if guard_pairs is not None:
-                fold_maps["guard"], _, f1 = ranked_groups([pr[:2] for pr in guard_pairs], theta)
+                fold_maps["guard"], f1 = ranked_groups([pr[:2] for pr in guard_pairs], theta)
                 f0 += f1
+            rank_fits = f0 + (self.cv is not None)  # + the final ranking on all the rows
             start_fits += f0
             n = int(max(int(m.max()) for m in maps)) + 1
             labels, theta = np.arange(n), np.full(n, theta[0])
@@ -335,7 +341,7 @@ class _BilevelLinear(BaseEstimator):
         self.groups_, self.start_lambda_ = labels, np.exp(theta)
         problem = make(search_pairs, fold_maps.get("search", gidx), n)
         box_around(problem, theta, lo, hi, self.max_move)
-        w = problem.fit_lower(theta) if w is None else w
+        w = problem.fit_lower(theta)
         guard = None
         if guard_pairs is not None:
             guard = _FoldGuard(make(guard_pairs, fold_maps.get("guard", gidx), n), theta)
@@ -344,7 +350,8 @@ class _BilevelLinear(BaseEstimator):
                    norm=self.norm, method=self.line_search, tol=self.tol,
                    seconds_setup=time.perf_counter() - t_start, guard=guard,
                    guard_tol=self.guard_tol, patience=self.patience,
-                   n_iter_no_change=self.n_iter_no_change, max_fits=self.max_fits)
+                   n_iter_no_change=self.n_iter_no_change,
+                   max_fits=None if self.max_fits is None else max(0, self.max_fits - rank_fits))
         n_fits = start_fits + problem.n_fits + (guard.n_fits if guard is not None else 0)
         # evidence from data the steps did not see, or the start
         res, self.moved_ = settle_tuning(res, theta0, w0, guard, self.guard, self.confidence)
@@ -354,7 +361,7 @@ class _BilevelLinear(BaseEstimator):
             # mean of the fold models
             shift = math.log(n_train / X.shape[0])
             if gidx is None:  # ranked groups: rank on all the rows, at the start's λ
-                (gidx,), _, f2 = ranked_groups([(X, y)], theta0 + shift)
+                (gidx,), f2 = ranked_groups([(X, y)], theta0 + shift)
                 n_fits += f2
             whole = LinearHPOProblem([(self._loss(X, y, False), None)], design(gidx, n), eps, log_box)
             final = whole.fit_lower(res.theta + shift, problem.blocks(res.w).mean(axis=0))
