@@ -31,7 +31,8 @@ _LINEAR_DOC_PARAMS = """
     random or Optuna search), and moves one λ per group (one group by default: the start's
     λ fine-tuned together with the weights; ``groups=2``: the features with the larger and
     the smaller coefficients at the start apart) within half a decade of the start
-    (``max_move``), only while data the steps did not see agree (``guard``). ``moved_`` says whether it moved, ``stop_reason_`` why it stopped.
+    (``max_move``), only while data the steps did not see agree (``guard``). ``moved_``
+    says whether it moved, ``stop_reason_`` why it stopped.
 
     Parameters
     ----------
@@ -325,26 +326,25 @@ class _BilevelLinear(BaseEstimator):
                 start_fits = full.n_fits
             theta = np.full(n, math.log(grid[i]))
         search_pairs, guard_pairs = self._split_guard(pairs)
-        fold_maps, rank_fits = {}, 0
+        search_map = guard_map = gidx  # feature→group: one for all folds, or one per fold
+        rank_fits = 0
         if ranked:  # k groups by coefficient size, each fold's from its own training rows
-            maps, f0 = ranked_groups([pr[:2] for pr in search_pairs], theta)
-            fold_maps["search"] = maps
+            search_map, rank_fits = ranked_groups([pr[:2] for pr in search_pairs], theta)
             if guard_pairs is not None:
-                fold_maps["guard"], f1 = ranked_groups([pr[:2] for pr in guard_pairs], theta)
-                f0 += f1
-            rank_fits = f0 + (self.cv is not None)  # + the final ranking on all the rows
-            start_fits += f0
-            n = int(max(int(m.max()) for m in maps)) + 1
+                guard_map, f1 = ranked_groups([pr[:2] for pr in guard_pairs], theta)
+                rank_fits += f1
+            start_fits += rank_fits
+            rank_fits += self.cv is not None  # the final model's ranking on all the rows
+            gidx = search_map[0]  # the model's groups without a refit (one pair)
+            n = int(gidx.max()) + 1
             labels, theta = np.arange(n), np.full(n, theta[0])
-            # the final model's groups: ranked on all the rows at the start (when refitted)
-            gidx = maps[0] if self.cv is None else None
         self.groups_, self.start_lambda_ = labels, np.exp(theta)
-        problem = make(search_pairs, fold_maps.get("search", gidx), n)
+        problem = make(search_pairs, search_map, n)
         box_around(problem, theta, lo, hi, self.max_move)
         w = problem.fit_lower(theta)
         guard = None
         if guard_pairs is not None:
-            guard = _FoldGuard(make(guard_pairs, fold_maps.get("guard", gidx), n), theta)
+            guard = _FoldGuard(make(guard_pairs, guard_map, n), theta)
         theta0, w0 = theta, w
         res = tune(problem, theta, w, max_iter=self.max_iter, radius=self.radius, delta=self.delta,
                    norm=self.norm, method=self.line_search, tol=self.tol,
@@ -360,7 +360,7 @@ class _BilevelLinear(BaseEstimator):
         else:  # refit on all the data at the tuned λ (alpha = n_train·λ kept), from the
             # mean of the fold models
             shift = math.log(n_train / X.shape[0])
-            if gidx is None:  # ranked groups: rank on all the rows, at the start's λ
+            if ranked:  # the refitted model's groups: ranked on all the rows, at the start's λ
                 (gidx,), f2 = ranked_groups([(X, y)], theta0 + shift)
                 n_fits += f2
             whole = LinearHPOProblem([(self._loss(X, y, False), None)], design(gidx, n), eps, log_box)
